@@ -1,0 +1,97 @@
+"""Lock status, unlock (admin or portal) and freezes."""
+
+import pytest
+
+REASON = {"reason": "caller proved identity on a video call"}
+
+
+@pytest.fixture
+def locked(harness):
+    pin = harness.register()
+    for _ in range(5):
+        harness.check(pin="000001" if pin != "000001" else "000002")
+    return pin
+
+
+def test_lock_status_counts_failures(harness):
+    pin = harness.register()
+    harness.check(pin="000001" if pin != "000001" else "000002")
+    body = harness.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()
+    assert body == {"locked": False, "locked_until": None, "failed_attempts": 1, "threshold": 5}
+
+
+def test_locked_customer_shows_locked_everywhere(harness, locked):
+    assert harness.call("GET", "/v1/customers/JP1001/lock", "admin").get_json() == {
+        "locked": True, "locked_until": "2026-11-24T04:05:06Z", "failed_attempts": 5, "threshold": 5}
+    summary = harness.call("GET", "/v1/customers/JP1001", "agent").get_json()
+    assert summary["status"] == "locked" and summary["locked_until"] == "2026-11-24T04:05:06Z"
+
+
+@pytest.mark.parametrize("role", ["admin", "portal"])
+def test_unlock_lifts_the_lock_and_resets_the_count(harness, locked, role):
+    response = harness.call("DELETE", "/v1/customers/JP1001/lock", role, REASON)
+    assert response.status_code == 200
+    assert response.get_json() == {"locked": False, "locked_until": None, "failed_attempts": 0, "threshold": 5}
+    assert harness.check(pin=locked).get_json()["result"] == "verified"
+    event = harness.call("GET", "/v1/audit?event=customer_unlocked", "admin").get_json()["events"][0]
+    assert event["details"]["reason"] == REASON["reason"] and event["details"]["was_locked"] is True
+
+
+@pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501},
+                                  {"reason": 5}, {"reason": "ok", "force": True}])
+def test_unlock_needs_a_reason_of_1_to_500_chars(harness, locked, body):
+    response = harness.call("DELETE", "/v1/customers/JP1001/lock", "admin", body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error"
+    assert harness.call("GET", "/v1/customers/JP1001/lock", "admin").get_json()["locked"] is True
+
+
+def test_lock_endpoints_refuse_the_wrong_roles(harness, locked):
+    assert harness.call("GET", "/v1/customers/JP1001/lock", "portal").status_code == 403
+    assert harness.call("DELETE", "/v1/customers/JP1001/lock", "agent", REASON).status_code == 403
+
+
+def test_freeze_makes_checks_answer_frozen_and_count_nothing(harness):
+    pin = harness.register()
+    response = harness.call("POST", "/v1/customers/JP1001/freeze", "admin", {"reason": "suspected takeover"})
+    assert response.status_code == 200 and response.get_json()["status"] == "frozen"
+    body = harness.check(pin=pin).get_json()
+    assert (body["result"], body["verified"], body["attempts_remaining"]) == ("frozen", False, 0)
+    assert body["factors"] == {"pin": "not_checked", "code": "not_checked"}
+    harness.check(pin="000001" if pin != "000001" else "000002")
+    assert harness.call("GET", "/v1/customers/JP1001/lock", "admin").get_json()["failed_attempts"] == 0
+
+
+def test_unfreeze_restores_checks(harness):
+    pin = harness.register()
+    harness.call("POST", "/v1/customers/JP1001/freeze", "admin", {"reason": "suspected takeover"})
+    response = harness.call("DELETE", "/v1/customers/JP1001/freeze", "admin", {"reason": "customer confirmed"})
+    assert response.status_code == 200 and response.get_json()["status"] == "active"
+    assert harness.check(pin=pin).get_json()["result"] == "verified"
+    events = [e["event"] for e in harness.call("GET", "/v1/audit?account_id=JP1001", "admin").get_json()["events"]]
+    assert "customer_frozen" in events and "customer_unfrozen" in events
+
+
+def test_frozen_wins_over_locked_in_the_summary(harness, locked):
+    harness.call("POST", "/v1/customers/JP1001/freeze", "admin", {"reason": "attack"})
+    assert harness.call("GET", "/v1/customers/JP1001", "agent").get_json()["status"] == "frozen"
+    assert harness.check(pin=locked).get_json()["result"] == "frozen"
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+@pytest.mark.parametrize("role", ["agent", "portal"])
+def test_only_supervisors_freeze(harness, method, role):
+    harness.register()
+    assert harness.call(method, "/v1/customers/JP1001/freeze", role, {"reason": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_freeze_needs_a_reason(harness, method):
+    harness.register()
+    assert harness.call(method, "/v1/customers/JP1001/freeze", "admin", {}).status_code == 400
+
+
+@pytest.mark.parametrize("method, path, role", [("GET", "lock", "agent"), ("DELETE", "lock", "admin"),
+                                                ("POST", "freeze", "admin"), ("DELETE", "freeze", "admin")])
+def test_unknown_customer_is_404(harness, method, path, role):
+    response = harness.call(method, f"/v1/customers/NOPE/{path}", role, None if method == "GET" else REASON)
+    assert response.status_code == 404

@@ -1,0 +1,46 @@
+"""Settings from the environment: defaults, parsing, and clear errors."""
+
+import pytest
+
+from verify_service.config import DEV_PIN_KEYS, load_settings
+from verify_service.errors import ConfigError
+
+
+def test_no_configuration_means_sqlite_single_instance():
+    settings = load_settings({})
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/verify.sqlite3")
+    assert settings.single_instance and settings.redis_url is None
+    assert (settings.lockout_threshold, settings.lockout_seconds) == (5, 86400)
+    assert settings.pin_keys == DEV_PIN_KEYS
+
+
+def test_values_are_read_from_verify_variables():
+    settings = load_settings({"VERIFY_LOCKOUT_THRESHOLD": "3", "VERIFY_REDIS_URL": "redis://h:6379/2",
+                              "VERIFY_DEFAULT_LOCALE": "en"})
+    assert settings.lockout_threshold == 3 and settings.redis_url == "redis://h:6379/2"
+    assert not settings.single_instance and settings.default_locale == "en"
+
+
+@pytest.mark.parametrize("env, names", [
+    ({"VERIFY_LOCKOUT_THRESHOLD": "five"}, "VERIFY_LOCKOUT_THRESHOLD"),
+    ({"VERIFY_LOCKOUT_SECONDS": "0"}, "VERIFY_LOCKOUT_SECONDS"),
+    ({"VERIFY_REDIS_URL": "localhost:6379"}, "VERIFY_REDIS_URL"),
+    ({"VERIFY_DEFAULT_LOCALE": "fr"}, "VERIFY_DEFAULT_LOCALE"),
+    ({"VERIFY_ENV": "staging"}, "VERIFY_ENV"),
+    ({"VERIFY_DELIVERY_BACKEND": "pigeon"}, "VERIFY_DELIVERY_BACKEND"),
+])
+def test_bad_values_fail_fast_naming_the_variable(env, names):
+    with pytest.raises(ConfigError, match=names):
+        load_settings(env)
+
+
+def test_production_refuses_default_secrets_and_names_them():
+    with pytest.raises(ConfigError) as error:
+        load_settings({"VERIFY_ENV": "production"})
+    assert "VERIFY_SECRET_KEY" in str(error.value) and "VERIFY_PIN_KEYS" in str(error.value)
+
+
+def test_production_starts_with_real_secrets():
+    settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
+                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40})
+    assert settings.env == "production"

@@ -1,0 +1,44 @@
+"""verify-service: is this caller the account holder?"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from verify_service.api import register_blueprints
+from verify_service.api.errors import register_error_handlers
+from verify_service.bootstrap import Services, build_services
+from verify_service.config import PROJECT_ROOT, Settings, load_settings
+from verify_service.domain.ports import Clock
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings | None = None,
+               clock: Clock | None = None) -> Flask:
+    """The application factory: settings from VERIFY_* (or given), services wired once."""
+    settings = settings or load_settings(**(test_config or {}))
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+                      TESTING=settings.env == "test")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    services: Services = build_services(settings, clock=clock)
+    app.extensions["verify"] = services
+    Migrate(app, services.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    register_error_handlers(app)
+    register_blueprints(app)
+    from verify_service.cli import register_cli
+
+    register_cli(app)
+    _configure_logging()
+    return app
+
+
+def _configure_logging() -> None:
+    """Plain lines to stderr unless the host (gunicorn, pytest) configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,0 +1,124 @@
+"""Engine set-up for SQLite and PostgreSQL, transactions and error translation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from verify_service.adapters.sql.tables import metadata
+from verify_service.errors import DependencyUnavailable, DuplicateKey
+
+log = logging.getLogger(__name__)
+WRITE = "verify_write"
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_engine(url: str, timeout: float) -> Engine:
+    """SQLite in WAL mode; write transactions take the lock up front (BEGIN IMMEDIATE)."""
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when and how transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Read-then-write transactions must not upgrade a shared lock (SQLITE_BUSY
+        # without waiting); taking the write lock at BEGIN serialises writers cleanly.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: str, timeout: float) -> Engine:
+    """PostgreSQL through psycopg 3, with connect and statement timeouts."""
+    millis = int(timeout * 1000)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=timeout,
+        connect_args={"connect_timeout": max(1, int(timeout)),
+                      "options": f"-c statement_timeout={millis} -c lock_timeout={millis}"})
+
+
+class SqlDatabase:
+    """The engine and metadata; Flask-Migrate reads `.engine` and `.metadata`."""
+
+    metadata = metadata
+
+    def __init__(self, url: str, *, timeout: float = 5.0):
+        url = normalise_url(url)
+        self.url = url
+        if url.startswith("sqlite"):
+            self.engine = _sqlite_engine(url, timeout)
+        else:
+            self.engine = _postgres_engine(url, timeout)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        """A connection in a transaction; rolled back unless committed inside."""
+        with translate_errors(), self.engine.connect() as conn:
+            options: dict[str, Any] = {WRITE: write}
+            if not write and self.dialect == "postgresql":
+                # Reads see one snapshot (audit verify reads heads and events together).
+                options["isolation_level"] = "REPEATABLE READ"
+            conn = conn.execution_options(**options)
+            with conn.begin():
+                yield conn
+
+    def insert_ignore(self, table: sa.Table, **values: Any) -> Any:
+        """INSERT that does nothing when the primary key exists."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table).values(**values).on_conflict_do_nothing()
+
+    def ping(self) -> None:
+        """Raise DependencyUnavailable when the database does not answer."""
+        with self.transaction(write=False) as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Database outages become 503s; unique violations become DuplicateKey."""
+    try:
+        yield
+    except exc.IntegrityError as error:
+        raise DuplicateKey(str(error.orig)) from error
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+        log.warning("database unavailable: %s", type(error).__name__)
+        raise DependencyUnavailable(retry_after=2) from error
+    except exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise DependencyUnavailable(retry_after=2) from error
+        raise

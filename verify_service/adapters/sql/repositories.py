@@ -1,0 +1,139 @@
+"""SQL repositories for customers, verification records and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from verify_service.adapters.sql.tables import api_keys, customers, verifications
+from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
+
+_CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
+                    "frozen_at", "locked_until", "phone_changed_at", "created_at", "updated_at")
+
+
+def _customer_from_row(row: RowMapping) -> Customer:
+    """Map a customers row to the domain record."""
+    pin = SealedSecret(row["pin_key_id"], bytes(row["pin_blob"])) if row["pin_blob"] is not None else None
+    return Customer(pin=pin, **{name: row[name] for name in _CUSTOMER_FIELDS})
+
+
+def _customer_values(customer: Customer) -> dict[str, Any]:
+    """Map the domain record to column values."""
+    values = {name: getattr(customer, name) for name in _CUSTOMER_FIELDS}
+    values["pin_key_id"] = customer.pin.key_id if customer.pin else None
+    values["pin_blob"] = customer.pin.blob if customer.pin else None
+    return values
+
+
+class SqlCustomerRepository:
+    """Customers in the `customers` table."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def get(self, account_id: str, *, for_update: bool = False) -> Customer | None:
+        """One customer by account id."""
+        query = sa.select(customers).where(customers.c.account_id == account_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return _customer_from_row(row) if row else None
+
+    def add(self, customer: Customer) -> None:
+        """Insert (DuplicateKey if a concurrent writer was first)."""
+        self._conn.execute(customers.insert().values(**_customer_values(customer)))
+
+    def save(self, customer: Customer) -> None:
+        """Update every mutable column."""
+        values = _customer_values(customer)
+        values.pop("account_id")
+        self._conn.execute(customers.update().where(customers.c.account_id == customer.account_id)
+                           .values(**values))
+
+    def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
+        """A batch of customers whose PIN is sealed under an older key."""
+        query = (sa.select(customers).where(customers.c.pin_key_id != newest_key_id)
+                 .order_by(customers.c.id).limit(limit))
+        return [_customer_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
+        """Swap a sealed PIN only if nobody changed it meanwhile (for rekeying)."""
+        result = self._conn.execute(
+            customers.update()
+            .where(customers.c.account_id == customer.account_id, customers.c.pin_key_id == old.key_id,
+                   customers.c.pin_blob == old.blob)
+            .values(pin_key_id=new.key_id, pin_blob=new.blob))
+        return result.rowcount == 1
+
+
+_VERIFICATION_FIELDS = ("account_id", "verified", "result", "level", "attempts_remaining", "locked_until",
+                        "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor")
+
+
+class SqlVerificationRepository:
+    """Check records in the `verifications` table."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def add(self, verification: Verification) -> None:
+        """Insert one record."""
+        values = {name: getattr(verification, name) for name in _VERIFICATION_FIELDS}
+        self._conn.execute(verifications.insert().values(
+            id=verification.verification_id, factor_pin=verification.factors["pin"],
+            factor_code=verification.factors["code"], **values))
+
+    def get(self, verification_id: str) -> Verification | None:
+        """One record by id."""
+        row = self._conn.execute(
+            sa.select(verifications).where(verifications.c.id == verification_id)).mappings().first()
+        if row is None:
+            return None
+        return Verification(verification_id=row["id"],
+                            factors={"pin": row["factor_pin"], "code": row["factor_code"]},
+                            **{name: row[name] for name in _VERIFICATION_FIELDS})
+
+
+def _key_from_row(row: RowMapping) -> ApiKey:
+    """Map an api_keys row."""
+    return ApiKey(name=row["name"], roles=tuple(row["roles"].split(",")), created_at=row["created_at"],
+                  revoked_at=row["revoked_at"])
+
+
+class SqlApiKeyRepository:
+    """API keys in the `api_keys` table, by hash."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def add(self, key: ApiKey, key_hash: str) -> None:
+        """Insert a key's hash and roles."""
+        self._conn.execute(api_keys.insert().values(
+            name=key.name, key_hash=key_hash, roles=",".join(key.roles), created_at=key.created_at))
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The live key with this hash."""
+        row = self._conn.execute(sa.select(api_keys).where(
+            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))).mappings().first()
+        return _key_from_row(row) if row else None
+
+    def by_name(self, name: str) -> ApiKey | None:
+        """A key by name."""
+        row = self._conn.execute(sa.select(api_keys).where(api_keys.c.name == name)).mappings().first()
+        return _key_from_row(row) if row else None
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        """Mark a live key revoked."""
+        result = self._conn.execute(api_keys.update().where(
+            api_keys.c.name == name, api_keys.c.revoked_at.is_(None)).values(revoked_at=at))
+        return result.rowcount == 1
+
+    def all(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+        rows = self._conn.execute(sa.select(api_keys).order_by(api_keys.c.id)).mappings()
+        return [_key_from_row(row) for row in rows]

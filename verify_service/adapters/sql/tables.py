@@ -1,0 +1,126 @@
+"""The schema (SQLAlchemy Core); Alembic migrations are generated from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, whatever the database keeps."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC; SQLite gets a naive UTC value."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Always hand back an aware UTC datetime."""
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("second_factor", sa.String(8), nullable=False, server_default="sms"),
+    sa.Column("pin_key_id", sa.String(32)),
+    sa.Column("pin_blob", sa.LargeBinary(64)),
+    sa.Column("pin_issued_at", UTCDateTime()),
+    sa.Column("frozen_at", UTCDateTime()),
+    sa.Column("locked_until", UTCDateTime()),
+    sa.Column("phone_changed_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_customers_pin_key_id", customers.c.pin_key_id)
+
+verifications = sa.Table(
+    "verifications", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False, index=True),
+    sa.Column("verified", sa.Boolean(), nullable=False),
+    sa.Column("result", sa.String(16), nullable=False),
+    sa.Column("factor_pin", sa.String(16), nullable=False),
+    sa.Column("factor_code", sa.String(16), nullable=False),
+    sa.Column("level", sa.SmallInteger(), nullable=False),
+    sa.Column("attempts_remaining", sa.SmallInteger(), nullable=False),
+    sa.Column("locked_until", UTCDateTime()),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime()),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("ticket_ref", sa.String(64)),
+    sa.Column("actor", sa.String(64), nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("chain", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("account_id", sa.String(64)),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("agent_id", sa.String(64)),
+    sa.Column("channel", sa.String(8)),
+    sa.Column("ticket_ref", sa.String(64)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
+)
+sa.Index("ix_audit_events_account_id_id", audit_events.c.account_id, audit_events.c.id)
+sa.Index("ix_audit_events_event_id", audit_events.c.event, audit_events.c.id)
+sa.Index("ix_audit_events_at", audit_events.c.at)
+
+audit_heads = sa.Table(
+    "audit_heads", metadata,
+    sa.Column("chain", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("roles", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+
+attempt_counters = sa.Table(
+    "attempt_counters", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Text(), nullable=False, server_default=""),
+    sa.Column("locked_until_ms", sa.BigInteger()),
+)

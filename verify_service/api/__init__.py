@@ -1,0 +1,13 @@
+"""HTTP entry points: thin blueprints over the domain services."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from verify_service.api import audit, customers, locks, ops, pins, verifications
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every blueprint."""
+    for module in (customers, pins, verifications, locks, audit, ops):
+        app.register_blueprint(module.bp)

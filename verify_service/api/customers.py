@@ -1,0 +1,47 @@
+"""Customers: register or update, and the non-secret summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from verify_service.api.http import account_id_arg, load_body, requires, services
+from verify_service.api.schemas import CustomerPutSchema, CustomerSummarySchema
+from verify_service.domain.masking import mask_email, mask_phone
+from verify_service.domain.model import Actor, Customer
+
+bp = Blueprint("customers", __name__)
+
+
+def summary(customer: Customer) -> dict[str, Any]:
+    """The summary agents may see: masked contact details, status, lock."""
+    now = services().clock.now()
+    body: dict[str, Any] = CustomerSummarySchema().dump({
+        "account_id": customer.account_id, "phone_masked": mask_phone(customer.phone),
+        "email_masked": mask_email(customer.email), "locale": customer.locale,
+        "second_factor": customer.second_factor, "pin_issued_at": customer.pin_issued_at,
+        "status": customer.status(now), "locked_until": customer.lock_in_force(now),
+        "phone_changed_at": customer.phone_changed_at, "created_at": customer.created_at,
+    })
+    return body
+
+
+@bp.put("/v1/customers/<account_id>")
+@requires("portal")
+def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
+    """Register (201, a PIN is issued) or update (200)."""
+    account_id = account_id_arg(account_id)
+    changes = load_body(CustomerPutSchema())
+    customer, created = services().customers.register_or_update(account_id, changes, actor)
+    return summary(customer), 201 if created else 200
+
+
+@bp.get("/v1/customers/<account_id>")
+@requires("agent", "portal", "admin")
+def get_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
+    """The customer's summary."""
+    return summary(services().customers.get(account_id_arg(account_id))), 200
+
+
+

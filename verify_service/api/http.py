@@ -1,0 +1,105 @@
+"""Request plumbing shared by the blueprints: services, auth, bodies, responses."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import current_app, request
+from marshmallow import Schema, ValidationError
+
+from verify_service.api.schemas import ACCOUNT_ID
+from verify_service.bootstrap import Services
+from verify_service.domain.model import Actor
+from verify_service.errors import Forbidden, InvalidJson, Unauthorized, ValidationFailed, VerifyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UnsupportedMediaType(VerifyError):
+    """A body that is not application/json."""
+
+    status, code, default_message = 415, "unsupported_media_type", "Requests with a body must be application/json."
+
+
+def services() -> Services:
+    """The services this app was built with."""
+    return cast(Services, current_app.extensions["verify"])
+
+
+def client_ip() -> str | None:
+    """The caller's address as the WSGI server saw it (put ProxyFix in front to trust proxies)."""
+    return request.remote_addr
+
+
+def authenticate() -> tuple[str, tuple[str, ...]]:
+    """The key's name and roles, or Unauthorized."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized()
+    key = services().keys.authenticate(secret.strip())
+    if key is None:
+        raise Unauthorized()
+    return key.name, key.roles
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """Check the API key holds one of the roles; passes `actor` to the view."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            name, held = authenticate()
+            if not set(held) & set(roles):
+                raise Forbidden(f"This endpoint needs the {' or '.join(roles)} role.")
+            return view(*args, actor=Actor(key_name=name, ip=client_ip()), **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def account_id_arg(account_id: str) -> str:
+    """A path account_id, or 400 validation_error when it breaks the format."""
+    try:
+        ACCOUNT_ID(account_id)
+    except ValidationError as error:
+        raise ValidationFailed(details={"account_id": error.messages}) from None
+    return account_id
+
+
+def _raw_body() -> Any:
+    """The JSON body as Python data ({} when there is none)."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson() from None
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """Validate the body with a schema; 400 with per-field details when it fails."""
+    raw = _raw_body()
+    if not isinstance(raw, dict):
+        raise ValidationFailed("The body must be a JSON object.", details={"_schema": ["Must be an object."]})
+    return load_data(schema, raw)
+
+
+def load_data(schema: Schema, raw: Any) -> dict[str, Any]:
+    """Validate any mapping (body or query string) with a schema."""
+    try:
+        return cast(dict[str, Any], schema.load(raw))
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        raise ValidationFailed(details=messages) from None
+
+
+def dump(schema: Schema, obj: Any, status: int = 200) -> tuple[dict[str, Any], int]:
+    """A response body shaped by a schema."""
+    return cast(dict[str, Any], schema.dump(obj)), status

@@ -1,0 +1,219 @@
+"""marshmallow schemas: every request is loaded and every response dumped through one of these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from verify_service.config import SUPPORTED_LOCALES
+from verify_service.domain.masking import normalise_phone
+
+ACCOUNT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}\Z", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
+SIX_DIGITS = validate.Regexp(r"^[0-9]{6}\Z", error="Must be exactly 6 digits.")
+FACTOR_RESULTS = ("match", "mismatch", "expired", "not_checked")
+RESULTS = ("verified", "rejected", "locked", "frozen")
+AUDIT_EVENTS = (
+    "customer_registered", "customer_updated", "pin_issued", "pin_viewed", "pin_rotated",
+    "verification_succeeded", "verification_failed", "verification_blocked", "customer_locked",
+    "customer_unlocked", "customer_frozen", "customer_unfrozen", "code_sent", "code_delivery_failed",
+    "totp_enrolled", "totp_removed",
+)
+
+
+class UtcDateTime(fields.DateTime):
+    """RFC 3339 UTC with a `Z` (`2026-11-23T04:05:06Z`); naive input is taken as UTC."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        """Whole seconds, UTC, `Z`."""
+        if value is None:
+            return None
+        return str(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        """Parse ISO 8601 and make it aware."""
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _enum(values: tuple[str, ...], **kwargs: Any) -> fields.String:
+    """A string field limited to values (documented as an enum)."""
+    return fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+class StrictSchema(Schema):
+    """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit)."""
+
+    class Meta:
+        unknown = "raise"
+
+
+class CustomerPutSchema(StrictSchema):
+    """PUT /v1/customers/{account_id}."""
+
+    phone = fields.String(metadata={"description": "E.164, required on creation", "example": "+819012345678"})
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254),
+                         metadata={"example": "a@example.com"})
+    locale = _enum(SUPPORTED_LOCALES, metadata={"example": "ja"})
+
+    @validates("phone")
+    def _valid_phone(self, value: str, **kwargs: Any) -> None:
+        """A valid number written in E.164."""
+        if normalise_phone(value) is None:
+            raise ValidationError("Must be a valid phone number in E.164 format, like +819012345678.")
+
+
+class CustomerSummarySchema(Schema):
+    """A customer as agents, the portal and supervisors see them (never a secret)."""
+
+    account_id = fields.String()
+    phone_masked = fields.String(metadata={"example": "+81 *******678"})
+    email_masked = fields.String(allow_none=True, metadata={"example": "a***@example.com"})
+    locale = fields.String()
+    second_factor = _enum(("sms", "totp"))
+    pin_issued_at = UtcDateTime(allow_none=True)
+    status = _enum(("active", "locked", "frozen"))
+    locked_until = UtcDateTime(allow_none=True)
+    phone_changed_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class PinSchema(Schema):
+    """The support PIN, for the customer's own account page."""
+
+    account_id = fields.String()
+    pin = fields.String(metadata={"example": "583920"})
+    issued_at = UtcDateTime()
+
+
+class EmptySchema(StrictSchema):
+    """A body with no fields (anything given is an unknown field)."""
+
+
+class CheckRequestSchema(StrictSchema):
+    """POST /v1/verifications."""
+
+    account_id = fields.String(required=True, validate=ACCOUNT_ID, metadata={"example": "JP1001"})
+    pin = fields.String(validate=SIX_DIGITS, metadata={"example": "583920"})
+    code = fields.String(validate=SIX_DIGITS, metadata={"example": "119204"})
+    challenge_id = fields.String(validate=validate.Length(min=1, max=64))
+    channel = _enum(("phone", "chat"), required=True)
+    agent_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                             metadata={"example": "agent-42"})
+    ticket_ref = fields.String(allow_none=True, validate=validate.Length(max=64),
+                               metadata={"example": "T-2026-000123"})
+
+    @validates_schema
+    def _pin_or_code(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """At least one factor."""
+        if data.get("pin") is None and data.get("code") is None:
+            raise ValidationError("Give at least one of pin and code.", "pin")
+
+
+class FactorsSchema(Schema):
+    """What each factor answered."""
+
+    pin = _enum(FACTOR_RESULTS)
+    code = _enum(FACTOR_RESULTS)
+
+
+class VerificationSchema(Schema):
+    """The answer to a check, and its stored record."""
+
+    verification_id = fields.String(metadata={"example": "ver_3q2..."})
+    account_id = fields.String()
+    verified = fields.Boolean()
+    result = _enum(RESULTS)
+    factors = fields.Nested(FactorsSchema)
+    level = fields.Integer(metadata={"description": "0 not verified, 1 one factor, 2 PIN and code"})
+    attempts_remaining = fields.Integer()
+    locked_until = UtcDateTime(allow_none=True)
+    checked_at = UtcDateTime()
+    valid_until = UtcDateTime(allow_none=True)
+
+
+class VerificationRecordSchema(VerificationSchema):
+    """GET /v1/verifications/{id}: the record plus whether it is still valid."""
+
+    valid = fields.Boolean()
+    channel = fields.String()
+    agent_id = fields.String()
+    ticket_ref = fields.String(allow_none=True)
+
+
+class LockSchema(Schema):
+    """A customer's lock state."""
+
+    locked = fields.Boolean()
+    locked_until = UtcDateTime(allow_none=True)
+    failed_attempts = fields.Integer()
+    threshold = fields.Integer()
+
+
+class ReasonSchema(StrictSchema):
+    """Body of unlock, freeze and unfreeze."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates("reason")
+    def _not_blank(self, value: str, **kwargs: Any) -> None:
+        """A reason of only spaces is no reason."""
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
+class AuditQuerySchema(StrictSchema):
+    """GET /v1/audit query parameters."""
+
+    account_id = fields.String(validate=ACCOUNT_ID)
+    event = _enum(AUDIT_EVENTS)
+    since = UtcDateTime()
+    until = UtcDateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,19}\Z", error="Not a valid cursor."))
+
+
+class AuditEventSchema(Schema):
+    """One event of the trail."""
+
+    id = fields.Integer()
+    at = UtcDateTime()
+    event = fields.String()
+    account_id = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+    agent_id = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    ticket_ref = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    details = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditPageSchema(Schema):
+    """A page of events, newest first."""
+
+    events = fields.List(fields.Nested(AuditEventSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ErrorBodySchema(Schema):
+    """The inside of every error response."""
+
+    code = fields.String(metadata={"example": "validation_error"})
+    message = fields.String()
+    details = fields.Dict()
+
+
+class ErrorSchema(Schema):
+    """Every error has this one shape."""
+
+    error = fields.Nested(ErrorBodySchema)
+
+
+class HealthSchema(Schema):
+    """Liveness and readiness answers."""
+
+    status = fields.String(metadata={"example": "ok"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -1,0 +1,32 @@
+"""Caller verification checks and their records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from verify_service.api.http import dump, load_body, requires, services
+from verify_service.api.schemas import CheckRequestSchema, VerificationRecordSchema, VerificationSchema
+from verify_service.domain.checks import CheckRequest
+from verify_service.domain.model import Actor
+
+bp = Blueprint("verifications", __name__)
+
+
+@bp.post("/v1/verifications")
+@requires("agent")
+def check(actor: Actor) -> tuple[dict[str, Any], int]:
+    """Is this caller the account holder? 200 whatever the answer."""
+    request = CheckRequest(**load_body(CheckRequestSchema()))
+    return dump(VerificationSchema(), services().checks.check(request, actor))
+
+
+@bp.get("/v1/verifications/<verification_id>")
+@requires("agent", "admin")
+def get_verification(verification_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
+    """A stored check, plus whether it is still valid now."""
+    found = services().checks.get(verification_id)
+    body = VerificationRecordSchema().dump(found)
+    body["valid"] = found.valid_at(services().clock.now())
+    return body, 200

@@ -1,0 +1,153 @@
+"""Command line: keys, pins rekey, audit verify (db comes from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+from flask import Flask, current_app
+
+from verify_service.adapters.sql.repositories import SqlCustomerRepository
+from verify_service.bootstrap import Services
+from verify_service.domain.keys import ROLES
+from verify_service.errors import VerifyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_ROLES = ("agent", "portal", "admin")
+
+
+def _services() -> Services:
+    """The running app's services."""
+    return cast(Services, current_app.extensions["verify"])
+
+
+def _refusals_as_errors(command: F) -> F:
+    """Print a refusal's message and exit 1, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except VerifyError as error:
+            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in error.details.items())
+            raise click.ClickException(f"{error.message} {details}".strip()) from None
+
+    return cast(F, wrapper)
+
+
+keys = click.Group("keys", help="Create, revoke and list API keys.")
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="A unique name; it appears as `actor` in the audit trail.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES), help="Repeatable.")
+@_refusals_as_errors
+def create_key(name: str, roles: tuple[str, ...]) -> None:
+    """Create a key; the key itself is printed alone on the last line, once."""
+    key, secret = _services().keys.create(name, list(roles))
+    click.echo(f"created key {key.name!r} with roles {', '.join(key.roles)}; store it now, it is not kept:")
+    click.echo(secret)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@_refusals_as_errors
+def revoke_key(name: str) -> None:
+    """Revoke a key by name; it stops working at once."""
+    _services().keys.revoke(name)
+    click.echo(f"revoked key {name!r}")
+
+
+@keys.command("list")
+@_refusals_as_errors
+def list_keys() -> None:
+    """Name, roles, creation and revocation of every key (never the key)."""
+    for key in _services().keys.list():
+        state = f"revoked {key.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if key.revoked_at else "active"
+        click.echo(f"{key.name}\t{','.join(key.roles)}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines of a small env file."""
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+@keys.command("demo")
+@click.option("--file", "path", type=click.Path(path_type=Path), default=Path("var/demo-keys.env"),
+              show_default=True)
+@_refusals_as_errors
+def demo_keys(path: Path) -> None:
+    """Development only: one key per role, kept in a file and reused on later runs."""
+    services = _services()
+    if services.settings.env == "production":
+        raise click.ClickException("demo keys are refused when VERIFY_ENV=production")
+    saved = _read_env_file(path)
+    names = [f"{role.upper()}_KEY" for role in DEMO_ROLES]
+    if not all(saved.get(n) and services.keys.authenticate(saved[n]) for n in names):
+        suffix = secrets.token_hex(3)
+        saved = {f"{role.upper()}_KEY": services.keys.create(f"demo-{role}-{suffix}", [role])[1]
+                 for role in DEMO_ROLES}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in saved.items()))
+        os.chmod(path, 0o600)
+        click.echo(f"created demo keys, saved in {path} (reused on later runs):")
+    else:
+        click.echo(f"reusing demo keys from {path}:")
+    for name in names:
+        click.echo(f"  {name}={saved[name]}")
+
+
+pins = click.Group("pins", help="Support PIN maintenance.")
+
+
+@pins.command("rekey")
+@click.option("--batch", default=500, show_default=True, help="Customers per transaction.")
+@_refusals_as_errors
+def rekey(batch: int) -> None:
+    """Re-seal every PIN under the newest key of VERIFY_PIN_KEYS, online."""
+    services = _services()
+    newest, moved = services.vault.newest_key_id(), 0
+    while True:
+        before = moved
+        with services.db.transaction(write=True) as conn:
+            repo = SqlCustomerRepository(conn)
+            customers = repo.with_old_pin_key(newest, batch)
+            for customer in customers:
+                assert customer.pin is not None
+                pin = services.vault.open(customer.account_id, customer.pin)
+                fresh = services.vault.seal(customer.account_id, pin)
+                # A concurrent rotation wins; its PIN is already under the newest key.
+                moved += repo.replace_pin(customer, customer.pin, fresh)
+            conn.commit()
+        if len(customers) < batch or moved == before:
+            break
+    click.echo(f"re-sealed {moved} PIN(s) under key {newest!r}")
+
+
+audit = click.Group("audit", help="The tamper-evident audit trail.")
+
+
+@audit.command("verify")
+@_refusals_as_errors
+def verify_audit() -> None:
+    """Recompute every hash chain; exit 1 if an event was altered or removed."""
+    report = _services().audit.verify()
+    for problem in report.problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+    if not report.ok:
+        raise click.ClickException(f"audit trail is NOT intact: {len(report.problems)} problem(s)")
+    click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to `flask --app wsgi`."""
+    for group in (keys, pins, audit):
+        app.cli.add_command(group)

@@ -1,0 +1,142 @@
+"""Settings read once from the VERIFY_* environment; bad values fail fast."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verify_service.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+# Development key ring: a newcomer's `make run` works without configuration,
+# and production refuses to start with it (see Settings.check_production).
+DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
+SUPPORTED_LOCALES = ("ja", "en")
+DELIVERY_BACKENDS = ("console", "webhook", "twilio")
+
+
+def _default_database_url() -> str:
+    """SQLite file under var/ (the embedded, single-instance default)."""
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'verify.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service, typed and validated."""
+
+    env: str = "development"
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    lockout_threshold: int = 5
+    failure_window_seconds: int = 86400
+    lockout_seconds: int = 86400
+    verification_ttl_seconds: int = 900
+    code_ttl_seconds: int = 300
+    code_resend_seconds: int = 30
+    code_max_sends_per_hour: int = 5
+    code_max_wrong: int = 3
+    phone_change_hold_seconds: int = 86400
+    default_locale: str = "ja"
+    brand_name: str = "Support"
+    delivery_backend: str = "console"
+    sms_webhook_url: str | None = None
+    sms_webhook_secret: str | None = None
+    events_webhook_url: str | None = None
+    events_webhook_secret: str | None = None
+    secret_key: str = DEV_SECRET_KEY
+    pin_keys: str = DEV_PIN_KEYS
+    redis_timeout_seconds: float = 1.0
+    db_timeout_seconds: float = 5.0
+
+    @property
+    def single_instance(self) -> bool:
+        """True when counters live in the database (no Redis configured)."""
+        return self.redis_url is None
+
+    def check_production(self) -> None:
+        """Refuse to run production with a default or missing secret."""
+        if self.env != "production":
+            return
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY:
+            problems.append("VERIFY_SECRET_KEY is missing or the development default")
+        if self.pin_keys == DEV_PIN_KEYS or "dev:" in self.pin_keys:
+            problems.append("VERIFY_PIN_KEYS is missing or holds the development key")
+        if self.delivery_backend == "webhook" and not self.sms_webhook_secret:
+            problems.append("VERIFY_SMS_WEBHOOK_SECRET is missing")
+        if self.events_webhook_url and not self.events_webhook_secret:
+            problems.append("VERIFY_EVENTS_WEBHOOK_SECRET is missing")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+_INT_FIELDS = {
+    "lockout_threshold": ("VERIFY_LOCKOUT_THRESHOLD", 1),
+    "failure_window_seconds": ("VERIFY_FAILURE_WINDOW_SECONDS", 1),
+    "lockout_seconds": ("VERIFY_LOCKOUT_SECONDS", 1),
+    "verification_ttl_seconds": ("VERIFY_VERIFICATION_TTL_SECONDS", 1),
+    "code_ttl_seconds": ("VERIFY_CODE_TTL_SECONDS", 1),
+    "code_resend_seconds": ("VERIFY_CODE_RESEND_SECONDS", 0),
+    "code_max_sends_per_hour": ("VERIFY_CODE_MAX_SENDS_PER_HOUR", 1),
+    "code_max_wrong": ("VERIFY_CODE_MAX_WRONG", 1),
+    "phone_change_hold_seconds": ("VERIFY_PHONE_CHANGE_HOLD_SECONDS", 0),
+}
+_STR_FIELDS = {
+    "env": "VERIFY_ENV",
+    "database_url": "VERIFY_DATABASE_URL",
+    "redis_url": "VERIFY_REDIS_URL",
+    "default_locale": "VERIFY_DEFAULT_LOCALE",
+    "brand_name": "VERIFY_BRAND_NAME",
+    "delivery_backend": "VERIFY_DELIVERY_BACKEND",
+    "sms_webhook_url": "VERIFY_SMS_WEBHOOK_URL",
+    "sms_webhook_secret": "VERIFY_SMS_WEBHOOK_SECRET",
+    "events_webhook_url": "VERIFY_EVENTS_WEBHOOK_URL",
+    "events_webhook_secret": "VERIFY_EVENTS_WEBHOOK_SECRET",
+    "secret_key": "VERIFY_SECRET_KEY",
+    "pin_keys": "VERIFY_PIN_KEYS",
+}
+
+
+def _parse_int(name: str, raw: str, minimum: int) -> int:
+    """An integer setting, or a ConfigError that names the variable."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _validate(values: dict[str, Any]) -> None:
+    """Cross-field and enumerated checks."""
+    if values.get("env", "development") not in ("development", "production", "test"):
+        raise ConfigError("VERIFY_ENV must be development, production or test")
+    if values.get("default_locale", "ja") not in SUPPORTED_LOCALES:
+        raise ConfigError(f"VERIFY_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+    if values.get("delivery_backend", "console") not in DELIVERY_BACKENDS:
+        raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
+    redis_url = values.get("redis_url")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("VERIFY_REDIS_URL must start with redis://, rediss:// or unix://")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment, then apply explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for attr, (name, minimum) in _INT_FIELDS.items():
+        if env.get(name, "").strip():
+            values[attr] = _parse_int(name, env[name], minimum)
+    for attr, name in _STR_FIELDS.items():
+        if env.get(name, "").strip():
+            values[attr] = env[name].strip()
+    values.update(overrides)
+    _validate(values)
+    settings = Settings(**values)
+    settings.check_production()
+    return settings

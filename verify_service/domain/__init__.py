@@ -1,0 +1,1 @@
+"""The domain: rules of verification, with no framework, database or Redis imports."""

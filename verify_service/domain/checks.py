@@ -1,0 +1,171 @@
+"""Caller verification checks: evaluate factors, apply the lockout rule, keep a record."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from verify_service.domain.customers import load_customer
+from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
+from verify_service.domain.model import Actor, AuditEvent, Customer, Verification
+from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.errors import NotFound
+
+MATCH, MISMATCH, EXPIRED, NOT_CHECKED = "match", "mismatch", "expired", "not_checked"
+FACTOR_ORDER = ("pin", "code")
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What an agent typed in, and where the check happened."""
+
+    account_id: str
+    channel: str
+    agent_id: str
+    pin: str | None = None
+    code: str | None = None
+    challenge_id: str | None = None
+    ticket_ref: str | None = None
+
+
+class Factor(Protocol):
+    """One kind of evidence a caller can give (PIN, one-time code)."""
+
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+        """`match`, `mismatch` or `expired`; only called when the factor was given."""
+        ...
+
+
+class PinFactor:
+    """The support PIN, compared in constant time against the sealed one."""
+
+    def __init__(self, *, vault: PinVault):
+        self._vault = vault
+
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+        """Match the typed PIN against the customer's."""
+        if customer.pin is None or request.pin is None:
+            return MISMATCH
+        return MATCH if self._vault.matches(customer.account_id, customer.pin, request.pin) else MISMATCH
+
+
+class NoPendingCode:
+    """The code factor before codes can be sent: no code is pending, so none matches."""
+
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+        """Every code is a mismatch while nothing has been sent."""
+        return MISMATCH
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The result of the lockout step for one check."""
+
+    result: str
+    failures: int = 0
+    locked_until: datetime | None = None
+    locked_now: bool = False
+
+
+class CheckService:
+    """Answers "is this caller the account holder?" and keeps the record."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
+                 policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta):
+        self._uow, self._counter, self._clock = uow, counter, clock
+        self._policy, self._factors, self._ttl = policy, factors, ttl
+
+    def check(self, request: CheckRequest, actor: Actor) -> Verification:
+        """Evaluate the given factors under the lockout rule and record the answer."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            customer = load_customer(uow, request.account_id)
+        given = [name for name in FACTOR_ORDER if getattr(request, name) is not None]
+        factors = dict.fromkeys(given, NOT_CHECKED)
+        if customer.frozen:
+            outcome = _Outcome("frozen")
+        elif locked_until := customer.lock_in_force(now):
+            outcome = _Outcome("locked", locked_until=locked_until)
+        else:
+            factors = {name: self._factors[name].evaluate(customer, request, now) for name in given}
+            outcome = self._apply_lockout(customer.account_id, factors, now)
+            if outcome.result == "locked":
+                factors = dict.fromkeys(given, NOT_CHECKED)
+        verification = self._verification(request, actor, factors, outcome, now)
+        self._record(verification, outcome, actor, now)
+        return verification
+
+    def _apply_lockout(self, key: str, factors: dict[str, str], now: datetime) -> _Outcome:
+        """Count a failure or reset the count, atomically against every instance."""
+        if all(value == MATCH for value in factors.values()):
+            locked_until = self._counter.record_success(key, now, self._policy)
+            if locked_until is not None:
+                return _Outcome("locked", locked_until=locked_until)
+            return _Outcome("verified")
+        failure = self._counter.record_failure(key, now, self._policy)
+        if not failure.counted:
+            return _Outcome("locked", failure.failures, failure.locked_until)
+        return _Outcome("rejected", failure.failures, failure.locked_until, failure.locked_now)
+
+    def _verification(self, request: CheckRequest, actor: Actor, factors: dict[str, str],
+                      outcome: _Outcome, now: datetime) -> Verification:
+        """Build the record the agent and downstream systems see."""
+        verified = outcome.result == "verified"
+        return Verification(
+            verification_id=f"ver_{secrets.token_urlsafe(18)}", account_id=request.account_id,
+            verified=verified, result=outcome.result,
+            factors={name: factors.get(name, NOT_CHECKED) for name in FACTOR_ORDER},
+            level=len(factors) if verified else 0,
+            attempts_remaining=attempts_remaining(outcome.result, outcome.failures, self._policy),
+            locked_until=outcome.locked_until, checked_at=now,
+            valid_until=now + self._ttl if verified else None,
+            channel=request.channel, agent_id=request.agent_id, ticket_ref=request.ticket_ref,
+            actor=actor.key_name)
+
+    def _record(self, verification: Verification, outcome: _Outcome, actor: Actor, now: datetime) -> None:
+        """Store the record, its audit events and any new durable lock in one transaction."""
+        with self._uow(write=True) as uow:
+            uow.verifications.add(verification)
+            uow.audit.append(_check_event(verification, actor))
+            if outcome.locked_now:
+                assert outcome.locked_until is not None
+                self._persist_lock(uow, verification, outcome.locked_until, actor, now)
+            uow.commit()
+
+    def _persist_lock(self, uow: UnitOfWork, verification: Verification, until: datetime,
+                      actor: Actor, now: datetime) -> None:
+        """Keep the lock in the database too, so it survives a Redis restart."""
+        customer = load_customer(uow, verification.account_id, for_update=True)
+        customer.locked_until = max(until, customer.locked_until or until)
+        uow.customers.save(customer)
+        uow.audit.append(AuditEvent(
+            event="customer_locked", at=now, account_id=verification.account_id, actor=actor.key_name,
+            agent_id=verification.agent_id, channel=verification.channel,
+            ticket_ref=verification.ticket_ref, ip=actor.ip,
+            details={"locked_until": until.isoformat(), "failed_attempts": self._policy.threshold,
+                     "verification_id": verification.verification_id}))
+
+    def get(self, verification_id: str) -> Verification:
+        """A stored check by id, or NotFound."""
+        with self._uow() as uow:
+            found = uow.verifications.get(verification_id)
+        if found is None:
+            raise NotFound(f"No verification {verification_id!r}.")
+        return found
+
+
+_CHECK_EVENTS = {"verified": "verification_succeeded", "rejected": "verification_failed"}
+
+
+def _check_event(verification: Verification, actor: Actor) -> AuditEvent:
+    """The audit event of a check (never the PIN or code typed)."""
+    return AuditEvent(
+        event=_CHECK_EVENTS.get(verification.result, "verification_blocked"), at=verification.checked_at,
+        account_id=verification.account_id, actor=actor.key_name, agent_id=verification.agent_id,
+        channel=verification.channel, ticket_ref=verification.ticket_ref, ip=actor.ip,
+        details={"verification_id": verification.verification_id, "result": verification.result,
+                 "factors": verification.factors, "level": verification.level,
+                 "attempts_remaining": verification.attempts_remaining})

@@ -1,0 +1,134 @@
+"""Registering customers and their support PIN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from verify_service.domain.masking import mask_phone
+from verify_service.domain.model import Actor, AuditEvent, Customer
+from verify_service.domain.pins import generate_pin
+from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.errors import DuplicateKey, NotFound, ValidationFailed
+
+
+@dataclass(frozen=True)
+class PinView:
+    """A PIN as shown to its customer."""
+
+    account_id: str
+    pin: str
+    issued_at: datetime
+
+
+def load_customer(uow: UnitOfWork, account_id: str, *, for_update: bool = False) -> Customer:
+    """The customer, or NotFound."""
+    customer = uow.customers.get(account_id, for_update=for_update)
+    if customer is None:
+        raise NotFound(f"No customer with account_id {account_id!r}.")
+    return customer
+
+
+def actor_event(event: str, at: datetime, account_id: str, actor: Actor, **details: Any) -> AuditEvent:
+    """An audit event made by an API key on one customer."""
+    return AuditEvent(event=event, at=at, account_id=account_id, actor=actor.key_name,
+                      ip=actor.ip, details=details)
+
+
+class CustomerService:
+    """Registers and updates customers; shows and rotates their PIN."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, default_locale: str):
+        self._uow, self._vault, self._clock = uow, vault, clock
+        self._default_locale = default_locale
+
+    def get(self, account_id: str) -> Customer:
+        """A customer's record, or NotFound."""
+        with self._uow() as uow:
+            return load_customer(uow, account_id)
+
+    def register_or_update(self, account_id: str, changes: dict[str, Any], actor: Actor) -> tuple[Customer, bool]:
+        """Create (issuing a PIN) or update; True when created."""
+        try:
+            return self._register_or_update(account_id, changes, actor)
+        except DuplicateKey:
+            # A concurrent PUT created the customer first: this one is an update.
+            return self._register_or_update(account_id, changes, actor)
+
+    def _register_or_update(self, account_id: str, changes: dict[str, Any], actor: Actor) -> tuple[Customer, bool]:
+        """One attempt of register_or_update, in one transaction."""
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            customer = uow.customers.get(account_id, for_update=True)
+            if customer is None:
+                customer = self._create(uow, account_id, changes, actor, now)
+                created = True
+            else:
+                self._update(uow, customer, changes, actor, now)
+                created = False
+            uow.commit()
+        return customer, created
+
+    def _create(self, uow: UnitOfWork, account_id: str, changes: dict[str, Any], actor: Actor,
+                now: datetime) -> Customer:
+        """Insert a new customer with a fresh PIN."""
+        if not changes.get("phone"):
+            raise ValidationFailed(details={"phone": ["Missing data for required field."]})
+        pin = generate_pin()
+        customer = Customer(account_id=account_id, phone=changes["phone"], email=changes.get("email"),
+                            locale=changes.get("locale") or self._default_locale, created_at=now,
+                            updated_at=now, pin=self._vault.seal(account_id, pin), pin_issued_at=now)
+        uow.customers.add(customer)
+        uow.audit.append(actor_event("customer_registered", now, account_id, actor,
+                                     phone=mask_phone(customer.phone), locale=customer.locale))
+        uow.audit.append(actor_event("pin_issued", now, account_id, actor, reason="registration"))
+        return customer
+
+    def _update(self, uow: UnitOfWork, customer: Customer, changes: dict[str, Any], actor: Actor,
+                now: datetime) -> None:
+        """Apply the given fields; audit what changed (masked)."""
+        changed = [name for name, value in changes.items() if getattr(customer, name) != value]
+        if "phone" in changed:
+            customer.phone_changed_at = now
+        for name in changed:
+            setattr(customer, name, changes[name])
+        if not changed:
+            return
+        customer.updated_at = now
+        uow.customers.save(customer)
+        uow.audit.append(actor_event("customer_updated", now, customer.account_id, actor,
+                                     fields=sorted(changed), phone_changed="phone" in changed))
+
+    def view_pin(self, account_id: str, actor: Actor) -> PinView:
+        """The customer's PIN (issuing one if none); every view is audited."""
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            customer = load_customer(uow, account_id, for_update=True)
+            if customer.pin is None:
+                pin = self._issue(uow, customer, actor, now, event="pin_issued")
+            else:
+                pin = self._vault.open(account_id, customer.pin)
+            uow.audit.append(actor_event("pin_viewed", now, account_id, actor))
+            uow.commit()
+        assert customer.pin_issued_at is not None
+        return PinView(account_id, pin, customer.pin_issued_at)
+
+    def rotate_pin(self, account_id: str, actor: Actor) -> PinView:
+        """A new PIN, never the previous one; the old one stops working at once."""
+        now = self._clock.now()
+        with self._uow(write=True) as uow:
+            customer = load_customer(uow, account_id, for_update=True)
+            pin = self._issue(uow, customer, actor, now, event="pin_rotated")
+            uow.commit()
+        return PinView(account_id, pin, now)
+
+    def _issue(self, uow: UnitOfWork, customer: Customer, actor: Actor, now: datetime, *, event: str) -> str:
+        """Seal a fresh PIN onto the customer and audit it."""
+        previous = self._vault.open(customer.account_id, customer.pin) if customer.pin else None
+        pin = generate_pin(previous)
+        customer.pin = self._vault.seal(customer.account_id, pin)
+        customer.pin_issued_at = customer.updated_at = now
+        uow.customers.save(customer)
+        uow.audit.append(actor_event(event, now, customer.account_id, actor))
+        return pin

@@ -1,0 +1,131 @@
+"""Plain records the domain works with (no framework imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """A secret encrypted under one key of the ring; useless without that key."""
+
+    key_id: str
+    blob: bytes
+
+
+@dataclass
+class Customer:
+    """A platform account holder as the service knows them."""
+
+    account_id: str
+    phone: str
+    locale: str
+    created_at: datetime
+    updated_at: datetime
+    email: str | None = None
+    second_factor: str = "sms"
+    pin: SealedSecret | None = None
+    pin_issued_at: datetime | None = None
+    frozen_at: datetime | None = None
+    locked_until: datetime | None = None
+    phone_changed_at: datetime | None = None
+
+    @property
+    def frozen(self) -> bool:
+        """True while a supervisor's freeze is in force."""
+        return self.frozen_at is not None
+
+    def lock_in_force(self, now: datetime) -> datetime | None:
+        """The durable lock's end if it is still running."""
+        if self.locked_until is not None and self.locked_until > now:
+            return self.locked_until
+        return None
+
+    def status(self, now: datetime) -> str:
+        """`frozen`, `locked` or `active`."""
+        if self.frozen:
+            return "frozen"
+        return "locked" if self.lock_in_force(now) else "active"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked: the API key's name and the client address."""
+
+    key_name: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The record of one caller check, confirmable later by its id."""
+
+    verification_id: str
+    account_id: str
+    verified: bool
+    result: str
+    factors: dict[str, str]
+    level: int
+    attempts_remaining: int
+    locked_until: datetime | None
+    checked_at: datetime
+    valid_until: datetime | None
+    channel: str
+    agent_id: str
+    ticket_ref: str | None
+    actor: str
+
+    def valid_at(self, now: datetime) -> bool:
+        """Verified and still inside its validity period."""
+        return self.verified and self.valid_until is not None and now < self.valid_until
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of the trail, before it is chained."""
+
+    event: str
+    at: datetime
+    account_id: str | None = None
+    actor: str | None = None
+    agent_id: str | None = None
+    channel: str | None = None
+    ticket_ref: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    """An audit event as stored, with its place in the hash chain."""
+
+    id: int
+    event: AuditEvent
+    chain: str
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters and a page position for reading the trail."""
+
+    account_id: str | None = None
+    event: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    before_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A named API key as stored (only its hash is kept)."""
+
+    name: str
+    roles: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None = None

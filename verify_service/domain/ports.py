@@ -1,0 +1,190 @@
+"""Contracts between the domain and its adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from verify_service.domain.lockout import AttemptState, FailureOutcome, LockoutPolicy
+from verify_service.domain.model import (
+    ApiKey,
+    AuditEvent,
+    AuditQuery,
+    ChainedEvent,
+    Customer,
+    SealedSecret,
+    Verification,
+)
+
+
+class Clock(Protocol):
+    """Where the domain gets the time (a fake one in tests)."""
+
+    def now(self) -> datetime:
+        """The current moment, timezone-aware UTC."""
+        ...
+
+
+class PinVault(Protocol):
+    """Seals PINs under a key ring held outside the database."""
+
+    def seal(self, account_id: str, pin: str) -> SealedSecret:
+        """Encrypt a PIN under the newest key, bound to its account."""
+        ...
+
+    def open(self, account_id: str, sealed: SealedSecret) -> str:
+        """Decrypt a sealed PIN (for the customer's own view)."""
+        ...
+
+    def matches(self, account_id: str, sealed: SealedSecret, candidate: str) -> bool:
+        """Compare a candidate with the sealed PIN in constant time."""
+        ...
+
+    def newest_key_id(self) -> str:
+        """The id of the key new seals use."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    """Customers inside a unit of work."""
+
+    def get(self, account_id: str, *, for_update: bool = False) -> Customer | None:
+        """The customer, or None; for_update locks the row until commit."""
+        ...
+
+    def add(self, customer: Customer) -> None:
+        """Insert a new customer."""
+        ...
+
+    def save(self, customer: Customer) -> None:
+        """Write back a changed customer."""
+        ...
+
+    def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
+        """Customers whose PIN is sealed under another key than the newest."""
+        ...
+
+
+class VerificationRepository(Protocol):
+    """Verification records inside a unit of work."""
+
+    def add(self, verification: Verification) -> None:
+        """Store a check's record."""
+        ...
+
+    def get(self, verification_id: str) -> Verification | None:
+        """A record by id, or None."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The tamper-evident trail: one hash chain per customer."""
+
+    def append(self, event: AuditEvent) -> ChainedEvent:
+        """Chain and store an event in the current unit of work."""
+        ...
+
+    def query(self, query: AuditQuery) -> list[ChainedEvent]:
+        """Events matching the filters, newest first."""
+        ...
+
+    def walk(self) -> Iterator[ChainedEvent]:
+        """Every event, chain by chain, in chain order."""
+        ...
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Each chain's last sequence number and hash."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """API keys, stored only as hashes."""
+
+    def add(self, key: ApiKey, key_hash: str) -> None:
+        """Store a new key's hash."""
+        ...
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The live key with this hash, or None."""
+        ...
+
+    def by_name(self, name: str) -> ApiKey | None:
+        """A key by name (revoked ones too), or None."""
+        ...
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        """Revoke a live key; False when there is none by that name."""
+        ...
+
+    def all(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction across every repository."""
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """Customers in this transaction."""
+        ...
+
+    @property
+    def verifications(self) -> VerificationRepository:
+        """Verification records in this transaction."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail in this transaction."""
+        ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository:
+        """API keys in this transaction."""
+        ...
+
+    def __enter__(self) -> UnitOfWork:
+        """Begin."""
+        ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Make the work durable."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes units of work; `write=True` for ones that will change data."""
+
+    def __call__(self, *, write: bool = False) -> UnitOfWork:
+        """A new unit of work."""
+        ...
+
+
+class AttemptCounter(Protocol):
+    """Failed attempts per customer, atomic across every instance."""
+
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> FailureOutcome:
+        """Count a failure unless locked; lock at the threshold."""
+        ...
+
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
+        """Reset the count unless locked; return the lock's end if locked."""
+        ...
+
+    def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
+        """Failures in the window and any running lock."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget the customer's failures and lock."""
+        ...
+
+    def ping(self) -> None:
+        """Raise DependencyUnavailable when the store does not answer."""
+        ...
