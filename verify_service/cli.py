@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from verify_service.adapters.sql.repositories import SqlCustomerRepository
 from verify_service.bootstrap import Services
@@ -40,7 +41,7 @@ def _refusals_as_errors(command: F) -> F:
     return cast(F, wrapper)
 
 
-keys = click.Group("keys", help="Create, revoke and list API keys.")
+keys = AppGroup("keys", help="Create, revoke and list API keys.")
 
 
 @keys.command("create")
@@ -105,7 +106,7 @@ def demo_keys(path: Path) -> None:
         click.echo(f"  {name}={saved[name]}")
 
 
-pins = click.Group("pins", help="Support PIN maintenance.")
+pins = AppGroup("pins", help="Support PIN maintenance.")
 
 
 @pins.command("rekey")
@@ -132,7 +133,7 @@ def rekey(batch: int) -> None:
     click.echo(f"re-sealed {moved} PIN(s) under key {newest!r}")
 
 
-audit = click.Group("audit", help="The tamper-evident audit trail.")
+audit = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @audit.command("verify")

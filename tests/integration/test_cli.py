@@ -1,0 +1,121 @@
+"""The command line: keys, pins rekey, audit verify."""
+
+import sqlalchemy as sa
+
+from tests.conftest import TEST_PIN_KEYS
+from verify_service.adapters.sql.tables import audit_events, audit_heads, customers
+
+
+def run(harness, *args):
+    return harness.app.test_cli_runner().invoke(args=list(args))
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(make_harness):
+    harness = make_harness("sqlite")
+    result = run(harness, "keys", "create", "--name", "desk-1", "--role", "agent", "--role", "admin")
+    assert result.exit_code == 0
+    secret = result.output.strip().splitlines()[-1]
+    assert secret.startswith("vk_") and " " not in secret
+    key = harness.services.keys.authenticate(secret)
+    assert key.name == "desk-1" and key.roles == ("admin", "agent")
+
+
+def test_keys_are_stored_only_as_hashes(make_harness):
+    harness = make_harness("sqlite")
+    secret = run(harness, "keys", "create", "--name", "desk-1", "--role", "agent").output.strip().splitlines()[-1]
+    with harness.services.db.engine.connect() as conn:
+        dump = str(conn.execute(sa.text("SELECT * FROM api_keys")).all())
+    assert secret not in dump and secret[3:] not in dump
+
+
+def test_keys_list_and_revoke(make_harness):
+    harness = make_harness("sqlite")
+    run(harness, "keys", "create", "--name", "desk-1", "--role", "agent")
+    assert run(harness, "keys", "revoke", "desk-1").exit_code == 0
+    listing = run(harness, "keys", "list").output
+    assert "desk-1\tagent\t" in listing and "revoked" in listing
+    again = run(harness, "keys", "revoke", "desk-1")
+    assert again.exit_code == 1 and "No live key" in again.output
+
+
+def test_keys_create_refuses_duplicates_and_bad_roles(make_harness):
+    harness = make_harness("sqlite")
+    run(harness, "keys", "create", "--name", "desk-1", "--role", "agent")
+    duplicate = run(harness, "keys", "create", "--name", "desk-1", "--role", "agent")
+    assert duplicate.exit_code == 1 and "exists already" in duplicate.output
+    bad = run(harness, "keys", "create", "--name", "desk-2", "--role", "root")
+    assert bad.exit_code == 2
+
+
+def test_demo_keys_are_created_once_then_reused(make_harness, tmp_path):
+    harness = make_harness("sqlite")
+    path = tmp_path / "demo.env"
+    first = run(harness, "keys", "demo", "--file", str(path))
+    second = run(harness, "keys", "demo", "--file", str(path))
+    assert "created demo keys" in first.output and "reusing demo keys" in second.output
+    keys = dict(line.split("=", 1) for line in path.read_text().splitlines())
+    assert set(keys) == {"AGENT_KEY", "PORTAL_KEY", "ADMIN_KEY"}
+    assert harness.services.keys.authenticate(keys["ADMIN_KEY"]).roles == ("admin",)
+
+
+def test_audit_verify_passes_on_an_intact_trail(harness):
+    harness.register("A1")
+    harness.register("B2")
+    result = run(harness, "audit", "verify")
+    assert result.exit_code == 0 and "intact: 6 event(s) in 2 chain(s)" in result.output
+
+
+def test_audit_verify_fails_when_an_event_is_altered(harness):
+    harness.register("A1")
+    with harness.services.db.engine.begin() as conn:
+        conn.execute(audit_events.update().where(audit_events.c.event == "pin_issued").values(actor="someone-else"))
+    result = run(harness, "audit", "verify")
+    assert result.exit_code == 1 and "altered" in result.output
+
+
+def test_audit_verify_fails_when_an_event_is_removed(harness):
+    harness.register("A1")
+    with harness.services.db.engine.begin() as conn:
+        conn.execute(audit_events.delete().where(audit_events.c.event == "pin_issued"))
+    result = run(harness, "audit", "verify")
+    assert result.exit_code == 1 and "missing" in result.output
+
+
+def test_audit_verify_fails_when_the_newest_event_is_removed(harness):
+    harness.register("A1")
+    with harness.services.db.engine.begin() as conn:
+        newest = conn.execute(sa.select(sa.func.max(audit_events.c.id))).scalar_one()
+        conn.execute(audit_events.delete().where(audit_events.c.id == newest))
+    result = run(harness, "audit", "verify")
+    assert result.exit_code == 1 and "removed" in result.output
+
+
+def test_audit_verify_fails_when_a_chain_is_rewritten_without_its_head(harness):
+    harness.register("A1")
+    with harness.services.db.engine.begin() as conn:
+        conn.execute(audit_heads.update().values(hash="f" * 64))
+    assert run(harness, "audit", "verify").exit_code == 1
+
+
+def test_rekey_moves_every_pin_to_the_newest_key_without_changing_it(make_harness, mode):
+    old = make_harness(mode, pin_keys="k1:test-pin-key-one-000000000000000000000")
+    pins = {account: old.register(account) for account in ("A1", "B2", "C3")}
+    both = make_harness(mode, clean=False, pin_keys=TEST_PIN_KEYS)
+    # During the move the ring holds both keys: every PIN keeps working.
+    assert both.check("A1", pin=pins["A1"]).get_json()["result"] == "verified"
+    result = run(both, "pins", "rekey", "--batch", "2")
+    assert result.exit_code == 0 and "re-sealed 3 PIN(s) under key 'k2'" in result.output
+    with both.services.db.engine.connect() as conn:
+        assert set(conn.execute(sa.select(customers.c.pin_key_id)).scalars()) == {"k2"}
+    new_only = make_harness(mode, clean=False, pin_keys="k2:test-pin-key-two-000000000000000000000")
+    for account, pin in pins.items():
+        assert new_only.check(account, pin=pin).get_json()["result"] == "verified"
+    assert run(both, "pins", "rekey").output.startswith("re-sealed 0 PIN(s)")
+
+
+def test_a_pin_under_a_key_missing_from_the_ring_fails_closed(make_harness):
+    old = make_harness("sqlite", pin_keys="k1:test-pin-key-one-000000000000000000000")
+    pin = old.register()
+    new_only = make_harness("sqlite", clean=False, pin_keys="k2:test-pin-key-two-000000000000000000000")
+    response = new_only.check(pin=pin)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "service_unavailable"
