@@ -1,0 +1,46 @@
+# verify-service: `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint migrate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
+	  || { echo "verify-service needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt-get install -y python3-venv"; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+migrate: $(VENV)/.runtime ## Create or upgrade the database schema (VERIFY_DATABASE_URL, default SQLite in var/)
+	$(BIN)/flask --app wsgi db upgrade
+
+run: migrate ## Serve with gunicorn on 127.0.0.1:8000 (SQLite, no Redis), with one demo key per role
+	@$(BIN)/flask --app wsgi keys demo --file var/demo-keys.env
+	@echo "Serving on http://$(HOST):$(PORT) ; in another shell: source var/demo-keys.env"
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+test: $(VENV)/.dev ## The whole suite (finds PostgreSQL and Redis, or starts throwaway ones)
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev ## ruff and mypy
+	$(BIN)/ruff check verify_service tests wsgi.py gunicorn.conf.py migrations/env.py
+	$(BIN)/mypy
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
