@@ -57,3 +57,11 @@ def test_bad_query_is_400(harness, query):
 @pytest.mark.parametrize("role", ["agent", "portal"])
 def test_only_supervisors_read_the_audit(harness, role):
     assert harness.call("GET", "/v1/audit", role).status_code == 403
+
+
+def test_last_page_has_no_cursor(harness):
+    harness.register()
+    page = harness.call("GET", "/v1/audit?limit=3", "admin").get_json()
+    assert len(page["events"]) == 3 and page["next_cursor"] is None
+    page = harness.call("GET", "/v1/audit?limit=2", "admin").get_json()
+    assert len(page["events"]) == 2 and page["next_cursor"] is not None

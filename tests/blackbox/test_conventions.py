@@ -272,3 +272,10 @@ def test_times_are_rfc3339_utc_and_current(service: Service, account: tuple[str,
     assert events
     for event in events:
         assert before - timedelta(seconds=30) <= parse_time(event["at"]) <= after
+
+
+def test_small_chunked_json_body_is_accepted(service: Service) -> None:
+    account_id = new_account_id()
+    body = json.dumps({"phone": "+819012345678"}).encode()
+    response = service.request("PUT", f"/v1/customers/{account_id}", role="portal", body=body, chunked=True)
+    expect(response, 201)

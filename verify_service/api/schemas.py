@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from verify_service.config import SUPPORTED_LOCALES
 from verify_service.domain.masking import normalise_phone
+from verify_service.domain.model import rfc3339
 
 ACCOUNT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}\Z", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
 SIX_DIGITS = validate.Regexp(r"^[0-9]{6}\Z", error="Must be exactly 6 digits.")
@@ -27,9 +28,7 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         """Whole seconds, UTC, `Z`."""
-        if value is None:
-            return None
-        return str(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return None if value is None else rfc3339(value)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         """Parse ISO 8601 and make it aware."""

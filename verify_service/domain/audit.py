@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
 from verify_service.domain.ports import UnitOfWorkFactory
@@ -84,9 +84,11 @@ class AuditReader:
     def page(self, query: AuditQuery) -> tuple[list[ChainedEvent], int | None]:
         """One page, newest first, and the cursor of the next (None at the end)."""
         with self._uow() as uow:
-            events = uow.audit.query(query)
-        next_cursor = events[-1].id if len(events) == query.limit else None
-        return events, next_cursor
+            # One more than asked tells whether another page exists.
+            events = uow.audit.query(replace(query, limit=query.limit + 1))
+        if len(events) > query.limit:
+            return events[: query.limit], events[query.limit - 1].id
+        return events, None
 
     def verify(self) -> ChainReport:
         """Recompute every chain; problems name what was altered or removed."""
