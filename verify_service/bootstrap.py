@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from verify_service.adapters.crypto import AesGcmPinVault, hash_api_key, new_api_key
+from verify_service.adapters.crypto import KeyRingVault, hash_api_key, new_api_key
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
@@ -68,7 +68,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     clock = clock or SystemClock()
     db = SqlDatabase(settings.database_url, timeout=settings.db_timeout_seconds)
     uow = SqlUnitOfWorkFactory(db)
-    vault = AesGcmPinVault.from_setting(settings.pin_keys)
+    vault = KeyRingVault.from_setting(settings.pin_keys)
     counter = build_counter(settings, db)
     policy = policy_from(settings)
     factors: dict[str, Factor] = {"pin": PinFactor(vault=vault), "code": NoPendingCode()}

@@ -15,7 +15,7 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 # Development key ring: a newcomer's `make run` works without configuration,
 # and production refuses to start with it (see Settings.check_production).
 DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
-SUPPORTED_LOCALES = ("ja", "en")
+SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
 
 
@@ -49,6 +49,14 @@ class Settings:
     events_webhook_secret: str | None = None
     secret_key: str = DEV_SECRET_KEY
     pin_keys: str = DEV_PIN_KEYS
+    sms_allowed_countries: tuple[str, ...] = ()
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    outbox_give_up_seconds: int = 3600
+    outbox_inprocess: bool = True
+    http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
 
@@ -70,6 +78,8 @@ class Settings:
             problems.append("VERIFY_SMS_WEBHOOK_SECRET is missing")
         if self.events_webhook_url and not self.events_webhook_secret:
             problems.append("VERIFY_EVENTS_WEBHOOK_SECRET is missing")
+        if self.delivery_backend == "console":
+            problems.append("VERIFY_DELIVERY_BACKEND=console prints codes; choose webhook or twilio")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -84,6 +94,7 @@ _INT_FIELDS = {
     "code_max_sends_per_hour": ("VERIFY_CODE_MAX_SENDS_PER_HOUR", 1),
     "code_max_wrong": ("VERIFY_CODE_MAX_WRONG", 1),
     "phone_change_hold_seconds": ("VERIFY_PHONE_CHANGE_HOLD_SECONDS", 0),
+    "outbox_give_up_seconds": ("VERIFY_OUTBOX_GIVE_UP_SECONDS", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -98,6 +109,10 @@ _STR_FIELDS = {
     "events_webhook_secret": "VERIFY_EVENTS_WEBHOOK_SECRET",
     "secret_key": "VERIFY_SECRET_KEY",
     "pin_keys": "VERIFY_PIN_KEYS",
+    "twilio_account_sid": "VERIFY_TWILIO_ACCOUNT_SID",
+    "twilio_auth_token": "VERIFY_TWILIO_AUTH_TOKEN",
+    "twilio_from": "VERIFY_TWILIO_FROM",
+    "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
 }
 
 
@@ -112,6 +127,35 @@ def _parse_int(name: str, raw: str, minimum: int) -> int:
     return value
 
 
+def _parse_countries(raw: str) -> tuple[str, ...]:
+    """`JP,US` as ISO 3166 alpha-2 region codes."""
+    codes = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
+    if bad:
+        raise ConfigError(f"VERIFY_SMS_ALLOWED_COUNTRIES must list two-letter country codes, got {', '.join(bad)}")
+    return codes
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    """true/false, 1/0, yes/no, on/off."""
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return value in ("true", "1", "yes", "on")
+
+
+def _validate_backend(values: dict[str, Any]) -> None:
+    """The chosen delivery backend has what it needs."""
+    backend = values.get("delivery_backend", "console")
+    if backend == "webhook" and not values.get("sms_webhook_url"):
+        raise ConfigError("VERIFY_DELIVERY_BACKEND=webhook needs VERIFY_SMS_WEBHOOK_URL")
+    if backend == "twilio":
+        needed = ("twilio_account_sid", "twilio_auth_token", "twilio_from")
+        missing = [f"VERIFY_{name.upper()}" for name in needed if not values.get(name)]
+        if missing:
+            raise ConfigError(f"VERIFY_DELIVERY_BACKEND=twilio needs {', '.join(missing)}")
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -120,6 +164,7 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"VERIFY_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
     if values.get("delivery_backend", "console") not in DELIVERY_BACKENDS:
         raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
+    _validate_backend(values)
     redis_url = values.get("redis_url")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("VERIFY_REDIS_URL must start with redis://, rediss:// or unix://")
@@ -135,6 +180,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for attr, name in _STR_FIELDS.items():
         if env.get(name, "").strip():
             values[attr] = env[name].strip()
+    if env.get("VERIFY_SMS_ALLOWED_COUNTRIES", "").strip():
+        values["sms_allowed_countries"] = _parse_countries(env["VERIFY_SMS_ALLOWED_COUNTRIES"])
+    if env.get("VERIFY_OUTBOX_INPROCESS", "").strip():
+        values["outbox_inprocess"] = _parse_bool("VERIFY_OUTBOX_INPROCESS", env["VERIFY_OUTBOX_INPROCESS"])
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import FakeAttemptCounter, FakeClock, FakeUnitOfWorkFactory
-from verify_service.adapters.crypto import AesGcmPinVault
+from verify_service.adapters.crypto import KeyRingVault
 from verify_service.domain.checks import CheckRequest, CheckService, NoPendingCode, PinFactor
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.lockout import LockoutPolicy
@@ -20,7 +20,7 @@ POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedel
 @pytest.fixture
 def world():
     clock, uow, counter = FakeClock(), FakeUnitOfWorkFactory(), FakeAttemptCounter()
-    vault = AesGcmPinVault.from_setting("t:" + "x" * 40)
+    vault = KeyRingVault.from_setting("t:" + "x" * 40)
     customers = CustomerService(uow=uow, vault=vault, clock=clock, default_locale="ja")
     checks = CheckService(uow=uow, counter=counter, clock=clock, policy=POLICY,
                           factors={"pin": PinFactor(vault=vault), "code": NoPendingCode()},

@@ -42,5 +42,7 @@ def test_production_refuses_default_secrets_and_names_them():
 
 def test_production_starts_with_real_secrets():
     settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
+                              "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
+                              "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
                               "VERIFY_PIN_KEYS": "2026a:" + "k" * 40})
     assert settings.env == "production"

@@ -23,9 +23,9 @@ MIN_SECRET_CHARS = 32
 NONCE_BYTES = 12
 
 
-def _derive(secret: str) -> bytes:
-    """A 256-bit AES key from an operator's secret string."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"verify-service/pin-key/v1")
+def _derive(secret: str, purpose: bytes = b"verify-service/pin-key/v1") -> bytes:
+    """A 256-bit key for one purpose from an operator's secret string."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose)
     return hkdf.derive(secret.encode())
 
 
@@ -40,21 +40,26 @@ def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
             raise ConfigError(f"VERIFY_PIN_KEYS key {key_id!r} is shorter than {MIN_SECRET_CHARS} characters")
         if any(existing == key_id for existing, _ in ring):
             raise ConfigError(f"VERIFY_PIN_KEYS names key {key_id!r} twice")
-        ring.append((key_id, _derive(secret)))
+        ring.append((key_id, secret.encode()))
     return ring
 
 
-class AesGcmPinVault:
-    """Seals PINs with AES-256-GCM under the newest key; opens with any key of the ring."""
+class KeyRingVault:
+    """Seals secrets (PINs, TOTP secrets, queued messages) with AES-256-GCM and MACs one-time codes.
+
+    Every key of VERIFY_PIN_KEYS yields one AES key and one HMAC key (HKDF);
+    new work uses the newest key, old work opens with the key that made it.
+    """
 
     def __init__(self, ring: list[tuple[str, bytes]]):
         if not ring:
             raise ConfigError("VERIFY_PIN_KEYS holds no key")
         self._newest = ring[0][0]
-        self._keys = {key_id: AESGCM(key) for key_id, key in ring}
+        self._aes = {key_id: AESGCM(_derive(secret.decode())) for key_id, secret in ring}
+        self._mac = {key_id: _derive(secret.decode(), b"verify-service/code-mac/v1") for key_id, secret in ring}
 
     @classmethod
-    def from_setting(cls, raw: str) -> AesGcmPinVault:
+    def from_setting(cls, raw: str) -> KeyRingVault:
         """Build the vault from the VERIFY_PIN_KEYS value."""
         return cls(parse_key_ring(raw))
 
@@ -63,32 +68,44 @@ class AesGcmPinVault:
         return self._newest
 
     @staticmethod
-    def _aad(account_id: str, key_id: str) -> bytes:
-        """Bind a sealed PIN to its account, so rows cannot be swapped."""
-        return f"pin|{key_id}|{account_id}".encode()
+    def _aad(purpose: str, account_id: str, key_id: str) -> bytes:
+        """Bind a sealed value to its purpose and account, so rows cannot be swapped."""
+        prefix = "pin" if purpose == "pin" else f"{purpose}/v1"
+        return f"{prefix}|{key_id}|{account_id}".encode()
 
-    def seal(self, account_id: str, pin: str) -> SealedSecret:
+    def seal(self, account_id: str, pin: str, *, purpose: str = "pin") -> SealedSecret:
         """Encrypt under the newest key."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        blob = self._keys[self._newest].encrypt(nonce, pin.encode(), self._aad(account_id, self._newest))
-        return SealedSecret(self._newest, nonce + blob)
+        aad = self._aad(purpose, account_id, self._newest)
+        return SealedSecret(self._newest, nonce + self._aes[self._newest].encrypt(nonce, pin.encode(), aad))
 
-    def open(self, account_id: str, sealed: SealedSecret) -> str:
+    def open(self, account_id: str, sealed: SealedSecret, *, purpose: str = "pin") -> str:
         """Decrypt with the key that sealed it; fail closed if it is gone or the blob was altered."""
-        key = self._keys.get(sealed.key_id)
+        key = self._aes.get(sealed.key_id)
         if key is None:
-            log.error("PIN key %r is not in VERIFY_PIN_KEYS; cannot open a sealed PIN", sealed.key_id)
-            raise DependencyUnavailable("A key needed to check this PIN is not configured.", retry_after=60)
+            log.error("key %r is not in VERIFY_PIN_KEYS; cannot open a sealed %s", sealed.key_id, purpose)
+            raise DependencyUnavailable("A key needed for this request is not configured.", retry_after=60)
         nonce, blob = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         try:
-            return key.decrypt(nonce, blob, self._aad(account_id, sealed.key_id)).decode()
+            return key.decrypt(nonce, blob, self._aad(purpose, account_id, sealed.key_id)).decode()
         except InvalidTag:
-            log.error("sealed PIN of an account failed authentication (altered or wrong key)")
-            raise DependencyUnavailable("A stored PIN could not be read.", retry_after=60) from None
+            log.error("a sealed %s failed authentication (altered, swapped or wrong key)", purpose)
+            raise DependencyUnavailable("A stored secret could not be read.", retry_after=60) from None
 
     def matches(self, account_id: str, sealed: SealedSecret, candidate: str) -> bool:
         """Constant-time comparison of the candidate with the sealed PIN."""
         return hmac.compare_digest(self.open(account_id, sealed).encode(), candidate.encode())
+
+    def mac(self, message: str) -> SealedSecret:
+        """A keyed MAC (useless without the ring) under the newest key."""
+        return SealedSecret(self._newest, hmac.new(self._mac[self._newest], message.encode(), "sha256").digest())
+
+    def mac_matches(self, message: str, stored: SealedSecret) -> bool:
+        """Recompute with the stored key and compare in constant time."""
+        key = self._mac.get(stored.key_id)
+        if key is None:
+            raise DependencyUnavailable("A key needed for this request is not configured.", retry_after=60)
+        return hmac.compare_digest(hmac.new(key, message.encode(), "sha256").digest(), stored.blob)
 
 
 def new_api_key() -> str:

@@ -27,14 +27,22 @@ class Clock(Protocol):
 
 
 class PinVault(Protocol):
-    """Seals PINs under a key ring held outside the database."""
+    """Seals secrets under a key ring held outside the database."""
 
-    def seal(self, account_id: str, pin: str) -> SealedSecret:
-        """Encrypt a PIN under the newest key, bound to its account."""
+    def seal(self, account_id: str, pin: str, *, purpose: str = "pin") -> SealedSecret:
+        """Encrypt a secret under the newest key, bound to its account and purpose."""
         ...
 
-    def open(self, account_id: str, sealed: SealedSecret) -> str:
-        """Decrypt a sealed PIN (for the customer's own view)."""
+    def open(self, account_id: str, sealed: SealedSecret, *, purpose: str = "pin") -> str:
+        """Decrypt a sealed secret (a PIN for the customer's own view, a TOTP secret, a message)."""
+        ...
+
+    def mac(self, message: str) -> SealedSecret:
+        """A keyed MAC under the newest key (one-time codes are stored only as this)."""
+        ...
+
+    def mac_matches(self, message: str, stored: SealedSecret) -> bool:
+        """Constant-time check of a message against a stored MAC."""
         ...
 
     def matches(self, account_id: str, sealed: SealedSecret, candidate: str) -> bool:
