@@ -128,7 +128,8 @@ def databases(tmp_path_factory: pytest.TempPathFactory, new_postgres_database: C
 
 def make_settings(**overrides: Any) -> Settings:
     """Test settings: short nothing, known keys; override what a test needs."""
-    values: dict[str, Any] = {"env": "test", "pin_keys": TEST_PIN_KEYS, "redis_timeout_seconds": 0.5}
+    values: dict[str, Any] = {"env": "test", "pin_keys": TEST_PIN_KEYS, "redis_timeout_seconds": 0.5,
+                              "outbox_inprocess": False}
     values.update(overrides)
     return Settings(**values)
 

@@ -6,18 +6,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from verify_service.adapters.crypto import KeyRingVault, hash_api_key, new_api_key
+from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
+from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
 from verify_service.domain.audit import AuditReader
-from verify_service.domain.checks import CheckService, Factor, NoPendingCode, PinFactor
+from verify_service.domain.checks import CheckService, Factor, PinFactor
+from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.customers import CustomerService
+from verify_service.domain.delivery import DeliveryPolicy, OutboxService
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import LockService
-from verify_service.domain.ports import AttemptCounter, Clock, PinVault
+from verify_service.domain.ports import AttemptCounter, Clock, MessageSender, PinVault
+from verify_service.domain.totp import TotpService
 
 
 class SystemClock:
@@ -43,9 +48,14 @@ class Services:
     checks: CheckService
     locks: LockService
     audit: AuditReader
+    codes: CodeService
+    totp: TotpService
+    outbox: OutboxService
+    worker: OutboxWorker
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Stop the outbox thread and release pooled connections."""
+        self.worker.stop()
         self.db.dispose()
 
 
@@ -56,6 +66,15 @@ def policy_from(settings: Settings) -> LockoutPolicy:
                          lock_for=timedelta(seconds=settings.lockout_seconds))
 
 
+def code_policy_from(settings: Settings) -> CodePolicy:
+    """The one-time code policy the settings describe."""
+    return CodePolicy(ttl=timedelta(seconds=settings.code_ttl_seconds),
+                      resend_after=timedelta(seconds=settings.code_resend_seconds),
+                      max_sends_per_hour=settings.code_max_sends_per_hour, max_wrong=settings.code_max_wrong,
+                      phone_change_hold=timedelta(seconds=settings.phone_change_hold_seconds),
+                      allowed_countries=settings.sms_allowed_countries, brand=settings.brand_name)
+
+
 def build_counter(settings: Settings, db: SqlDatabase) -> AttemptCounter:
     """Redis when VERIFY_REDIS_URL is set, else the database (single-instance mode)."""
     if settings.redis_url:
@@ -63,15 +82,41 @@ def build_counter(settings: Settings, db: SqlDatabase) -> AttemptCounter:
     return SqlAttemptCounter(db)
 
 
+def build_senders(settings: Settings) -> dict[str, MessageSender]:
+    """The sender for SMS messages (by VERIFY_DELIVERY_BACKEND) and for security events."""
+    timeout = settings.http_timeout_seconds
+    sms: MessageSender
+    if settings.delivery_backend == "webhook":
+        assert settings.sms_webhook_url is not None
+        sms = WebhookSender(settings.sms_webhook_url, settings.sms_webhook_secret, timeout=timeout)
+    elif settings.delivery_backend == "twilio":
+        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
+        sms = TwilioSender(account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
+                           sender=settings.twilio_from, base_url=settings.twilio_base_url, timeout=timeout)
+    else:
+        sms = ConsoleSender()
+    senders: dict[str, MessageSender] = {"sms": sms}
+    if settings.events_webhook_url:
+        senders["event"] = WebhookSender(settings.events_webhook_url, settings.events_webhook_secret, timeout=timeout)
+    return senders
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     """Wire every port to its adapter."""
     clock = clock or SystemClock()
     db = SqlDatabase(settings.database_url, timeout=settings.db_timeout_seconds)
-    uow = SqlUnitOfWorkFactory(db)
     vault = KeyRingVault.from_setting(settings.pin_keys)
+    uow = SqlUnitOfWorkFactory(db, events_vault=vault if settings.events_webhook_url else None)
     counter = build_counter(settings, db)
-    policy = policy_from(settings)
-    factors: dict[str, Factor] = {"pin": PinFactor(vault=vault), "code": NoPendingCode()}
+    policy, code_policy = policy_from(settings), code_policy_from(settings)
+    outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
+                           policy=DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds)))
+    worker = OutboxWorker(outbox)
+    if settings.outbox_inprocess:
+        uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
+    totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
+    factors: dict[str, Factor] = {"pin": PinFactor(vault=vault),
+                                  "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong)}
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key),
@@ -80,4 +125,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                             ttl=timedelta(seconds=settings.verification_ttl_seconds)),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow),
+        codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
+        totp=totp, outbox=outbox, worker=worker,
     )

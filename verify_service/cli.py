@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -13,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.sql.repositories import SqlCustomerRepository
 from verify_service.bootstrap import Services
 from verify_service.domain.keys import ROLES
@@ -148,7 +150,33 @@ def verify_audit() -> None:
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
 
 
+outbox = AppGroup("outbox", help="The durable message outbox.")
+
+
+@outbox.command("run")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls when idle.")
+def run_outbox(interval: float) -> None:
+    """Deliver queued messages until stopped (SIGTERM or Ctrl-C); run as many as you like."""
+    services = _services()
+    worker = OutboxWorker(services.outbox, interval=interval)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    click.echo(f"outbox worker running (backend {services.settings.delivery_backend}); Ctrl-C stops it")
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        pass
+    click.echo("outbox worker stopped")
+
+
+@outbox.command("status")
+def outbox_status() -> None:
+    """How many messages wait, and since when."""
+    count, oldest = _services().outbox.backlog()
+    since = f", oldest queued {oldest:%Y-%m-%dT%H:%M:%SZ}" if oldest else ""
+    click.echo(f"{count} message(s) pending{since}")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask --app wsgi`."""
-    for group in (keys, pins, audit):
+    for group in (keys, pins, audit, outbox):
         app.cli.add_command(group)

@@ -106,3 +106,7 @@ class CustomerFrozen(Conflict):
 
 class DuplicateKey(Exception):
     """A concurrent writer inserted the same unique key first (retry as an update)."""
+
+
+class DeliveryFailed(Exception):
+    """A gateway did not accept a message (retried by the outbox)."""

@@ -13,9 +13,11 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,7 +159,6 @@ class Service:
     lockout_seconds: int = LOCKOUT_SECONDS
     window_seconds: int = WINDOW_SECONDS
     ttl_seconds: int = TTL_SECONDS
-    revoked_key_first_use_status: int | None = None
 
     # ---- raw HTTP
 
@@ -283,19 +284,20 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return result
 
 
-def create_keys(env: dict[str, str], specs: dict[str, list[str]]) -> dict[str, str]:
-    """Create keys with the CLI (in parallel, each its own process); name -> key."""
-    procs = {name: subprocess.Popen([str(VENV_BIN / "flask"), "--app", "wsgi", "keys", "create", "--name", name,
-                                     *[arg for role in roles for arg in ("--role", role)]],
-                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name, roles in specs.items()}
-    keys: dict[str, str] = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, f"keys create {name} failed: {out}\n{err}"
-        lines = [line for line in out.strip().splitlines() if line.strip()]
-        keys[name] = lines[-1].strip()
-    return keys
+def create_keys(env: dict[str, str], specs: dict[str, list[str]], revoke: tuple[str, ...] = ()) -> dict[str, str]:
+    """Create keys with the CLI, in parallel processes; revoke the named ones right after. name -> key."""
+
+    def make(name: str) -> str:
+        result = run_cli(env, "keys", "create", "--name", name,
+                         *[arg for role in specs[name] for arg in ("--role", role)])
+        lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
+        if name in revoke:
+            run_cli(env, "keys", "revoke", name)
+        return lines[-1].strip()
+
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        futures = {name: pool.submit(make, name) for name in specs}
+        return {name: future.result() for name, future in futures.items()}
 
 
 class Gunicorn:
@@ -344,58 +346,58 @@ class Gunicorn:
 
 
 @pytest.fixture(scope="session", params=MODES)
-def backing(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A fresh, migrated database (plus Redis in postgres_redis mode) and API keys in it."""
+def backing(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """One mode: a fresh migrated database (plus Redis in postgres_redis), API keys, and the main server."""
     mode = str(request.param)
-    workdir = tmp_path_factory.mktemp(f"blackbox-{mode}")
-    if mode == "sqlite":
-        database_url, redis_url = f"sqlite:///{workdir / 'bb.sqlite3'}", None
-    else:
-        database_url = request.getfixturevalue("new_postgres_database")()
-        redis_url = request.getfixturevalue("new_redis_url")()
-    env = base_env(database_url, redis_url)
-    run_cli(env, "db", "upgrade")
-    suffix = uuid.uuid4().hex[:8]
-    names = {"agent": f"bb-agent-{suffix}", "agent2": f"bb-agent2-{suffix}", "portal": f"bb-portal-{suffix}",
-             "admin": f"bb-admin-{suffix}", "revoked": f"bb-revoked-{suffix}"}
-    specs = {names["agent"]: ["agent"], names["agent2"]: ["agent"], names["portal"]: ["portal"],
-             names["admin"]: ["admin"], names["revoked"]: ["agent", "portal", "admin"]}
-    by_name = create_keys(env, specs)
-    return {"mode": mode, "workdir": workdir, "database_url": database_url, "redis_url": redis_url,
-            "names": names, "keys": {role: by_name[name] for role, name in names.items()}}
+    with tempfile.TemporaryDirectory(prefix=f"verify-blackbox-{mode}-") as tmp:
+        workdir = Path(tmp)
+        if mode == "sqlite":
+            database_url, redis_url = f"sqlite:///{workdir / 'bb.sqlite3'}", None
+        else:
+            database_url = request.getfixturevalue("new_postgres_database")()
+            redis_url = request.getfixturevalue("new_redis_url")()
+        env = base_env(database_url, redis_url)
+        run_cli(env, "db", "upgrade")
+        server = Gunicorn(env, workdir / "gunicorn-main.log")  # boots while the keys are made
+        try:
+            suffix = uuid.uuid4().hex[:8]
+            names = {"agent": f"bb-agent-{suffix}", "agent2": f"bb-agent2-{suffix}",
+                     "portal": f"bb-portal-{suffix}", "admin": f"bb-admin-{suffix}",
+                     "revoked": f"bb-revoked-{suffix}"}
+            specs = {names["agent"]: ["agent"], names["agent2"]: ["agent"], names["portal"]: ["portal"],
+                     names["admin"]: ["admin"], names["revoked"]: ["agent", "portal", "admin"]}
+            by_name = create_keys(env, specs, revoke=(names["revoked"],))
+            server.wait_healthy()
+            info = {"mode": mode, "workdir": workdir, "database_url": database_url, "redis_url": redis_url,
+                    "names": names, "keys": {role: by_name[name] for role, name in names.items()}}
+            info["service"] = _make_service(info, server.port, env)
+            yield info
+        finally:
+            server.stop()
 
 
-def _start_service(backing: dict[str, Any], label: str, **timers: int) -> tuple[Service, Gunicorn]:
-    env = base_env(backing["database_url"], backing["redis_url"], **timers)
-    server = Gunicorn(env, backing["workdir"] / f"gunicorn-{label}.log")
-    server.wait_healthy()
-    service = Service(mode=backing["mode"], port=server.port, env=env, keys=dict(backing["keys"]),
-                      key_names=dict(backing["names"]), threshold=timers.get("threshold", THRESHOLD),
-                      lockout_seconds=timers.get("lockout", LOCKOUT_SECONDS),
-                      window_seconds=timers.get("window", WINDOW_SECONDS), ttl_seconds=timers.get("ttl", TTL_SECONDS))
-    return service, server
+def _make_service(backing: dict[str, Any], port: int, env: dict[str, str], **timers: int) -> Service:
+    return Service(mode=backing["mode"], port=port, env=env, keys=dict(backing["keys"]),
+                   key_names=dict(backing["names"]), threshold=timers.get("threshold", THRESHOLD),
+                   lockout_seconds=timers.get("lockout", LOCKOUT_SECONDS),
+                   window_seconds=timers.get("window", WINDOW_SECONDS), ttl_seconds=timers.get("ttl", TTL_SECONDS))
 
 
 @pytest.fixture(scope="session")
-def service(backing: dict[str, Any]) -> Iterator[Service]:
+def service(backing: dict[str, Any]) -> Service:
     """The service in one mode (each test runs on sqlite and on postgres_redis)."""
-    svc, server = _start_service(backing, "main")
-    try:
-        # The 'revoked' key works until it is revoked while the service runs; then it must be 401.
-        first = svc.request("GET", "/v1/audit", key=svc.keys["revoked"], params={"limit": 1})
-        svc.revoked_key_first_use_status = first.status
-        run_cli(svc.env, "keys", "revoke", svc.key_names["revoked"])
-        yield svc
-    finally:
-        server.stop()
+    return backing["service"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def window_service(backing: dict[str, Any], service: Service) -> Iterator[Service]:
+def window_service(backing: dict[str, Any]) -> Iterator[Service]:
     """A second instance on the same database with a short failure window and a long lockout."""
-    svc, server = _start_service(backing, "window", window=SHORT_WINDOW_SECONDS, lockout=60)
+    timers = {"window": SHORT_WINDOW_SECONDS, "lockout": 60}
+    env = base_env(backing["database_url"], backing["redis_url"], **timers)
+    server = Gunicorn(env, backing["workdir"] / "gunicorn-window.log")
     try:
-        yield svc
+        server.wait_healthy()
+        yield _make_service(backing, server.port, env, **timers)
     finally:
         server.stop()
 

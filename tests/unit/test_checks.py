@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes import FakeAttemptCounter, FakeClock, FakeUnitOfWorkFactory
 from verify_service.adapters.crypto import KeyRingVault
-from verify_service.domain.checks import CheckRequest, CheckService, NoPendingCode, PinFactor
+from verify_service.domain.checks import CheckRequest, CheckService, PinFactor
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import LockService
@@ -14,6 +14,15 @@ from verify_service.domain.model import Actor
 from verify_service.errors import NotFound
 
 ACTOR = Actor("agent-key", "10.0.0.1")
+
+
+class NoCodeSent:
+    """The code factor when no code was ever sent: nothing can match."""
+
+    def evaluate(self, customer, request, now):
+        return "mismatch"
+
+
 POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedelta(hours=24))
 
 
@@ -23,7 +32,7 @@ def world():
     vault = KeyRingVault.from_setting("t:" + "x" * 40)
     customers = CustomerService(uow=uow, vault=vault, clock=clock, default_locale="ja")
     checks = CheckService(uow=uow, counter=counter, clock=clock, policy=POLICY,
-                          factors={"pin": PinFactor(vault=vault), "code": NoPendingCode()},
+                          factors={"pin": PinFactor(vault=vault), "code": NoCodeSent()},
                           ttl=timedelta(minutes=15))
     locks = LockService(uow=uow, counter=counter, clock=clock, policy=POLICY)
     customers.register_or_update("JP1001", {"phone": "+819012345678"}, ACTOR)

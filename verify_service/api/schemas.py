@@ -197,6 +197,41 @@ class AuditPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class CodeSendSchema(StrictSchema):
+    """POST /v1/customers/{account_id}/codes (every field optional)."""
+
+    channel = _enum(("sms",), metadata={"description": "defaults to the customer's (sms)"})
+    agent_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    ticket_ref = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
+class ChallengeSchema(Schema):
+    """A sent one-time code (never the code itself)."""
+
+    challenge_id = fields.String(metadata={"example": "chl_..."})
+    account_id = fields.String()
+    channel = fields.String()
+    destination = fields.String(attribute="destination_masked", metadata={"example": "+81 *******678"})
+    status = _enum(("pending", "verified", "expired", "superseded", "killed"))
+    delivery = _enum(("queued", "sent", "failed"))
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime()
+    resend_available_at = UtcDateTime()
+
+
+class TotpEnrolmentSchema(Schema):
+    """What the portal shows to set up an authenticator app (pending until confirmed)."""
+
+    otpauth_uri = fields.String(metadata={"example": "otpauth://totp/Support:JP1001?secret=...&issuer=Support"})
+    qr_svg = fields.String()
+
+
+class TotpConfirmSchema(StrictSchema):
+    """POST /v1/customers/{account_id}/totp/confirm."""
+
+    code = fields.String(required=True, validate=SIX_DIGITS)
+
+
 class ErrorBodySchema(Schema):
     """The inside of every error response."""
 

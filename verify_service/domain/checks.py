@@ -52,14 +52,6 @@ class PinFactor:
         return MATCH if self._vault.matches(customer.account_id, customer.pin, request.pin) else MISMATCH
 
 
-class NoPendingCode:
-    """The code factor before codes can be sent: no code is pending, so none matches."""
-
-    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
-        """Every code is a mismatch while nothing has been sent."""
-        return MISMATCH
-
-
 @dataclass(frozen=True)
 class _Outcome:
     """The result of the lockout step for one check."""

@@ -36,6 +36,9 @@ class Customer:
     frozen_at: datetime | None = None
     locked_until: datetime | None = None
     phone_changed_at: datetime | None = None
+    totp: SealedSecret | None = None
+    totp_pending: SealedSecret | None = None
+    totp_last_step: int | None = None
 
     @property
     def frozen(self) -> bool:
@@ -134,3 +137,46 @@ class ApiKey:
     roles: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass
+class Challenge:
+    """One one-time code sent to a customer; the code itself is kept only as a keyed MAC."""
+
+    challenge_id: str
+    account_id: str
+    channel: str
+    destination_masked: str
+    code_mac: SealedSecret
+    created_at: datetime
+    expires_at: datetime
+    resend_available_at: datetime
+    status: str = "pending"
+    wrong_entries: int = 0
+    delivery: str = "queued"
+    agent_id: str | None = None
+    ticket_ref: str | None = None
+
+    def status_at(self, now: datetime) -> str:
+        """`pending`, `verified`, `expired`, `superseded` or `killed`."""
+        if self.status == "pending" and now >= self.expires_at:
+            return "expired"
+        return self.status
+
+
+@dataclass
+class OutboxMessage:
+    """A message waiting for delivery: an SMS (its text sealed) or a security event."""
+
+    message_id: str
+    kind: str
+    payload: SealedSecret
+    created_at: datetime
+    next_attempt_at: datetime
+    account_id: str | None = None
+    challenge_id: str | None = None
+    expires_at: datetime | None = None
+    status: str = "pending"
+    attempts: int = 0
+    id: int | None = None
+    claim_token: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from verify_service.domain.lockout import AttemptState, FailureOutcome, LockoutPolicy
 from verify_service.domain.model import (
@@ -12,7 +12,9 @@ from verify_service.domain.model import (
     AuditEvent,
     AuditQuery,
     ChainedEvent,
+    Challenge,
     Customer,
+    OutboxMessage,
     SealedSecret,
     Verification,
 )
@@ -71,6 +73,74 @@ class CustomerRepository(Protocol):
 
     def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
         """Customers whose PIN is sealed under another key than the newest."""
+        ...
+
+    def advance_totp_step(self, account_id: str, step: int) -> bool:
+        """Record a used TOTP step; False if it or a later one was used (replay)."""
+        ...
+
+
+class ChallengeRepository(Protocol):
+    """One-time code challenges inside a unit of work."""
+
+    def add(self, challenge: Challenge) -> None:
+        """Store a new challenge."""
+        ...
+
+    def get(self, challenge_id: str) -> Challenge | None:
+        """A challenge by id, or None."""
+        ...
+
+    def latest(self, account_id: str) -> Challenge | None:
+        """The customer's newest challenge, whatever its status."""
+        ...
+
+    def sent_since(self, account_id: str, since: datetime) -> list[datetime]:
+        """Send times of the customer's challenges after `since`, oldest first."""
+        ...
+
+    def supersede_pending(self, account_id: str) -> int:
+        """Retire the customer's pending challenges."""
+        ...
+
+    def consume(self, challenge_id: str) -> bool:
+        """Use a pending challenge once; False if it was used or retired first."""
+        ...
+
+    def record_wrong(self, challenge_id: str, max_wrong: int) -> None:
+        """Count a wrong entry; the code dies at max_wrong."""
+        ...
+
+    def set_delivery(self, challenge_id: str, delivery: str) -> None:
+        """Record `sent` or `failed`."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """The durable outbox inside a unit of work."""
+
+    def add(self, message: OutboxMessage) -> None:
+        """Queue a message in this transaction."""
+        ...
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime, token: str) -> list[OutboxMessage]:
+        """Lease due messages to one worker."""
+        ...
+
+    def finish(self, message: OutboxMessage, **values: Any) -> bool:
+        """Record an attempt's result while the lease is held."""
+        ...
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Pending count and the oldest pending message's creation."""
+        ...
+
+
+class MessageSender(Protocol):
+    """Hands one message to a gateway; raises DeliveryFailed when it was not accepted."""
+
+    def send(self, message_id: str, payload: dict[str, Any]) -> None:
+        """Deliver or raise."""
         ...
 
 
@@ -151,6 +221,16 @@ class UnitOfWork(Protocol):
     @property
     def api_keys(self) -> ApiKeyRepository:
         """API keys in this transaction."""
+        ...
+
+    @property
+    def challenges(self) -> ChallengeRepository:
+        """One-time code challenges in this transaction."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """The outbox in this transaction."""
         ...
 
     def __enter__(self) -> UnitOfWork:

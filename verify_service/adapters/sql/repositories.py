@@ -13,20 +13,29 @@ from verify_service.adapters.sql.tables import api_keys, customers, verification
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
 
 _CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
-                    "frozen_at", "locked_until", "phone_changed_at", "created_at", "updated_at")
+                    "frozen_at", "locked_until", "phone_changed_at", "created_at", "updated_at", "totp_last_step")
+_SEALED_FIELDS = ("pin", "totp", "totp_pending")
+
+
+def _sealed(row: RowMapping, name: str) -> SealedSecret | None:
+    """A sealed secret from its `<name>_key_id` and `<name>_blob` columns."""
+    blob = row[f"{name}_blob"]
+    return SealedSecret(row[f"{name}_key_id"], bytes(blob)) if blob is not None else None
 
 
 def _customer_from_row(row: RowMapping) -> Customer:
     """Map a customers row to the domain record."""
-    pin = SealedSecret(row["pin_key_id"], bytes(row["pin_blob"])) if row["pin_blob"] is not None else None
-    return Customer(pin=pin, **{name: row[name] for name in _CUSTOMER_FIELDS})
+    sealed: dict[str, Any] = {name: _sealed(row, name) for name in _SEALED_FIELDS}
+    return Customer(**sealed, **{name: row[name] for name in _CUSTOMER_FIELDS})
 
 
 def _customer_values(customer: Customer) -> dict[str, Any]:
     """Map the domain record to column values."""
     values = {name: getattr(customer, name) for name in _CUSTOMER_FIELDS}
-    values["pin_key_id"] = customer.pin.key_id if customer.pin else None
-    values["pin_blob"] = customer.pin.blob if customer.pin else None
+    for name in _SEALED_FIELDS:
+        secret: SealedSecret | None = getattr(customer, name)
+        values[f"{name}_key_id"] = secret.key_id if secret else None
+        values[f"{name}_blob"] = secret.blob if secret else None
     return values
 
 
@@ -52,8 +61,16 @@ class SqlCustomerRepository:
         """Update every mutable column."""
         values = _customer_values(customer)
         values.pop("account_id")
+        values.pop("totp_last_step")  # only advance_totp_step moves it, atomically
         self._conn.execute(customers.update().where(customers.c.account_id == customer.account_id)
                            .values(**values))
+
+    def advance_totp_step(self, account_id: str, step: int) -> bool:
+        """Record a used TOTP time step; False if it (or a later one) was used already."""
+        last = customers.c.totp_last_step
+        result = self._conn.execute(customers.update().where(
+            customers.c.account_id == account_id, sa.or_(last.is_(None), last < step)).values(totp_last_step=step))
+        return result.rowcount == 1
 
     def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
         """A batch of customers whose PIN is sealed under an older key."""

@@ -57,6 +57,11 @@ customers = sa.Table(
     sa.Column("phone_changed_at", UTCDateTime()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("totp_key_id", sa.String(32)),
+    sa.Column("totp_blob", sa.LargeBinary(128)),
+    sa.Column("totp_pending_key_id", sa.String(32)),
+    sa.Column("totp_pending_blob", sa.LargeBinary(128)),
+    sa.Column("totp_last_step", sa.BigInteger()),
 )
 sa.Index("ix_customers_pin_key_id", customers.c.pin_key_id)
 
@@ -124,3 +129,43 @@ attempt_counters = sa.Table(
     sa.Column("failures", sa.Text(), nullable=False, server_default=""),
     sa.Column("locked_until_ms", sa.BigInteger()),
 )
+
+challenges = sa.Table(
+    "challenges", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("destination_masked", sa.String(32), nullable=False),
+    sa.Column("code_key_id", sa.String(32), nullable=False),
+    sa.Column("code_mac", sa.LargeBinary(32), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("wrong_entries", sa.SmallInteger(), nullable=False),
+    sa.Column("delivery", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("resend_available_at", UTCDateTime(), nullable=False),
+    sa.Column("agent_id", sa.String(64)),
+    sa.Column("ticket_ref", sa.String(64)),
+)
+sa.Index("ix_challenges_account_id_created_at", challenges.c.account_id, challenges.c.created_at)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("account_id", sa.String(64)),
+    sa.Column("challenge_id", sa.String(40)),
+    sa.Column("payload_key_id", sa.String(32), nullable=False),
+    sa.Column("payload_blob", sa.LargeBinary(), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("claimed_until", UTCDateTime()),
+    sa.Column("claim_token", sa.String(40)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("last_error", sa.String(200)),
+)
+sa.Index("ix_outbox_status_next_attempt_at", outbox.c.status, outbox.c.next_attempt_at)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from verify_service.adapters.sql.audit import SqlAuditLog
+from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlCustomerRepository,
     SqlVerificationRepository,
 )
+from verify_service.domain.delivery import SecurityEventAuditLog
+from verify_service.domain.ports import PinVault
 
 
 class SqlUnitOfWork:
@@ -19,11 +23,15 @@ class SqlUnitOfWork:
 
     customers: SqlCustomerRepository
     verifications: SqlVerificationRepository
-    audit: SqlAuditLog
+    audit: SqlAuditLog | SecurityEventAuditLog
     api_keys: SqlApiKeyRepository
+    challenges: SqlChallengeRepository
+    outbox: SqlOutboxRepository
 
-    def __init__(self, db: SqlDatabase, *, write: bool = False):
-        self._db, self._write = db, write
+    def __init__(self, db: SqlDatabase, *, write: bool = False, events_vault: PinVault | None = None,
+                 after_outbox: Callable[[], None] | None = None):
+        self._db, self._write, self._events_vault = db, write, events_vault
+        self._after_outbox = after_outbox
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -32,8 +40,12 @@ class SqlUnitOfWork:
         self._conn = conn
         self.customers = SqlCustomerRepository(conn)
         self.verifications = SqlVerificationRepository(conn)
-        self.audit = SqlAuditLog(conn, self._db)
         self.api_keys = SqlApiKeyRepository(conn)
+        self.challenges = SqlChallengeRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.audit = SqlAuditLog(conn, self._db)
+        if self._events_vault is not None:
+            self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -41,16 +53,19 @@ class SqlUnitOfWork:
         self._stack.__exit__(*exc)
 
     def commit(self) -> None:
-        """Commit the transaction."""
+        """Commit the transaction; wake the outbox if this work queued messages."""
         self._conn.commit()
+        if self.outbox.added and self._after_outbox is not None:
+            self._after_outbox()
 
 
 class SqlUnitOfWorkFactory:
-    """Makes SQL units of work on one database."""
+    """Makes SQL units of work on one database; with events_vault, security events are queued."""
 
-    def __init__(self, db: SqlDatabase):
-        self._db = db
+    def __init__(self, db: SqlDatabase, *, events_vault: PinVault | None = None):
+        self._db, self._events_vault = db, events_vault
+        self.after_outbox: Callable[[], None] | None = None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
         """A new unit of work."""
-        return SqlUnitOfWork(self._db, write=write)
+        return SqlUnitOfWork(self._db, write=write, events_vault=self._events_vault, after_outbox=self.after_outbox)

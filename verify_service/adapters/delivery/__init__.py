@@ -1,0 +1,1 @@
+"""Message senders (console, webhook, Twilio) and the outbox worker."""

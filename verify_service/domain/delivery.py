@@ -1,0 +1,140 @@
+"""The durable outbox: queue messages in the caller's transaction, deliver with retries, never twice at once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from verify_service.domain.model import AuditEvent, OutboxMessage, rfc3339
+from verify_service.domain.ports import AuditLog, Clock, MessageSender, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.errors import DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
+                             "pin_rotated", "phone_changed", "totp_enrolled"})
+NO_ACCOUNT = "-"
+MAX_BACKOFF_SECONDS = 60
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s ... capped at a minute."""
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
+
+
+def new_message(vault: PinVault, kind: str, payload: dict[str, Any], now: datetime, *,
+                account_id: str | None = None, challenge_id: str | None = None,
+                expires_at: datetime | None = None) -> OutboxMessage:
+    """An outbox row whose payload is sealed under the key ring (SMS texts hold codes)."""
+    message_id = f"msg_{secrets.token_urlsafe(18)}"
+    sealed = vault.seal(account_id or NO_ACCOUNT, json.dumps(payload, ensure_ascii=False), purpose="outbox")
+    return OutboxMessage(message_id=message_id, kind=kind, payload=sealed, created_at=now, next_attempt_at=now,
+                         account_id=account_id, challenge_id=challenge_id, expires_at=expires_at)
+
+
+class SecurityEventAuditLog:
+    """An AuditLog that also queues the contract's security events for the events webhook."""
+
+    def __init__(self, inner: AuditLog, uow: UnitOfWork, vault: PinVault):
+        self._inner, self._uow, self._vault = inner, uow, vault
+        self.query, self.walk, self.heads = inner.query, inner.walk, inner.heads
+
+    def append(self, event: AuditEvent) -> Any:
+        """Chain the event; queue its security event in the same transaction."""
+        chained = self._inner.append(event)
+        name = event.event
+        if name == "customer_updated" and event.details.get("phone_changed"):
+            name = "phone_changed"
+        if name in SECURITY_EVENTS:
+            payload = {"event_id": f"evt_{chained.id}", "event": name, "account_id": event.account_id,
+                       "at": rfc3339(event.at), "details": event.details}
+            self._uow.outbox.add(new_message(self._vault, "event", payload, event.at, account_id=event.account_id))
+        return chained
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How long to keep trying, and how long one worker's claim lasts."""
+
+    give_up: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(seconds=60)
+    batch: int = 20
+
+
+class OutboxService:
+    """Delivers due messages through the sender for their kind."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock,
+                 senders: Mapping[str, MessageSender], policy: DeliveryPolicy,
+                 on_result: Callable[[str, str], None] | None = None):
+        self._uow, self._vault, self._clock, self._senders = uow, vault, clock, senders
+        self._policy, self._on_result = policy, on_result or (lambda kind, outcome: None)
+
+    def dispatch_due(self) -> int:
+        """Claim and try every due message once; the number tried."""
+        now, token = self._clock.now(), secrets.token_hex(16)
+        with self._uow(write=True) as uow:
+            claimed = uow.outbox.claim_due(now, self._policy.batch, now + self._policy.lease, token)
+            uow.commit()
+        for message in claimed:
+            self._deliver(message)
+        return len(claimed)
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Pending messages and the oldest one's age."""
+        with self._uow() as uow:
+            return uow.outbox.backlog()
+
+    def _deliver(self, message: OutboxMessage) -> None:
+        """One attempt: send, then record sent, retry later, or give up."""
+        now = self._clock.now()
+        if message.expires_at is not None and now >= message.expires_at:
+            self._give_up(message, now, "the code expired before it could be delivered")
+            return
+        payload = json.loads(self._vault.open(message.account_id or NO_ACCOUNT, message.payload, purpose="outbox"))
+        try:
+            self._senders[message.kind].send(message.message_id, payload)
+        except DeliveryFailed as error:
+            self._retry_or_give_up(message, self._clock.now(), str(error))
+            return
+        self._record(message, "sent", status="sent", attempts=message.attempts + 1, sent_at=self._clock.now())
+
+    def _retry_or_give_up(self, message: OutboxMessage, now: datetime, reason: str) -> None:
+        """Back off, unless the message has waited too long."""
+        attempts = message.attempts + 1
+        log.warning("delivery of %s %s failed (attempt %d): %s", message.kind, message.message_id, attempts, reason)
+        if now - message.created_at >= self._policy.give_up:
+            self._give_up(message, now, reason, attempts=attempts)
+            return
+        self._record(message, "retry", attempts=attempts, next_attempt_at=now + backoff(attempts),
+                     last_error=reason[:200])
+
+    def _give_up(self, message: OutboxMessage, now: datetime, reason: str, *, attempts: int | None = None) -> None:
+        """Mark failed; a code message's failure is audited as code_delivery_failed."""
+        log.error("giving up on %s %s: %s", message.kind, message.message_id, reason)
+        event = None
+        if message.challenge_id is not None:
+            event = AuditEvent(event="code_delivery_failed", at=now, account_id=message.account_id,
+                               details={"challenge_id": message.challenge_id, "message_id": message.message_id,
+                                        "reason": reason[:200]})
+        self._record(message, "failed", event=event, status="failed", last_error=reason[:200],
+                     attempts=message.attempts if attempts is None else attempts)
+
+    def _record(self, message: OutboxMessage, outcome: str, *, event: AuditEvent | None = None,
+                **values: Any) -> None:
+        """Write the attempt's result (and the challenge's delivery state) while holding the lease."""
+        with self._uow(write=True) as uow:
+            if not uow.outbox.finish(message, **values):
+                log.warning("lease on %s expired before its result was recorded", message.message_id)
+                return
+            if message.challenge_id is not None and outcome in ("sent", "failed"):
+                uow.challenges.set_delivery(message.challenge_id, outcome)
+            if event is not None:
+                uow.audit.append(event)
+            uow.commit()
+        self._on_result(message.kind, outcome)
