@@ -10,6 +10,7 @@ from flask_migrate import Migrate
 
 from verify_service.api import register_blueprints
 from verify_service.api.errors import register_error_handlers
+from verify_service.api.http import check_body_type
 from verify_service.bootstrap import Services, build_services
 from verify_service.config import PROJECT_ROOT, Settings, load_settings
 from verify_service.domain.ports import Clock
@@ -29,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.extensions["verify"] = services
     Migrate(app, services.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     register_error_handlers(app)
+    app.before_request(check_body_type)
     register_blueprints(app)
     from verify_service.cli import register_cli
 

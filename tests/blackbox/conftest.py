@@ -17,8 +17,8 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -371,7 +371,12 @@ def backing(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             info = {"mode": mode, "workdir": workdir, "database_url": database_url, "redis_url": redis_url,
                     "names": names, "keys": {role: by_name[name] for role, name in names.items()}}
             info["service"] = _make_service(info, server.port, env)
-            yield info
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                info["timed"] = {"lock_expiry": pool.submit(lock_expiry_scenario, info["service"]),
+                                 "ttl": pool.submit(ttl_scenario, info["service"]),
+                                 "window": pool.submit(window_scenario_on_own_instance, info),
+                                 "live_key": pool.submit(live_key_scenario, info["service"])}
+                yield info
         finally:
             server.stop()
 
@@ -387,19 +392,6 @@ def _make_service(backing: dict[str, Any], port: int, env: dict[str, str], **tim
 def service(backing: dict[str, Any]) -> Service:
     """The service in one mode (each test runs on sqlite and on postgres_redis)."""
     return backing["service"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="session")
-def window_service(backing: dict[str, Any]) -> Iterator[Service]:
-    """A second instance on the same database with a short failure window and a long lockout."""
-    timers = {"window": SHORT_WINDOW_SECONDS, "lockout": 60}
-    env = base_env(backing["database_url"], backing["redis_url"], **timers)
-    server = Gunicorn(env, backing["workdir"] / "gunicorn-window.log")
-    try:
-        server.wait_healthy()
-        yield _make_service(backing, server.port, env, **timers)
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -433,3 +425,90 @@ def run_simultaneously(count: int, action: Callable[[int], Response]) -> list[Re
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- timer scenarios
+#
+# Tests that must wait for a timer (lock expiry, verification TTL, failure window) start their
+# scenario in the background as soon as the first of them runs, so the waits overlap instead of
+# adding up. Each scenario only records what the service answered; the tests assert on it.
+
+
+def sleep_until(moment_text: str, margin: float = 1.1) -> None:
+    """Sleep until margin seconds after an RFC 3339 time (margin covers whole-second rounding)."""
+    wait = (parse_time(moment_text) - utcnow()).total_seconds() + margin
+    time.sleep(max(wait, 0.0))
+
+
+def _fail_times(service: Service, account_id: str, pin: str, times: int) -> list[dict[str, Any]]:
+    return [service.check_ok(account_id, wrong_pin_for(pin)) for _ in range(times)]
+
+
+def lock_expiry_scenario(service: Service) -> dict[str, Any]:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    seen: dict[str, Any] = {"account_id": account_id, "pin": pin}
+    seen["fifth"] = _fail_times(service, account_id, pin, service.threshold)[-1]
+    time.sleep(1.0)
+    seen["during_wrong"] = service.check_ok(account_id, wrong_pin_for(pin))
+    seen["during_correct"] = service.check_ok(account_id, pin)
+    sleep_until(seen["fifth"]["locked_until"])
+    seen["state_after"] = service.lock_state(account_id)
+    seen["summary_after"] = service.customer(account_id)
+    seen["wrong_after"] = service.check_ok(account_id, wrong_pin_for(pin))
+    seen["correct_after"] = service.check_ok(account_id, pin)
+    return seen
+
+
+def ttl_scenario(service: Service) -> dict[str, Any]:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    check = service.check_ok(account_id, pin)
+    path = f"/v1/verifications/{check['verification_id']}"
+    seen: dict[str, Any] = {"check": check}
+    seen["record_before"] = expect(service.request("GET", path, role="admin"), 200)
+    sleep_until(check["valid_until"])
+    seen["record_after"] = expect(service.request("GET", path, role="agent"), 200)
+    return seen
+
+
+def window_scenario(service: Service) -> dict[str, Any]:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    seen: dict[str, Any] = {"early": _fail_times(service, account_id, pin, service.threshold - 1)}
+    time.sleep(service.window_seconds + 0.6)
+    seen["state_after_window"] = service.lock_state(account_id)
+    seen["late"] = _fail_times(service, account_id, pin, service.threshold)
+    return seen
+
+
+def live_key_scenario(service: Service) -> dict[str, Any]:
+    """Create a key with the CLI while the service runs, use it, revoke it, use it again."""
+    account_id = service.register()
+    name = f"bb-live-{account_id}"
+    created = service.cli("keys", "create", "--name", name, "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    key = [line for line in created.stdout.strip().splitlines() if line.strip()][-1].strip()
+    seen: dict[str, Any] = {"before": service.request("GET", f"/v1/customers/{account_id}", key=key)}
+    revoked = service.cli("keys", "revoke", name)
+    assert revoked.returncode == 0, revoked.stderr
+    seen["after"] = service.request("GET", f"/v1/customers/{account_id}", key=key)
+    return seen
+
+
+def window_scenario_on_own_instance(backing: dict[str, Any]) -> dict[str, Any]:
+    """Start a second instance (same database) with a short failure window, run the scenario, stop it."""
+    timers = {"window": SHORT_WINDOW_SECONDS, "lockout": 60}
+    env = base_env(backing["database_url"], backing["redis_url"], **timers)
+    server = Gunicorn(env, backing["workdir"] / "gunicorn-window.log")
+    try:
+        server.wait_healthy()
+        return window_scenario(_make_service(backing, server.port, env, **timers))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def timed(backing: dict[str, Any]) -> dict[str, Future[dict[str, Any]]]:
+    """The timer scenarios of this mode (started in the background when the mode's server came up)."""
+    return backing["timed"]  # type: ignore[no-any-return]

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
+from concurrent.futures import Future
 from typing import Any
 
 from tests.blackbox.conftest import (
+    THRESHOLD,
     Service,
     expect,
     parse_time,
     run_simultaneously,
-    utcnow,
     wrong_pin_for,
 )
 
 
 def _fail(service: Service, account_id: str, pin: str, times: int, **extra: Any) -> list[dict[str, Any]]:
     return [service.check_ok(account_id, wrong_pin_for(pin), **extra) for _ in range(times)]
-
-
-def _sleep_until(moment_text: str, margin: float = 1.1) -> None:
-    wait = (parse_time(moment_text) - utcnow()).total_seconds() + margin
-    time.sleep(max(wait, 0.0))
 
 
 def test_attempts_remaining_counts_down_with_each_rejected_check(service: Service,
@@ -80,7 +75,6 @@ def test_locked_checks_are_not_counted_and_do_not_extend_the_lock(service: Servi
                                                                    account: tuple[str, str]) -> None:
     account_id, pin = account
     fifth = _fail(service, account_id, pin, service.threshold)[-1]
-    time.sleep(1.0)
     for attempt in (wrong_pin_for(pin), pin, wrong_pin_for(pin)):
         body = service.check_ok(account_id, attempt)
         assert body["result"] == "locked"
@@ -104,22 +98,32 @@ def test_lock_shows_in_lock_state_and_summary(service: Service, account: tuple[s
     assert summary["locked_until"] == fifth["locked_until"]
 
 
-def test_lock_expiry_resets_the_count(service: Service, account: tuple[str, str]) -> None:
-    account_id, pin = account
-    fifth = _fail(service, account_id, pin, service.threshold)[-1]
-    time.sleep(1.0)
-    assert service.check_ok(account_id, wrong_pin_for(pin))["result"] == "locked"
-    _sleep_until(fifth["locked_until"])
-    state = service.lock_state(account_id)
-    summary = service.customer(account_id)
-    after = service.check_ok(account_id, wrong_pin_for(pin))
-    assert after["result"] == "rejected", f"still locked after locked_until {fifth['locked_until']}: {after}"
-    assert after["attempts_remaining"] == service.threshold - 1, "an expired lock did not reset the count"
+def test_locked_checks_do_not_extend_the_lock_and_it_ends_at_locked_until(
+        service: Service, timed: dict[str, Future[dict[str, Any]]]) -> None:
+    seen = timed["lock_expiry"].result(timeout=60)
+    locked_until = seen["fifth"]["locked_until"]
+    assert seen["fifth"]["result"] == "rejected" and locked_until is not None
+    for key in ("during_wrong", "during_correct"):
+        assert seen[key]["result"] == "locked", f"{key}: {seen[key]}"
+        assert seen[key]["locked_until"] == locked_until, f"a locked check moved locked_until: {seen[key]}"
+    assert seen["correct_after"]["result"] == "verified", (
+        f"correct PIN after locked_until {locked_until} answered {seen['correct_after']}")
+
+
+def test_expired_lock_resets_the_count(service: Service, timed: dict[str, Future[dict[str, Any]]]) -> None:
+    seen = timed["lock_expiry"].result(timeout=60)
+    after = seen["wrong_after"]
+    assert after["result"] == "rejected", f"still locked after locked_until {seen['fifth']['locked_until']}: {after}"
+    assert after["attempts_remaining"] == service.threshold - 1, f"an expired lock did not reset the count: {after}"
     assert after["locked_until"] is None
-    assert state == {"locked": False, "locked_until": None, "failed_attempts": 0, "threshold": service.threshold}
-    assert summary["status"] == "active"
-    assert summary["locked_until"] is None
-    assert service.check_ok(account_id, pin)["result"] == "verified"
+
+
+def test_expired_lock_shows_as_unlocked(service: Service, timed: dict[str, Future[dict[str, Any]]]) -> None:
+    seen = timed["lock_expiry"].result(timeout=60)
+    assert seen["state_after"] == {"locked": False, "locked_until": None, "failed_attempts": 0,
+                                   "threshold": service.threshold}
+    assert seen["summary_after"]["status"] == "active"
+    assert seen["summary_after"]["locked_until"] is None
 
 
 def test_verified_check_resets_the_count(service: Service, account: tuple[str, str]) -> None:
@@ -204,18 +208,17 @@ def test_simultaneous_wrong_checks_after_earlier_failures_reject_only_what_is_le
     assert service.lock_state(account_id)["failed_attempts"] == service.threshold
 
 
-def test_failures_older_than_the_window_are_not_counted(window_service: Service) -> None:
-    svc = window_service
-    account_id = svc.register()
-    pin = svc.pin(account_id)
-    early = _fail(svc, account_id, pin, svc.threshold - 1)
-    assert early[-1]["attempts_remaining"] == 1
-    time.sleep(svc.window_seconds + 0.6)
-    state = svc.lock_state(account_id)
-    late = _fail(svc, account_id, pin, svc.threshold)
+def test_failures_older_than_the_window_are_not_counted(timed: dict[str, Future[dict[str, Any]]]) -> None:
+    seen = timed["window"].result(timeout=90)
+    early, late = seen["early"], seen["late"]
+    assert [b["attempts_remaining"] for b in early] == list(range(THRESHOLD - 1, 0, -1))
     assert late[0]["result"] == "rejected"
-    assert late[0]["attempts_remaining"] == svc.threshold - 1, "failures outside the window still counted"
-    assert [b["attempts_remaining"] for b in late] == list(range(svc.threshold - 1, -1, -1))
+    assert late[0]["attempts_remaining"] == THRESHOLD - 1, f"failures outside the window still counted: {late[0]}"
+    assert [b["attempts_remaining"] for b in late] == list(range(THRESHOLD - 1, -1, -1))
     assert late[-1]["locked_until"] is not None
+
+
+def test_lock_state_forgets_failures_older_than_the_window(timed: dict[str, Future[dict[str, Any]]]) -> None:
+    state = timed["window"].result(timeout=90)["state_after_window"]
     assert state["locked"] is False
     assert state["failed_attempts"] == 0, f"lock state still reports failures outside the window: {state}"

@@ -163,3 +163,37 @@ def test_rotation_invalidates_the_old_pin_at_once(world):
     assert new != world.pin
     assert check(world, world.pin).result == "rejected"
     assert check(world, new).result == "verified"
+
+
+def test_unlock_landing_during_the_locking_check_is_not_undone(world):
+    for _ in range(4):
+        check(world, world.wrong)
+    real = world.counter.record_failure
+
+    def fail_then_unlock(key, now, policy):
+        outcome = real(key, now, policy)
+        world.locks.unlock("JP1001", "customer signed in to the portal", ACTOR)  # lands mid-check
+        return outcome
+
+    world.counter.record_failure = fail_then_unlock
+    fifth = check(world, world.wrong)
+    assert fifth.result == "rejected" and fifth.attempts_remaining == 0
+    assert world.uow.store.customers["JP1001"].locked_until is None
+    assert not world.locks.status("JP1001").locked
+    assert check(world, world.pin).result == "verified"
+
+
+def test_a_lock_lost_to_a_failed_write_is_repaired_by_the_next_check(world, monkeypatch):
+    from tests import fakes
+
+    for _ in range(4):
+        check(world, world.wrong)
+    original = fakes._Verifications.add
+    monkeypatch.setattr(fakes._Verifications, "add", lambda self, v: (_ for _ in ()).throw(RuntimeError("db")))
+    with pytest.raises(RuntimeError):
+        check(world, world.wrong)
+    monkeypatch.setattr(fakes._Verifications, "add", original)
+    assert world.uow.store.customers["JP1001"].locked_until is None  # the counter locked, the row did not
+    assert check(world, world.pin).result == "locked"
+    assert world.uow.store.customers["JP1001"].locked_until is not None
+    assert events(world)[-1] == "customer_locked"

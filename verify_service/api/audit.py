@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from verify_service.api.http import dump, load_data, requires, services
+from verify_service.api.http import dump, load_data, query_args, requires, services
 from verify_service.api.schemas import AuditPageSchema, AuditQuerySchema
 from verify_service.domain.model import Actor, AuditQuery, ChainedEvent
 
@@ -26,7 +26,7 @@ def _flatten(item: ChainedEvent) -> dict[str, Any]:
 @requires("admin")
 def list_events(actor: Actor) -> tuple[dict[str, Any], int]:
     """Filtered events, newest first, with a cursor to the next page."""
-    args = load_data(AuditQuerySchema(), request.args.to_dict())
+    args = load_data(AuditQuerySchema(), query_args())
     cursor = args.pop("cursor", None)
     query = AuditQuery(before_id=int(cursor) if cursor else None, **args)
     events, next_id = services().audit.page(query)

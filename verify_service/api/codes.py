@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.api.customers import summary
-from verify_service.api.http import account_id_arg, dump, load_body, requires, services
+from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, services
 from verify_service.api.schemas import (
+    CHALLENGE_ID,
     ChallengeSchema,
     CodeSendSchema,
     EmptySchema,
@@ -41,7 +42,7 @@ def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @requires("agent", "portal", "admin")
 def get_code(challenge_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """A code's status and delivery (never the code)."""
-    return _challenge(services().codes.get(challenge_id)), 200
+    return _challenge(services().codes.get(path_id(challenge_id, CHALLENGE_ID, "code challenge"))), 200
 
 
 @bp.post("/v1/customers/<account_id>/totp")

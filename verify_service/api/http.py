@@ -13,9 +13,15 @@ from marshmallow import Schema, ValidationError
 from verify_service.api.schemas import ACCOUNT_ID
 from verify_service.bootstrap import Services
 from verify_service.domain.model import Actor
-from verify_service.errors import Forbidden, InvalidJson, Unauthorized, ValidationFailed, VerifyError
+from verify_service.errors import Forbidden, InvalidJson, NotFound, Unauthorized, ValidationFailed, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PayloadTooLarge(VerifyError):
+    """A body over 64 KiB."""
+
+    status, code, default_message = 413, "payload_too_large", "The request body is larger than 64 KiB."
 
 
 class UnsupportedMediaType(VerifyError):
@@ -70,16 +76,28 @@ def account_id_arg(account_id: str) -> str:
     return account_id
 
 
+def has_body() -> bool:
+    """True when the request carries a body (declared or chunked)."""
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def check_body_type() -> None:
+    """415 for any body that is not application/json (run before every request)."""
+    if has_body() and request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+
+
 def _raw_body() -> Any:
     """The JSON body as Python data ({} when there is none)."""
     data = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(data) >= limit:
+        raise PayloadTooLarge()  # a chunked body is cut at the limit, not refused, by the server
     if not data.strip():
         return {}
-    if not request.is_json:
-        raise UnsupportedMediaType()
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidJson() from None
 
 
@@ -89,6 +107,23 @@ def load_body(schema: Schema) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"_schema": ["Must be an object."]})
     return load_data(schema, raw)
+
+
+def query_args() -> dict[str, str]:
+    """The query string as a dict; a repeated parameter is refused rather than half-read."""
+    repeated = sorted(key for key in request.args if len(request.args.getlist(key)) > 1)
+    if repeated:
+        raise ValidationFailed(details={key: ["Given more than once."] for key in repeated})
+    return request.args.to_dict()
+
+
+def path_id(value: str, validator: Callable[[str], Any], what: str) -> str:
+    """An id from the path; a malformed one names nothing (404)."""
+    try:
+        validator(value)
+    except ValidationError:
+        raise NotFound(f"No {what} {value[:80]!r}.") from None
+    return value
 
 
 def load_data(schema: Schema, raw: Any) -> dict[str, Any]:

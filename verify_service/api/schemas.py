@@ -12,6 +12,8 @@ from verify_service.domain.masking import normalise_phone
 from verify_service.domain.model import rfc3339
 
 ACCOUNT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}\Z", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
+VERIFICATION_ID = validate.Regexp(r"^ver_[A-Za-z0-9_-]{1,60}\Z")
+CHALLENGE_ID = validate.Regexp(r"^chl_[A-Za-z0-9_-]{1,60}\Z")
 SIX_DIGITS = validate.Regexp(r"^[0-9]{6}\Z", error="Must be exactly 6 digits.")
 FACTOR_RESULTS = ("match", "mismatch", "expired", "not_checked")
 RESULTS = ("verified", "rejected", "locked", "frozen")
@@ -21,6 +23,22 @@ AUDIT_EVENTS = (
     "customer_unlocked", "customer_frozen", "customer_unfrozen", "code_sent", "code_delivery_failed",
     "totp_enrolled", "totp_removed",
 )
+
+
+class Text(fields.String):
+    """A string with no control characters (tabs and newlines only where allowed) and no lone surrogates."""
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        """Refuse what a database or a log line should never receive."""
+        text = super()._deserialize(value, attr, data, **kwargs)
+        allowed = "\t\n\r" if self.multiline else ""
+        if any((ord(c) < 32 and c not in allowed) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
+            raise ValidationError("Must not contain control characters.")
+        return text
 
 
 class UtcDateTime(fields.DateTime):
@@ -33,7 +51,10 @@ class UtcDateTime(fields.DateTime):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         """Parse ISO 8601 and make it aware."""
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        try:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Not a valid datetime.") from None
 
 
 def _enum(values: tuple[str, ...], **kwargs: Any) -> fields.String:
@@ -96,12 +117,10 @@ class CheckRequestSchema(StrictSchema):
     account_id = fields.String(required=True, validate=ACCOUNT_ID, metadata={"example": "JP1001"})
     pin = fields.String(validate=SIX_DIGITS, metadata={"example": "583920"})
     code = fields.String(validate=SIX_DIGITS, metadata={"example": "119204"})
-    challenge_id = fields.String(validate=validate.Length(min=1, max=64))
+    challenge_id = Text(validate=validate.Length(min=1, max=64))
     channel = _enum(("phone", "chat"), required=True)
-    agent_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                             metadata={"example": "agent-42"})
-    ticket_ref = fields.String(allow_none=True, validate=validate.Length(max=64),
-                               metadata={"example": "T-2026-000123"})
+    agent_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "agent-42"})
+    ticket_ref = Text(allow_none=True, validate=validate.Length(max=64), metadata={"example": "T-2026-000123"})
 
     @validates_schema
     def _pin_or_code(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -153,7 +172,7 @@ class LockSchema(Schema):
 class ReasonSchema(StrictSchema):
     """Body of unlock, freeze and unfreeze."""
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, multiline=True, validate=validate.Length(min=1, max=500))
 
     @validates("reason")
     def _not_blank(self, value: str, **kwargs: Any) -> None:
@@ -170,7 +189,7 @@ class AuditQuerySchema(StrictSchema):
     since = UtcDateTime()
     until = UtcDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,19}\Z", error="Not a valid cursor."))
+    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}\Z", error="Not a valid cursor."))
 
 
 class AuditEventSchema(Schema):
@@ -201,8 +220,8 @@ class CodeSendSchema(StrictSchema):
     """POST /v1/customers/{account_id}/codes (every field optional)."""
 
     channel = _enum(("sms",), metadata={"description": "defaults to the customer's (sms)"})
-    agent_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
-    ticket_ref = fields.String(allow_none=True, validate=validate.Length(max=64))
+    agent_id = Text(allow_none=True, validate=validate.Length(min=1, max=64))
+    ticket_ref = Text(allow_none=True, validate=validate.Length(max=64))
 
 
 class ChallengeSchema(Schema):

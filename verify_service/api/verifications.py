@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import dump, load_body, requires, services
-from verify_service.api.schemas import CheckRequestSchema, VerificationRecordSchema, VerificationSchema
+from verify_service.api.http import dump, load_body, path_id, requires, services
+from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.model import Actor
 
@@ -26,7 +26,7 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
 @requires("agent", "admin")
 def get_verification(verification_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """A stored check, plus whether it is still valid now."""
-    found = services().checks.get(verification_id)
+    found = services().checks.get(path_id(verification_id, VERIFICATION_ID, "verification"))
     body = VerificationRecordSchema().dump(found)
     body["valid"] = found.valid_at(services().clock.now())
     return body, 200

@@ -60,6 +60,12 @@ class _Outcome:
     failures: int = 0
     locked_until: datetime | None = None
     locked_now: bool = False
+    from_counter: bool = False
+
+    @property
+    def lock_to_persist(self) -> bool:
+        """The counter knows a lock the customer row may not have yet (new, or lost to a failed write)."""
+        return self.from_counter and self.locked_until is not None
 
 
 class CheckService:
@@ -95,12 +101,12 @@ class CheckService:
         if all(value == MATCH for value in factors.values()):
             locked_until = self._counter.record_success(key, now, self._policy)
             if locked_until is not None:
-                return _Outcome("locked", locked_until=locked_until)
+                return _Outcome("locked", locked_until=locked_until, from_counter=True)
             return _Outcome("verified")
         failure = self._counter.record_failure(key, now, self._policy)
         if not failure.counted:
-            return _Outcome("locked", failure.failures, failure.locked_until)
-        return _Outcome("rejected", failure.failures, failure.locked_until, failure.locked_now)
+            return _Outcome("locked", failure.failures, failure.locked_until, from_counter=True)
+        return _Outcome("rejected", failure.failures, failure.locked_until, failure.locked_now, from_counter=True)
 
     def _verification(self, request: CheckRequest, actor: Actor, factors: dict[str, str],
                       outcome: _Outcome, now: datetime) -> Verification:
@@ -118,27 +124,35 @@ class CheckService:
             actor=actor.key_name)
 
     def _record(self, verification: Verification, outcome: _Outcome, actor: Actor, now: datetime) -> None:
-        """Store the record, its audit events and any new durable lock in one transaction."""
+        """Store the record, its audit events and the durable lock in one transaction."""
         with self._uow(write=True) as uow:
+            # Lock order everywhere: customer row, then audit head.
+            customer = load_customer(uow, verification.account_id, for_update=True) \
+                if outcome.lock_to_persist else None
             uow.verifications.add(verification)
             uow.audit.append(_check_event(verification, actor))
-            if outcome.locked_now:
-                assert outcome.locked_until is not None
-                self._persist_lock(uow, verification, outcome.locked_until, actor, now)
+            if customer is not None:
+                self._persist_lock(uow, customer, verification, outcome, actor, now)
             uow.commit()
 
-    def _persist_lock(self, uow: UnitOfWork, verification: Verification, until: datetime,
+    def _persist_lock(self, uow: UnitOfWork, customer: Customer, verification: Verification, outcome: _Outcome,
                       actor: Actor, now: datetime) -> None:
-        """Keep the lock in the database too, so it survives a Redis restart."""
-        customer = load_customer(uow, verification.account_id, for_update=True)
-        customer.locked_until = max(until, customer.locked_until or until)
+        """Copy the counter's lock onto the customer row, so it survives a Redis restart."""
+        until = outcome.locked_until
+        assert until is not None
+        # An unlock that landed after this lock began (it cleared the counter meanwhile) wins.
+        began = until - self._policy.lock_for
+        if customer.locked_until == until or (customer.unlocked_at and customer.unlocked_at >= began):
+            return
+        customer.locked_until = until
         uow.customers.save(customer)
         uow.audit.append(AuditEvent(
             event="customer_locked", at=now, account_id=verification.account_id, actor=actor.key_name,
             agent_id=verification.agent_id, channel=verification.channel,
             ticket_ref=verification.ticket_ref, ip=actor.ip,
             details={"locked_until": rfc3339(until), "failed_attempts": self._policy.threshold,
-                     "verification_id": verification.verification_id}))
+                     "verification_id": verification.verification_id,
+                     "repaired": not outcome.locked_now}))
 
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""

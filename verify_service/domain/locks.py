@@ -51,7 +51,7 @@ class LockService:
         self._counter.clear(account_id)
         with self._uow(write=True) as uow:
             customer = load_customer(uow, account_id, for_update=True)
-            customer.locked_until = None
+            customer.locked_until, customer.unlocked_at = None, now
             uow.customers.save(customer)
             uow.audit.append(actor_event("customer_unlocked", now, account_id, actor, reason=reason,
                                          was_locked=before.locked, failed_attempts=before.failed_attempts))

@@ -35,6 +35,7 @@ class Customer:
     pin_issued_at: datetime | None = None
     frozen_at: datetime | None = None
     locked_until: datetime | None = None
+    unlocked_at: datetime | None = None
     phone_changed_at: datetime | None = None
     totp: SealedSecret | None = None
     totp_pending: SealedSecret | None = None

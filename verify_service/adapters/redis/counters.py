@@ -72,10 +72,10 @@ def connect(url: str, *, timeout: float) -> redis.Redis:
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Redis outages become 503s."""
+    """Redis outages and refusals (OOM, READONLY, MISCONF) become 503s: fail closed."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as error:
+    except redis.RedisError as error:
         log.warning("redis unavailable: %s", type(error).__name__)
         raise DependencyUnavailable(retry_after=2) from error
 
@@ -117,6 +117,6 @@ class RedisAttemptCounter:
             self._client.delete(f"{self._prefix}attempts:{key}")
 
     def ping(self) -> None:
-        """Raise DependencyUnavailable unless Redis answers."""
+        """Raise DependencyUnavailable unless Redis answers and accepts a write."""
         with translate_errors():
-            self._client.ping()
+            self._client.set(f"{self._prefix}health", "1", ex=10)

@@ -13,7 +13,8 @@ from verify_service.adapters.sql.tables import api_keys, customers, verification
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
 
 _CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
-                    "frozen_at", "locked_until", "phone_changed_at", "created_at", "updated_at", "totp_last_step")
+                    "frozen_at", "locked_until", "unlocked_at", "phone_changed_at", "created_at", "updated_at",
+                    "totp_last_step")
 _SEALED_FIELDS = ("pin", "totp", "totp_pending")
 
 

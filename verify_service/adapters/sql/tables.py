@@ -62,6 +62,7 @@ customers = sa.Table(
     sa.Column("totp_pending_key_id", sa.String(32)),
     sa.Column("totp_pending_blob", sa.LargeBinary(128)),
     sa.Column("totp_last_step", sa.BigInteger()),
+    sa.Column("unlocked_at", UTCDateTime()),
 )
 sa.Index("ix_customers_pin_key_id", customers.c.pin_key_id)
 
