@@ -88,7 +88,7 @@ class _Customers:
     def save(self, customer: Customer) -> None:
         self._uow.state.customers[customer.account_id] = copy.deepcopy(customer)
 
-    def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
+    def with_old_pin_key(self, newest_key_id: str, limit: int, after: str = "") -> Sequence[Customer]:
         olds = [c for c in self._uow.state.customers.values() if c.pin and c.pin.key_id != newest_key_id]
         return olds[:limit]
 

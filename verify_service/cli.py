@@ -115,24 +115,27 @@ pins = AppGroup("pins", help="Support PIN maintenance.")
 @click.option("--batch", default=500, show_default=True, help="Customers per transaction.")
 @_refusals_as_errors
 def rekey(batch: int) -> None:
-    """Re-seal every PIN under the newest key of VERIFY_PIN_KEYS, online."""
+    """Re-seal every PIN under the newest key of VERIFY_PIN_KEYS, online; exit 1 if any is left behind."""
     services = _services()
-    newest, moved = services.vault.newest_key_id(), 0
+    newest, moved, after = services.vault.newest_key_id(), 0, ""
     while True:
-        before = moved
         with services.db.transaction(write=True) as conn:
             repo = SqlCustomerRepository(conn)
-            customers = repo.with_old_pin_key(newest, batch)
+            customers = repo.with_old_pin_key(newest, batch, after)
             for customer in customers:
                 assert customer.pin is not None
                 pin = services.vault.open(customer.account_id, customer.pin)
-                fresh = services.vault.seal(customer.account_id, pin)
                 # A concurrent rotation wins; its PIN is already under the newest key.
-                moved += repo.replace_pin(customer, customer.pin, fresh)
+                moved += repo.replace_pin(customer, customer.pin, services.vault.seal(customer.account_id, pin))
             conn.commit()
-        if len(customers) < batch or moved == before:
+        if len(customers) < batch:
             break
+        after = customers[-1].account_id
+    with services.db.transaction(write=False) as conn:
+        left = SqlCustomerRepository(conn).count_old_pin_key(newest)
     click.echo(f"re-sealed {moved} PIN(s) under key {newest!r}")
+    if left:
+        raise click.ClickException(f"{left} PIN(s) are still under an older key; run rekey again")
 
 
 audit = AppGroup("audit", help="The tamper-evident audit trail.")

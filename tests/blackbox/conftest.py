@@ -475,7 +475,8 @@ def ttl_scenario(service: Service) -> dict[str, Any]:
 def window_scenario(service: Service) -> dict[str, Any]:
     account_id = service.register()
     pin = service.pin(account_id)
-    seen: dict[str, Any] = {"early": _fail_times(service, account_id, pin, service.threshold - 1)}
+    seen: dict[str, Any] = {"account_id": account_id, "pin": pin,
+                            "early": _fail_times(service, account_id, pin, service.threshold - 1)}
     time.sleep(service.window_seconds + 0.6)
     seen["state_after_window"] = service.lock_state(account_id)
     seen["late"] = _fail_times(service, account_id, pin, service.threshold)
@@ -497,15 +498,28 @@ def live_key_scenario(service: Service) -> dict[str, Any]:
 
 
 def window_scenario_on_own_instance(backing: dict[str, Any]) -> dict[str, Any]:
-    """Start a second instance (same database) with a short failure window, run the scenario, stop it."""
+    """A second instance (same database) with a short failure window and a 60 s lockout.
+
+    After the window scenario its customer is locked; the instance is then restarted (stopped and a
+    new one started with the same configuration) to see whether the lock survived.
+    """
     timers = {"window": SHORT_WINDOW_SECONDS, "lockout": 60}
     env = base_env(backing["database_url"], backing["redis_url"], **timers)
     server = Gunicorn(env, backing["workdir"] / "gunicorn-window.log")
     try:
         server.wait_healthy()
-        return window_scenario(_make_service(backing, server.port, env, **timers))
+        seen = window_scenario(_make_service(backing, server.port, env, **timers))
     finally:
         server.stop()
+    server = Gunicorn(env, backing["workdir"] / "gunicorn-restarted.log")
+    try:
+        server.wait_healthy()
+        restarted = _make_service(backing, server.port, env, **timers)
+        seen["after_restart_state"] = restarted.lock_state(seen["account_id"])
+        seen["after_restart_check"] = restarted.check_ok(seen["account_id"], seen["pin"])
+    finally:
+        server.stop()
+    return seen
 
 
 @pytest.fixture(scope="session")

@@ -222,3 +222,14 @@ def test_lock_state_forgets_failures_older_than_the_window(timed: dict[str, Futu
     state = timed["window"].result(timeout=90)["state_after_window"]
     assert state["locked"] is False
     assert state["failed_attempts"] == 0, f"lock state still reports failures outside the window: {state}"
+
+
+def test_lock_survives_a_service_restart(timed: dict[str, Future[dict[str, Any]]]) -> None:
+    seen = timed["window"].result(timeout=90)
+    locked_until = seen["late"][-1]["locked_until"]
+    assert locked_until is not None
+    check = seen["after_restart_check"]
+    assert check["result"] == "locked", f"lock lost across a restart: {check}"
+    assert check["locked_until"] == locked_until
+    state = seen["after_restart_state"]
+    assert state["locked"] is True and state["locked_until"] == locked_until

@@ -119,3 +119,13 @@ def test_a_pin_under_a_key_missing_from_the_ring_fails_closed(make_harness):
     new_only = make_harness("sqlite", clean=False, pin_keys="k2:test-pin-key-two-000000000000000000000")
     response = new_only.check(pin=pin)
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_a_unit_of_work_that_is_not_committed_leaves_no_trace(make_harness, mode):
+    harness = make_harness(mode)
+    harness.register()
+    with harness.services.uow(write=True) as uow:
+        customer = uow.customers.get("JP1001", for_update=True)
+        customer.locale = "en"
+        uow.customers.save(customer)
+    assert harness.services.customers.get("JP1001").locale == "ja"

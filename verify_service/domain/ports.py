@@ -71,8 +71,8 @@ class CustomerRepository(Protocol):
         """Write back a changed customer."""
         ...
 
-    def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
-        """Customers whose PIN is sealed under another key than the newest."""
+    def with_old_pin_key(self, newest_key_id: str, limit: int, after: str = "") -> Sequence[Customer]:
+        """Customers whose PIN is sealed under another key than the newest, by account id after `after`."""
         ...
 
     def advance_totp_step(self, account_id: str, step: int) -> bool:

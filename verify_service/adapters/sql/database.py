@@ -90,8 +90,13 @@ class SqlDatabase:
                 # Reads see one snapshot (audit verify reads heads and events together).
                 options["isolation_level"] = "REPEATABLE READ"
             conn = conn.execution_options(**options)
-            with conn.begin():
+            transaction = conn.begin()
+            try:
                 yield conn
+            finally:
+                # Only an explicit commit makes work durable; anything else is rolled back.
+                if transaction.is_active:
+                    transaction.rollback()
 
     def insert_ignore(self, table: sa.Table, **values: Any) -> Any:
         """INSERT that does nothing when the primary key exists."""

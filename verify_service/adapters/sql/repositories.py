@@ -73,11 +73,16 @@ class SqlCustomerRepository:
             customers.c.account_id == account_id, sa.or_(last.is_(None), last < step)).values(totp_last_step=step))
         return result.rowcount == 1
 
-    def with_old_pin_key(self, newest_key_id: str, limit: int) -> Sequence[Customer]:
-        """A batch of customers whose PIN is sealed under an older key."""
-        query = (sa.select(customers).where(customers.c.pin_key_id != newest_key_id)
-                 .order_by(customers.c.id).limit(limit))
+    def with_old_pin_key(self, newest_key_id: str, limit: int, after: str = "") -> Sequence[Customer]:
+        """A batch of customers whose PIN is sealed under an older key, by account id after `after`."""
+        query = (sa.select(customers).where(customers.c.pin_key_id != newest_key_id, customers.c.account_id > after)
+                 .order_by(customers.c.account_id).limit(limit))
         return [_customer_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def count_old_pin_key(self, newest_key_id: str) -> int:
+        """How many PINs are still sealed under an older key."""
+        query = sa.select(sa.func.count()).select_from(customers).where(customers.c.pin_key_id != newest_key_id)
+        return int(self._conn.execute(query).scalar_one())
 
     def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
         """Swap a sealed PIN only if nobody changed it meanwhile (for rekeying)."""
