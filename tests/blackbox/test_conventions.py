@@ -280,3 +280,104 @@ def test_small_chunked_json_body_is_accepted(service: Service) -> None:
     body = json.dumps({"phone": "+819012345678"}).encode()
     response = service.request("PUT", f"/v1/customers/{account_id}", role="portal", body=body, chunked=True)
     expect(response, 201)
+
+
+# ---------------------------------------------------------------- bad input is never a 500
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"phone": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("raw", [_nested(20000), b'{"phone": "+819012345678", "locale": NaN}',
+                                 b'{"phone": 1e400}', b'{"phone": "+819012345678", "email": {"a": [1, {"b": null}]}}'],
+                         ids=["deeply-nested", "NaN", "huge-number", "object-for-string"])
+def test_odd_json_for_a_customer_is_400_not_500(service: Service, raw: bytes) -> None:
+    response = service.request("PUT", f"/v1/customers/{new_account_id()}", role="portal", body=raw)
+    expect_error(response, 400, ("invalid_json", "validation_error"))
+
+
+def test_deeply_nested_json_for_a_check_is_400_and_not_counted(service: Service, account: tuple[str, str]) -> None:
+    account_id, _ = account
+    raw = ('{"account_id": "' + account_id + '", "pin": "258147", "channel": "phone", "agent_id": "a", '
+           '"ticket_ref": ').encode() + b"[" * 20000 + b"]" * 20000 + b"}"
+    expect_error(service.request("POST", "/v1/verifications", body=raw), 400, ("invalid_json", "validation_error"))
+    assert service.lock_state(account_id)["failed_attempts"] == 0
+
+
+STRANGE = ["a\u0000b", "\udc80", "\ud800x", "\u202e\u200b", "😀" * 10]
+
+
+@pytest.mark.parametrize("value", STRANGE, ids=["nul", "lone-low-surrogate", "lone-high-surrogate", "bidi",
+                                                "emoji"])
+@pytest.mark.parametrize("field", ["agent_id", "ticket_ref"])
+def test_strange_strings_in_a_check_are_never_a_500(service: Service, account: tuple[str, str], field: str,
+                                                    value: str) -> None:
+    account_id, pin = account
+    response = service.check(account_id, pin, **{field: value})
+    assert response.status in (200, 400), str(response)
+    if response.status == 400:
+        expect_error(response, 400, ("validation_error", "invalid_json"))
+    else:
+        assert response.json["result"] == "verified"
+        assert service.audit_events(account_id=account_id, event="verification_succeeded")
+
+
+@pytest.mark.parametrize("value", STRANGE, ids=["nul", "lone-low-surrogate", "lone-high-surrogate", "bidi",
+                                                "emoji"])
+@pytest.mark.parametrize("field", ["email", "locale"])
+def test_strange_strings_in_a_customer_are_never_a_500(service: Service, field: str, value: str) -> None:
+    response = service.request("PUT", f"/v1/customers/{new_account_id()}", role="portal",
+                               json_body={"phone": "+819012345678", field: value})
+    assert response.status in (201, 400), str(response)
+    if response.status == 400:
+        expect_error(response, 400, ("validation_error", "invalid_json"))
+
+
+@pytest.mark.parametrize("value", STRANGE, ids=["nul", "lone-low-surrogate", "lone-high-surrogate", "bidi",
+                                                "emoji"])
+@pytest.mark.parametrize("method,suffix", [("DELETE", "/lock"), ("POST", "/freeze")])
+def test_strange_reasons_are_never_a_500(service: Service, account: tuple[str, str], method: str, suffix: str,
+                                         value: str) -> None:
+    account_id, _ = account
+    response = service.request(method, f"/v1/customers/{account_id}{suffix}", role="admin",
+                               json_body={"reason": value})
+    assert response.status in (200, 400), str(response)
+    if response.status == 400:
+        expect_error(response, 400, ("validation_error", "invalid_json"))
+    else:
+        assert service.audit_events(account_id=account_id)
+
+
+@pytest.mark.parametrize("vid", ["ver_" + "x" * 300, "ver_%00", "ver_%C3%A9", "%F0%9F%98%80", "x", "ver_%ED%B2%80"])
+def test_odd_verification_ids_are_404_or_400_never_500(service: Service, vid: str) -> None:
+    response = service.request("GET", f"/v1/verifications/{vid}", role="agent")
+    assert response.status in (400, 404), str(response)
+    expect_error(response, response.status, ("not_found", "validation_error"))
+
+
+@pytest.mark.parametrize("query", ["account_id=a%00", "event=" + "x" * 2000, "cursor=%ED%B2%80",
+                                   "since=2026-01-01T00:00:00%2B09:00", "until=%00", "limit=%FF"],
+                         ids=["nul-account", "long-event", "bad-utf8-cursor", "offset-since", "nul-until",
+                              "bad-utf8-limit"])
+def test_odd_audit_queries_are_never_a_500(service: Service, query: str) -> None:
+    response = service.request("GET", f"/v1/audit?{query}", role="admin")
+    assert response.status in (200, 400), str(response)
+    if response.status == 400:
+        expect_error(response, 400, "validation_error")
+
+
+def test_rotate_with_a_non_json_body_is_415(service: Service, account: tuple[str, str]) -> None:
+    account_id, pin = account
+    response = service.request("POST", f"/v1/customers/{account_id}/pin/rotate", role="portal",
+                               body=b"rotate please", content_type="text/plain")
+    expect_error(response, 415, "unsupported_media_type")
+    assert service.pin(account_id) == pin
+
+
+def test_rotate_with_an_oversized_body_is_413(service: Service, account: tuple[str, str]) -> None:
+    account_id, pin = account
+    response = service.request("POST", f"/v1/customers/{account_id}/pin/rotate", role="portal",
+                               body=b"{" + b" " * (KIB64 + 10) + b"}")
+    expect_error(response, 413, "payload_too_large")
+    assert service.pin(account_id) == pin
