@@ -8,12 +8,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from verify_service.domain.audit import GENESIS_HASH, chain_of, event_hash
+from verify_service.adapters.crypto import AuditSigner
+from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import ApiKey, AuditEvent, AuditQuery, ChainedEvent, Customer, Verification
 from verify_service.errors import DuplicateKey
 
 START = datetime(2026, 11, 23, 4, 5, 6, tzinfo=UTC)
+SIGNER = AuditSigner.from_setting("t:fake-audit-key-000000000000000000000000")
 
 
 class FakeClock:
@@ -112,8 +114,8 @@ class _Audit:
         state = self._uow.state
         chain = chain_of(event)
         seq, prev = state.heads.get(chain, (0, GENESIS_HASH))
-        digest = event_hash(prev, chain, seq + 1, event)
-        item = ChainedEvent(len(state.events) + 1, event, chain, seq + 1, prev, digest)
+        digest = SIGNER.sign("t", chain_input(prev, chain, seq + 1, event))
+        item = ChainedEvent(len(state.events) + 1, event, chain, seq + 1, prev, digest, "t")
         state.events.append(item)
         state.heads[chain] = (seq + 1, digest)
         return item

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from verify_service.adapters.crypto import KeyRingVault, hash_api_key, new_api_key
+from verify_service.adapters.crypto import AuditSigner, KeyRingVault, hash_api_key, new_api_key
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
@@ -106,7 +106,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     clock = clock or SystemClock()
     db = SqlDatabase(settings.database_url, timeout=settings.db_timeout_seconds)
     vault = KeyRingVault.from_setting(settings.pin_keys)
-    uow = SqlUnitOfWorkFactory(db, events_vault=vault if settings.events_webhook_url else None)
+    signer = AuditSigner.from_setting(settings.audit_keys)
+    uow = SqlUnitOfWorkFactory(db, signer, events_vault=vault if settings.events_webhook_url else None)
     counter = build_counter(settings, db)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
@@ -124,7 +125,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
                             ttl=timedelta(seconds=settings.verification_ttl_seconds)),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
-        audit=AuditReader(uow=uow),
+        audit=AuditReader(uow=uow, signer=signer),
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
         totp=totp, outbox=outbox, worker=worker,
     )

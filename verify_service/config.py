@@ -15,6 +15,7 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 # Development key ring: a newcomer's `make run` works without configuration,
 # and production refuses to start with it (see Settings.check_production).
 DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
+DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
 
@@ -49,6 +50,7 @@ class Settings:
     events_webhook_secret: str | None = None
     secret_key: str = DEV_SECRET_KEY
     pin_keys: str = DEV_PIN_KEYS
+    audit_keys: str = DEV_AUDIT_KEYS
     sms_allowed_countries: tuple[str, ...] = ()
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
@@ -74,6 +76,8 @@ class Settings:
             problems.append("VERIFY_SECRET_KEY is missing or the development default")
         if self.pin_keys == DEV_PIN_KEYS or "dev:" in self.pin_keys:
             problems.append("VERIFY_PIN_KEYS is missing or holds the development key")
+        if self.audit_keys == DEV_AUDIT_KEYS or "dev:" in self.audit_keys:
+            problems.append("VERIFY_AUDIT_KEYS is missing or holds the development key")
         if self.delivery_backend == "webhook" and not self.sms_webhook_secret:
             problems.append("VERIFY_SMS_WEBHOOK_SECRET is missing")
         if self.events_webhook_url and not self.events_webhook_secret:
@@ -109,6 +113,7 @@ _STR_FIELDS = {
     "events_webhook_secret": "VERIFY_EVENTS_WEBHOOK_SECRET",
     "secret_key": "VERIFY_SECRET_KEY",
     "pin_keys": "VERIFY_PIN_KEYS",
+    "audit_keys": "VERIFY_AUDIT_KEYS",
     "twilio_account_sid": "VERIFY_TWILIO_ACCOUNT_SID",
     "twilio_auth_token": "VERIFY_TWILIO_AUTH_TOKEN",
     "twilio_from": "VERIFY_TWILIO_FROM",

@@ -50,6 +50,7 @@ def upgrade():
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('key_id', sa.String(length=32), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events')),
     sa.UniqueConstraint('chain', 'seq', name='uq_audit_events_chain_seq')
     )

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from tests.blackbox.conftest import ROLES, Service, expect, expect_error, new_account_id, parse_time
+from tests.blackbox.conftest import (
+    ROLES,
+    Service,
+    expect,
+    expect_error,
+    new_account_id,
+    parse_time,
+    run_simultaneously,
+)
 
 SUMMARY_FIELDS = {"account_id", "phone_masked", "email_masked", "locale", "second_factor", "pin_issued_at",
                   "status", "locked_until", "created_at"}
@@ -184,3 +192,37 @@ def test_summary_is_the_same_for_every_reader(service: Service) -> None:
     account_id = service.register(email="a@example.com")
     summaries = [service.customer(account_id, role=role) for role in ROLES]
     assert summaries[0] == summaries[1] == summaries[2]
+
+
+def test_simultaneous_registration_creates_once(service: Service) -> None:
+    account_id = new_account_id()
+    responses = run_simultaneously(
+        8, lambda i: service.request("PUT", f"/v1/customers/{account_id}", role="portal",
+                                     json_body={"phone": "+819012345678"}))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] * 7 + [201], f"statuses: {statuses}; e.g. {[str(r) for r in responses][:2]}"
+    assert len(service.audit_events(account_id=account_id, event="customer_registered")) == 1
+    assert len(service.audit_events(account_id=account_id, event="pin_issued")) == 1
+    service.pin(account_id)
+
+
+def test_update_keeps_a_frozen_customer_frozen(service: Service) -> None:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    expect(service.request("POST", f"/v1/customers/{account_id}/freeze", role="admin",
+                           json_body={"reason": "suspected takeover"}), 200)
+    updated = expect(_put(service, account_id, {"phone": "+819011112222", "locale": "en"}), 200)
+    assert updated["status"] == "frozen"
+    assert service.check_ok(account_id, pin)["result"] == "frozen"
+
+
+def test_update_keeps_a_locked_customer_locked(service: Service) -> None:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    locker: dict[str, object] = {}
+    for _ in range(service.threshold):
+        locker = service.check_ok(account_id, "258147" if pin != "258147" else "369258")
+    updated = expect(_put(service, account_id, {"email": "x@example.com"}), 200)
+    assert updated["status"] == "locked"
+    assert updated["locked_until"] == locker["locked_until"]
+    assert service.check_ok(account_id, pin)["result"] == "locked"

@@ -10,6 +10,7 @@ from tests.blackbox.conftest import (
     is_trivial_pin,
     new_account_id,
     parse_time,
+    run_simultaneously,
 )
 
 
@@ -125,3 +126,40 @@ def test_pin_of_unknown_customer_is_404(service: Service) -> None:
     expect_error(service.request("POST", f"/v1/customers/{unknown}/pin/rotate", role="portal"), 404,
                  "not_found")
 
+
+
+def test_simultaneous_rotations_leave_exactly_one_working_pin(service: Service) -> None:
+    account_id = service.register()
+    original = service.pin(account_id)
+    responses = run_simultaneously(
+        6, lambda i: service.request("POST", f"/v1/customers/{account_id}/pin/rotate", role="portal"))
+    assert all(r.status in (200, 201) for r in responses), [str(r) for r in responses]
+    returned = [assert_good_pin(r.json["pin"]) for r in responses]
+    assert original not in returned, "a rotation returned the PIN it replaced"
+    current = service.pin(account_id)
+    assert current in returned
+    assert service.check_ok(account_id, current)["result"] == "verified"
+    for stale in {original, *returned} - {current}:
+        assert service.check_ok(account_id, stale)["factors"]["pin"] == "mismatch", f"stale PIN {stale} works"
+        assert service.check_ok(account_id, current)["result"] == "verified"  # keep the count at zero
+
+
+def test_simultaneous_pin_views_are_each_audited(service: Service) -> None:
+    account_id = service.register()
+    responses = run_simultaneously(
+        8, lambda i: service.request("GET", f"/v1/customers/{account_id}/pin", role="portal"))
+    assert all(r.status == 200 for r in responses), [str(r) for r in responses]
+    assert len({r.json["pin"] for r in responses}) == 1
+    assert len(service.audit_events(account_id=account_id, event="pin_viewed")) == 8
+
+
+def test_rotation_while_locked_keeps_the_lock(service: Service) -> None:
+    account_id = service.register()
+    pin = service.pin(account_id)
+    locker = {}
+    for _ in range(service.threshold):
+        locker = service.check_ok(account_id, "258147" if pin != "258147" else "369258")
+    new = assert_good_pin(_rotate(service, account_id)["pin"])
+    body = service.check_ok(account_id, new)
+    assert body["result"] == "locked"
+    assert body["locked_until"] == locker["locked_until"]

@@ -129,3 +129,36 @@ def test_a_unit_of_work_that_is_not_committed_leaves_no_trace(make_harness, mode
         customer.locale = "en"
         uow.customers.save(customer)
     assert harness.services.customers.get("JP1001").locale == "ja"
+
+
+def test_audit_verify_catches_a_chain_recomputed_without_the_audit_key(harness):
+    from verify_service.adapters.crypto import AuditSigner
+    from verify_service.domain.audit import GENESIS_HASH, chain_input
+    from verify_service.domain.model import AuditEvent
+
+    harness.register("A1")
+    forger = AuditSigner.from_setting("k:attacker-guess-000000000000000000000000")
+    with harness.services.db.engine.begin() as conn:
+        rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq)).mappings().all()
+        prev = GENESIS_HASH
+        for row in rows:
+            event = AuditEvent(**{k: row[k] for k in ("event", "at", "account_id", "actor", "agent_id", "channel",
+                                                      "ticket_ref", "ip", "details")})
+            if event.event == "customer_registered":
+                event = AuditEvent(**{**event.__dict__, "actor": "nobody"})
+            digest = forger.sign("k", chain_input(prev, row["chain"], row["seq"], event))
+            conn.execute(audit_events.update().where(audit_events.c.id == row["id"])
+                         .values(actor=event.actor, prev_hash=prev, hash=digest, key_id=harness.services.uow._signer
+                                 .newest_key_id()))
+            prev = digest
+        conn.execute(audit_heads.update().values(hash=prev))
+    result = run(harness, "audit", "verify")
+    assert result.exit_code == 1 and "altered" in result.output
+
+
+def test_audit_verify_names_a_key_missing_from_the_ring(make_harness):
+    harness = make_harness("sqlite")
+    harness.register("A1")
+    other = make_harness("sqlite", clean=False, audit_keys="new:another-audit-key-000000000000000000000")
+    result = run(other, "audit", "verify")
+    assert result.exit_code == 1 and "not in VERIFY_AUDIT_KEYS" in result.output

@@ -37,12 +37,12 @@ def test_bad_values_fail_fast_naming_the_variable(env, names):
 def test_production_refuses_default_secrets_and_names_them():
     with pytest.raises(ConfigError) as error:
         load_settings({"VERIFY_ENV": "production"})
-    assert "VERIFY_SECRET_KEY" in str(error.value) and "VERIFY_PIN_KEYS" in str(error.value)
+    assert all(name in str(error.value) for name in ("VERIFY_SECRET_KEY", "VERIFY_PIN_KEYS", "VERIFY_AUDIT_KEYS"))
 
 
 def test_production_starts_with_real_secrets():
     settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
                               "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
                               "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
-                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40})
+                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40})
     assert settings.env == "production"

@@ -29,17 +29,17 @@ def _derive(secret: str, purpose: bytes = b"verify-service/pin-key/v1") -> bytes
     return hkdf.derive(secret.encode())
 
 
-def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
+def parse_key_ring(raw: str, name: str = "VERIFY_PIN_KEYS") -> list[tuple[str, bytes]]:
     """`id:secret,id:secret`, newest first; a ConfigError names what is wrong."""
     ring: list[tuple[str, bytes]] = []
     for entry in (part.strip() for part in raw.split(",")):
         key_id, sep, secret = entry.partition(":")
         if not sep or not KEY_ID.match(key_id):
-            raise ConfigError("VERIFY_PIN_KEYS entries must look like KEYID:SECRET, comma-separated, newest first")
+            raise ConfigError(f"{name} entries must look like KEYID:SECRET, comma-separated, newest first")
         if len(secret) < MIN_SECRET_CHARS:
-            raise ConfigError(f"VERIFY_PIN_KEYS key {key_id!r} is shorter than {MIN_SECRET_CHARS} characters")
+            raise ConfigError(f"{name} key {key_id!r} is shorter than {MIN_SECRET_CHARS} characters")
         if any(existing == key_id for existing, _ in ring):
-            raise ConfigError(f"VERIFY_PIN_KEYS names key {key_id!r} twice")
+            raise ConfigError(f"{name} names key {key_id!r} twice")
         ring.append((key_id, secret.encode()))
     return ring
 
@@ -106,6 +106,31 @@ class KeyRingVault:
         if key is None:
             raise DependencyUnavailable("A key needed for this request is not configured.", retry_after=60)
         return hmac.compare_digest(hmac.new(key, message.encode(), "sha256").digest(), stored.blob)
+
+
+class AuditSigner:
+    """HMAC-SHA256 for the audit hash chain, with keys held outside the database (VERIFY_AUDIT_KEYS).
+
+    Old keys must stay in the ring (newest first) for as long as their events are kept.
+    """
+
+    def __init__(self, ring: list[tuple[str, bytes]]):
+        self._newest = ring[0][0]
+        self._keys = {key_id: _derive(secret.decode(), b"verify-service/audit-chain/v1") for key_id, secret in ring}
+
+    @classmethod
+    def from_setting(cls, raw: str) -> AuditSigner:
+        """Build from the VERIFY_AUDIT_KEYS value."""
+        return cls(parse_key_ring(raw, "VERIFY_AUDIT_KEYS"))
+
+    def newest_key_id(self) -> str:
+        """The key new events are chained with."""
+        return self._newest
+
+    def sign(self, key_id: str, data: bytes) -> str | None:
+        """Hex HMAC of data under key_id, or None when that key is not in the ring."""
+        key = self._keys.get(key_id)
+        return hmac.new(key, data, hashlib.sha256).hexdigest() if key is not None else None
 
 
 def new_api_key() -> str:

@@ -1,14 +1,14 @@
-"""The audit trail's hash chain: one chain per customer, so customers never wait on each other."""
+"""The audit trail's HMAC chain: one chain per customer, so customers never wait on each other."""
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
-from verify_service.domain.ports import UnitOfWorkFactory
+from verify_service.domain.ports import ChainSigner, UnitOfWorkFactory
 
 GENESIS_HASH = "0" * 64
 SYSTEM_CHAIN = "-"
@@ -19,8 +19,8 @@ def chain_of(event: AuditEvent) -> str:
     return event.account_id or SYSTEM_CHAIN
 
 
-def event_hash(prev_hash: str, chain: str, seq: int, event: AuditEvent) -> str:
-    """SHA-256 over the previous hash and a canonical form of the event."""
+def chain_input(prev_hash: str, chain: str, seq: int, event: AuditEvent) -> bytes:
+    """What each link's HMAC covers: the previous hash and a canonical form of the event."""
     body = {
         "chain": chain,
         "seq": seq,
@@ -35,7 +35,7 @@ def event_hash(prev_hash: str, chain: str, seq: int, event: AuditEvent) -> str:
         "details": event.details,
     }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return (prev_hash + canonical).encode()
 
 
 @dataclass
@@ -52,7 +52,8 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, str]]) -> ChainReport:
+def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, str]],
+                  signer: ChainSigner) -> ChainReport:
     """Recompute every chain; events must arrive chain by chain in seq order."""
     report = ChainReport()
     last: dict[str, tuple[int, str]] = {}
@@ -63,7 +64,10 @@ def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, st
             report.problems.append(f"chain {item.chain}: event #{seq + 1} is missing (found #{item.seq})")
         if item.prev_hash != prev:
             report.problems.append(f"chain {item.chain} #{item.seq}: prev_hash does not match")
-        if event_hash(item.prev_hash, item.chain, item.seq, item.event) != item.hash:
+        expected = signer.sign(item.key_id, chain_input(item.prev_hash, item.chain, item.seq, item.event))
+        if expected is None:
+            report.problems.append(f"chain {item.chain} #{item.seq}: key {item.key_id!r} is not in VERIFY_AUDIT_KEYS")
+        elif not hmac.compare_digest(expected, item.hash):
             report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): event was altered")
         last[item.chain] = (item.seq, item.hash)
     for chain, head in heads.items():
@@ -78,8 +82,8 @@ def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, st
 class AuditReader:
     """Reads the trail page by page and checks its chains."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory):
-        self._uow = uow
+    def __init__(self, *, uow: UnitOfWorkFactory, signer: ChainSigner):
+        self._uow, self._signer = uow, signer
 
     def page(self, query: AuditQuery) -> tuple[list[ChainedEvent], int | None]:
         """One page, newest first, and the cursor of the next (None at the end)."""
@@ -94,4 +98,4 @@ class AuditReader:
         """Recompute every chain; problems name what was altered or removed."""
         with self._uow() as uow:
             heads = uow.audit.heads()
-            return verify_chains(uow.audit.walk(), heads)
+            return verify_chains(uow.audit.walk(), heads, self._signer)

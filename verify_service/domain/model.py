@@ -116,6 +116,7 @@ class ChainedEvent:
     seq: int
     prev_hash: str
     hash: str
+    key_id: str = ""
 
 
 @dataclass(frozen=True)

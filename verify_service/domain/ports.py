@@ -56,6 +56,18 @@ class PinVault(Protocol):
         ...
 
 
+class ChainSigner(Protocol):
+    """Keyed hashing for the audit chain, with keys outside the database."""
+
+    def newest_key_id(self) -> str:
+        """The key new links use."""
+        ...
+
+    def sign(self, key_id: str, data: bytes) -> str | None:
+        """Hex MAC under key_id; None if that key is unknown."""
+        ...
+
+
 class CustomerRepository(Protocol):
     """Customers inside a unit of work."""
 

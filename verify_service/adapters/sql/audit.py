@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from verify_service.adapters.sql.tables import audit_events, audit_heads
-from verify_service.domain.audit import GENESIS_HASH, chain_of, event_hash
+from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
+from verify_service.domain.ports import ChainSigner
 
 if TYPE_CHECKING:
     from verify_service.adapters.sql.database import SqlDatabase
@@ -26,14 +27,14 @@ def _from_row(row: RowMapping) -> ChainedEvent:
     """Map an audit_events row."""
     event = AuditEvent(**{name: row[name] for name in _EVENT_FIELDS})
     return ChainedEvent(id=row["id"], event=event, chain=row["chain"], seq=row["seq"],
-                        prev_hash=row["prev_hash"], hash=row["hash"])
+                        prev_hash=row["prev_hash"], hash=row["hash"], key_id=row["key_id"])
 
 
 class SqlAuditLog:
     """Appends chained events in the caller's transaction and reads them back."""
 
-    def __init__(self, conn: Connection, db: SqlDatabase):
-        self._conn, self._db = conn, db
+    def __init__(self, conn: Connection, db: SqlDatabase, signer: ChainSigner):
+        self._conn, self._db, self._signer = conn, db, signer
 
     def _lock_head(self, chain: str) -> tuple[int, str]:
         """The chain's head, locked for this transaction (created on first use)."""
@@ -50,13 +51,16 @@ class SqlAuditLog:
         chain = chain_of(event)
         seq, prev_hash = self._lock_head(chain)
         seq += 1
-        digest = event_hash(prev_hash, chain, seq, event)
+        key_id = self._signer.newest_key_id()
+        digest = self._signer.sign(key_id, chain_input(prev_hash, chain, seq, event))
+        assert digest is not None
         self._conn.execute(audit_heads.update().where(audit_heads.c.chain == chain).values(seq=seq, hash=digest))
         values = {name: getattr(event, name) for name in _EVENT_FIELDS}
         event_id = self._conn.execute(audit_events.insert().values(
-            chain=chain, seq=seq, prev_hash=prev_hash, hash=digest, **values)).inserted_primary_key
+            chain=chain, seq=seq, prev_hash=prev_hash, hash=digest, key_id=key_id, **values)).inserted_primary_key
         assert event_id is not None
-        return ChainedEvent(id=int(event_id[0]), event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest)
+        return ChainedEvent(id=int(event_id[0]), event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest,
+                            key_id=key_id)
 
     def query(self, query: AuditQuery) -> list[ChainedEvent]:
         """Filtered events, newest first, `limit` of them after the cursor."""

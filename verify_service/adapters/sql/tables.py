@@ -101,6 +101,7 @@ audit_events = sa.Table(
     sa.Column("details", sa.JSON(), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
     sa.UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
 )
 sa.Index("ix_audit_events_account_id_id", audit_events.c.account_id, audit_events.c.id)

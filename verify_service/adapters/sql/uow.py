@@ -15,7 +15,7 @@ from verify_service.adapters.sql.repositories import (
     SqlVerificationRepository,
 )
 from verify_service.domain.delivery import SecurityEventAuditLog
-from verify_service.domain.ports import PinVault
+from verify_service.domain.ports import ChainSigner, PinVault
 
 
 class SqlUnitOfWork:
@@ -28,9 +28,9 @@ class SqlUnitOfWork:
     challenges: SqlChallengeRepository
     outbox: SqlOutboxRepository
 
-    def __init__(self, db: SqlDatabase, *, write: bool = False, events_vault: PinVault | None = None,
-                 after_outbox: Callable[[], None] | None = None):
-        self._db, self._write, self._events_vault = db, write, events_vault
+    def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False,
+                 events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
+        self._db, self._signer, self._write, self._events_vault = db, signer, write, events_vault
         self._after_outbox = after_outbox
         self._stack = contextlib.ExitStack()
 
@@ -43,7 +43,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(conn)
         self.challenges = SqlChallengeRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
-        self.audit = SqlAuditLog(conn, self._db)
+        self.audit = SqlAuditLog(conn, self._db, self._signer)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self
@@ -62,10 +62,11 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Makes SQL units of work on one database; with events_vault, security events are queued."""
 
-    def __init__(self, db: SqlDatabase, *, events_vault: PinVault | None = None):
-        self._db, self._events_vault = db, events_vault
+    def __init__(self, db: SqlDatabase, signer: ChainSigner, *, events_vault: PinVault | None = None):
+        self._db, self._signer, self._events_vault = db, signer, events_vault
         self.after_outbox: Callable[[], None] | None = None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
         """A new unit of work."""
-        return SqlUnitOfWork(self._db, write=write, events_vault=self._events_vault, after_outbox=self.after_outbox)
+        return SqlUnitOfWork(self._db, self._signer, write=write, events_vault=self._events_vault,
+                             after_outbox=self.after_outbox)
