@@ -279,3 +279,33 @@ def test_audit_verify_cli_exits_0_on_an_intact_trail(service: Service, account: 
 def test_audit_filters_accept_unknown_but_well_formed_account(service: Service) -> None:
     body = expect(_audit(service, account_id="nobody-has-this-id-000"), 200)
     assert body == {"events": [], "next_cursor": None}
+
+
+def _error_responses_carrying_the_pin(service: Service, account_id: str, pin: str) -> list[Response]:
+    base = {"account_id": account_id, "pin": pin, "channel": "phone", "agent_id": "agent-42"}
+    bodies: list[Any] = [{**base, "channel": "fax"}, {**base, "pinn": pin}, {**base, "agent_id": ""},
+                         {**base, "code": "12a456"}, {**base, "ticket_ref": pin * 20}]
+    responses = [service.request("POST", "/v1/verifications", json_body=body) for body in bodies]
+    responses.append(service.request("POST", "/v1/verifications", body=json.dumps(base).encode()[:-1]))
+    responses.append(service.request("POST", "/v1/verifications", body=json.dumps(base).encode(),
+                                     content_type="text/plain"))
+    responses.append(service.check(account_id, pin, role="portal"))
+    responses.append(service.check(account_id, pin, key="vk_wrong"))
+    return responses
+
+
+def test_no_pin_in_any_error_answer(service: Service, account: tuple[str, str]) -> None:
+    account_id, pin = account
+    for response in _error_responses_carrying_the_pin(service, account_id, pin):
+        assert response.status >= 400, str(response)
+        assert not contains_pin(response.text, pin), f"error answer echoes the PIN: {response}"
+    assert service.lock_state(account_id)["failed_attempts"] == 0
+
+
+def test_no_pin_in_the_service_log(service: Service, backing: dict[str, Any]) -> None:
+    account_id, pins, _ = _lifecycle(service)
+    _error_responses_carrying_the_pin(service, account_id, pins[-1])
+    log = (backing["workdir"] / "gunicorn-main.log").read_text(errors="replace")
+    for pin in pins:
+        lines = [line for line in log.splitlines() if contains_pin(line, pin)]
+        assert not lines, f"PIN {pin} appears in the service log: {lines[:3]}"

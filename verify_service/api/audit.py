@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.api.http import dump, load_data, query_args, requires, services
+from verify_service.api.openapi import documented
 from verify_service.api.schemas import AuditPageSchema, AuditQuerySchema
 from verify_service.domain.model import Actor, AuditQuery, ChainedEvent
 
@@ -24,6 +25,8 @@ def _flatten(item: ChainedEvent) -> dict[str, Any]:
 
 @bp.get("/v1/audit")
 @requires("admin")
+@documented("The audit trail, newest first, filtered, a page at a time (`next_cursor`).",
+            response=AuditPageSchema, query=AuditQuerySchema, errors=(400,))
 def list_events(actor: Actor) -> tuple[dict[str, Any], int]:
     """Filtered events, newest first, with a cursor to the next page."""
     args = load_data(AuditQuerySchema(), query_args())

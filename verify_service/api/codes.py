@@ -8,10 +8,12 @@ from flask import Blueprint
 
 from verify_service.api.customers import summary
 from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, services
+from verify_service.api.openapi import documented
 from verify_service.api.schemas import (
     CHALLENGE_ID,
     ChallengeSchema,
     CodeSendSchema,
+    CustomerSummarySchema,
     EmptySchema,
     TotpConfirmSchema,
     TotpEnrolmentSchema,
@@ -31,6 +33,8 @@ def _challenge(challenge: Challenge) -> dict[str, Any]:
 
 @bp.post("/v1/customers/<account_id>/codes")
 @requires("agent", "portal")
+@documented("Send a one-time code to the customer's phone (queued for delivery).", ok=201,
+            response=ChallengeSchema, body=CodeSendSchema, errors=(404, 409, 429), body_required=False)
 def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Send a one-time code to the customer's phone (201, queued)."""
     account_id = account_id_arg(account_id)
@@ -40,6 +44,7 @@ def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.get("/v1/codes/<challenge_id>")
 @requires("agent", "portal", "admin")
+@documented("A code's status and delivery (never the code).", response=ChallengeSchema, errors=(404,))
 def get_code(challenge_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """A code's status and delivery (never the code)."""
     return _challenge(services().codes.get(path_id(challenge_id, CHALLENGE_ID, "code challenge"))), 200
@@ -47,6 +52,8 @@ def get_code(challenge_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.post("/v1/customers/<account_id>/totp")
 @requires("portal")
+@documented("Start authenticator enrolment: an otpauth URI and its QR code (pending until confirmed).",
+            response=TotpEnrolmentSchema, errors=(400, 404))
 def enrol_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Start enrolment: an otpauth URI and its QR code (pending until confirmed)."""
     account_id = account_id_arg(account_id)
@@ -56,6 +63,8 @@ def enrol_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.post("/v1/customers/<account_id>/totp/confirm")
 @requires("portal")
+@documented("Activate the authenticator with its current code; second_factor becomes totp.",
+            response=CustomerSummarySchema, body=TotpConfirmSchema, errors=(404, 409))
 def confirm_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Activate the app with a current code; second_factor becomes totp."""
     account_id = account_id_arg(account_id)
@@ -65,6 +74,7 @@ def confirm_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.delete("/v1/customers/<account_id>/totp")
 @requires("portal", "admin")
+@documented("Remove the authenticator; second_factor returns to sms.", ok=204, errors=(400, 404))
 def remove_totp(account_id: str, actor: Actor) -> tuple[str, int]:
     """Remove the app; second_factor returns to sms."""
     services().totp.remove(account_id_arg(account_id), actor)

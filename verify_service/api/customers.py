@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.api.http import account_id_arg, load_body, requires, services
+from verify_service.api.openapi import documented
 from verify_service.api.schemas import CustomerPutSchema, CustomerSummarySchema
 from verify_service.domain.masking import mask_email, mask_phone
 from verify_service.domain.model import Actor, Customer
@@ -29,6 +30,8 @@ def summary(customer: Customer) -> dict[str, Any]:
 
 @bp.put("/v1/customers/<account_id>")
 @requires("portal")
+@documented("Register a customer (201, a PIN is issued) or update one (200).", response=CustomerSummarySchema,
+            body=CustomerPutSchema, errors=(404,))
 def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Register (201, a PIN is issued) or update (200)."""
     account_id = account_id_arg(account_id)
@@ -39,6 +42,8 @@ def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.get("/v1/customers/<account_id>")
 @requires("agent", "portal", "admin")
+@documented("A customer's summary: masked contact details, status, lock; never a secret.",
+            response=CustomerSummarySchema, errors=(400, 404))
 def get_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """The customer's summary."""
     return summary(services().customers.get(account_id_arg(account_id))), 200

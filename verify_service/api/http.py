@@ -55,6 +55,10 @@ def requires(*roles: str) -> Callable[[F], F]:
     """Check the API key holds one of the roles; passes `actor` to the view."""
 
     def decorate(view: F) -> F:
+        operation = getattr(view, "__openapi__", None)
+        if operation is not None:
+            operation.roles = roles
+
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             name, held = authenticate()

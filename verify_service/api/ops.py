@@ -7,18 +7,22 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.api.http import services
+from verify_service.api.openapi import documented
+from verify_service.api.schemas import HealthSchema
 from verify_service.errors import DependencyUnavailable
 
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
+@documented("Liveness: 200 while the process runs.", response=HealthSchema)
 def healthz() -> tuple[dict[str, Any], int]:
     """200 while the process runs."""
     return {"status": "ok"}, 200
 
 
 @bp.get("/readyz")
+@documented("Readiness: 200 when the database and Redis answer, else 503.", response=HealthSchema)
 def readyz() -> tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int]:
     """200 when the database and (if configured) Redis answer, else 503."""
     checks = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,10 +12,25 @@ from verify_service.config import SUPPORTED_LOCALES
 from verify_service.domain.masking import normalise_phone
 from verify_service.domain.model import rfc3339
 
-ACCOUNT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}\Z", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
-VERIFICATION_ID = validate.Regexp(r"^ver_[A-Za-z0-9_-]{1,60}\Z")
-CHALLENGE_ID = validate.Regexp(r"^chl_[A-Za-z0-9_-]{1,60}\Z")
-SIX_DIGITS = validate.Regexp(r"^[0-9]{6}\Z", error="Must be exactly 6 digits.")
+
+class FullMatch(validate.Regexp):
+    """A regex that must match the whole string (`$` alone lets a trailing newline through).
+
+    The pattern is written `^...$` so the OpenAPI document carries a portable regex.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        """Raise unless the entire value matches."""
+        pattern: re.Pattern[str] = self.regex  # type: ignore[assignment]
+        if not isinstance(value, str) or pattern.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
+VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
+CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
+SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
 FACTOR_RESULTS = ("match", "mismatch", "expired", "not_checked")
 RESULTS = ("verified", "rejected", "locked", "frozen")
 AUDIT_EVENTS = (
@@ -29,6 +45,8 @@ class Text(fields.String):
     """A string with no control characters (tabs and newlines only where allowed) and no lone surrogates."""
 
     def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any):
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$" if multiline else r"^[^\x00-\x1f\x7f]*$"
+        kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(*args, **kwargs)
         self.multiline = multiline
 
@@ -189,7 +207,7 @@ class AuditQuerySchema(StrictSchema):
     since = UtcDateTime()
     until = UtcDateTime()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}\Z", error="Not a valid cursor."))
+    cursor = fields.String(validate=FullMatch(r"^[0-9]{1,18}$", error="Not a valid cursor."))
 
 
 class AuditEventSchema(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.api.http import dump, load_body, path_id, requires, services
+from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.model import Actor
@@ -16,6 +17,8 @@ bp = Blueprint("verifications", __name__)
 
 @bp.post("/v1/verifications")
 @requires("agent")
+@documented("Is this caller the account holder? 200 whatever the answer; see `result`.",
+            response=VerificationSchema, body=CheckRequestSchema, errors=(404,))
 def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema()))
@@ -24,6 +27,8 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
 
 @bp.get("/v1/verifications/<verification_id>")
 @requires("agent", "admin")
+@documented("A stored check, plus `valid`: verified and still inside its validity.",
+            response=VerificationRecordSchema, errors=(404,))
 def get_verification(verification_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """A stored check, plus whether it is still valid now."""
     found = services().checks.get(path_id(verification_id, VERIFICATION_ID, "verification"))

@@ -1,0 +1,125 @@
+"""The OpenAPI document, built by apispec from the same marshmallow schemas that validate requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ERROR_TEXT = {
+    400: "Invalid JSON or a request that breaks a rule (`invalid_json`, `validation_error`).",
+    401: "Missing, unknown or revoked API key (`unauthorized`).",
+    403: "The key lacks the role this endpoint needs (`forbidden`).",
+    404: "Unknown customer or record (`not_found`).",
+    409: "The request conflicts with the customer's state (`conflict`).",
+    413: "Body over 64 KiB (`payload_too_large`).",
+    415: "A body that is not application/json (`unsupported_media_type`).",
+    429: "Too many requests (`rate_limited`); see Retry-After.",
+    503: "A dependency (database, Redis, key ring) is unavailable (`service_unavailable`); see Retry-After.",
+}
+COMMON_ERRORS = (401, 403, 413, 415, 503)
+PATH_PARAMS = {
+    "account_id": (ACCOUNT_ID, "JP1001"),
+    "verification_id": (VERIFICATION_ID, "ver_3q2Hc9"),
+    "challenge_id": (CHALLENGE_ID, "chl_7Xb2Qw"),
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
+@dataclass
+class Operation:
+    """What the document says about one endpoint."""
+
+    summary: str
+    ok: int = 200
+    response: type[Schema] | None = None
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    errors: tuple[int, ...] = ()
+    body_required: bool = True
+    roles: tuple[str, ...] = field(default_factory=tuple)
+
+
+def documented(summary: str, *, ok: int = 200, response: type[Schema] | None = None,
+               body: type[Schema] | None = None, query: type[Schema] | None = None,
+               errors: tuple[int, ...] = (), body_required: bool = True) -> Callable[[F], F]:
+    """Attach an Operation to a view (put it under @requires, which adds the roles)."""
+
+    def decorate(view: F) -> F:
+        view.__openapi__ = Operation(  # type: ignore[attr-defined]
+            summary, ok, response, body, query, errors, body_required)
+        return view
+
+    return decorate
+
+
+def _responses(op: Operation, public: bool) -> dict[str, Any]:
+    """The success response and every error the endpoint can give, all in the one error shape."""
+    success: dict[str, Any] = {"description": "Success."}
+    if op.response is not None:
+        success["content"] = {"application/json": {"schema": op.response}}
+    responses = {str(op.ok): success}
+    statuses = set(op.errors) | ({503} if public else set(COMMON_ERRORS))
+    if op.body is not None:
+        statuses.add(400)
+    for status in sorted(statuses):
+        error: dict[str, Any] = {"description": ERROR_TEXT[status],
+                                 "content": {"application/json": {"schema": ErrorSchema}}}
+        if status in (429, 503):
+            error["headers"] = RETRY_AFTER
+        responses[str(status)] = error
+    return responses
+
+
+def _operation(op: Operation, path: str) -> dict[str, Any]:
+    """One path item operation."""
+    public = not path.startswith("/v1/")
+    roles = f" Roles: {', '.join(op.roles)}." if op.roles else ""
+    operation: dict[str, Any] = {"summary": op.summary, "description": op.summary + roles,
+                                 "responses": _responses(op, public)}
+    params: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True, "example": PATH_PARAMS[name][1],
+         "schema": {"type": "string", "pattern": PATH_PARAMS[name][0].regex.pattern}}
+        for name in re.findall(r"{(\w+)}", path)]
+    if op.query is not None:
+        params.append({"in": "query", "schema": op.query})
+    if params:
+        operation["parameters"] = params
+    if op.body is not None:
+        operation["requestBody"] = {"required": op.body_required,
+                                    "content": {"application/json": {"schema": op.body}}}
+    operation["security"] = [] if public else [{"bearerAuth": []}]
+    return operation
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """Walk the app's routes and document every view that carries an Operation."""
+    spec = APISpec(title="verify-service", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Is this caller the account holder? Support PINs, one-time codes, "
+                                        "lockout and audit for support desks. Every /v1 endpoint needs "
+                                        "`Authorization: Bearer <api key>`."})
+    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
+                                                   "description": "An API key from `flask --app wsgi keys create`."})
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        op: Operation | None = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
+        if op is None:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(op, path)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
