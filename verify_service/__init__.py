@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
 
-from verify_service.api import register_blueprints
+from verify_service import logs
+from verify_service.api import observability, register_blueprints
 from verify_service.api.errors import register_error_handlers
 from verify_service.api.http import check_body_type
 from verify_service.bootstrap import Services, build_services
@@ -30,17 +30,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.extensions["verify"] = services
     Migrate(app, services.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     register_error_handlers(app)
+    observability.install(app)
     app.before_request(check_body_type)
     register_blueprints(app)
     from verify_service.cli import register_cli
 
     register_cli(app)
-    _configure_logging()
+    logs.configure()
     return app
-
-
-def _configure_logging() -> None:
-    """Plain lines to stderr unless the host (gunicorn, pytest) configured logging."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

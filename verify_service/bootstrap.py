@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from verify_service.adapters.crypto import AuditSigner, KeyRingVault, hash_api_key, new_api_key
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
+from verify_service.adapters.metrics import record_delivery
+from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
@@ -52,6 +54,7 @@ class Services:
     totp: TotpService
     outbox: OutboxService
     worker: OutboxWorker
+    limiter: TokenBucketLimiter
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -111,7 +114,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     counter = build_counter(settings, db)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
-                           policy=DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds)))
+                           policy=DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds)),
+                           on_result=record_delivery)
     worker = OutboxWorker(outbox)
     if settings.outbox_inprocess:
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
@@ -128,4 +132,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         audit=AuditReader(uow=uow, signer=signer),
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
         totp=totp, outbox=outbox, worker=worker,
+        limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
     )

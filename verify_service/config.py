@@ -58,6 +58,7 @@ class Settings:
     twilio_base_url: str = "https://api.twilio.com"
     outbox_give_up_seconds: int = 3600
     outbox_inprocess: bool = True
+    rate_limit_per_second: int = 200
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
@@ -99,6 +100,7 @@ _INT_FIELDS = {
     "code_max_wrong": ("VERIFY_CODE_MAX_WRONG", 1),
     "phone_change_hold_seconds": ("VERIFY_PHONE_CHANGE_HOLD_SECONDS", 0),
     "outbox_give_up_seconds": ("VERIFY_OUTBOX_GIVE_UP_SECONDS", 1),
+    "rate_limit_per_second": ("VERIFY_RATE_LIMIT_PER_SECOND", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

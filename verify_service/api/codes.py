@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from verify_service.adapters import metrics
 from verify_service.api.customers import summary
 from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, services
 from verify_service.api.openapi import documented
@@ -39,7 +40,9 @@ def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Send a one-time code to the customer's phone (201, queued)."""
     account_id = account_id_arg(account_id)
     request = SendRequest(account_id=account_id, **load_body(CodeSendSchema()))
-    return _challenge(services().codes.send(request, actor)), 201
+    challenge = services().codes.send(request, actor)
+    metrics.CODES.labels("sent").inc()
+    return _challenge(challenge), 201
 
 
 @bp.get("/v1/codes/<challenge_id>")

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError
 
+from verify_service import logs
 from verify_service.api.schemas import ACCOUNT_ID
 from verify_service.bootstrap import Services
 from verify_service.domain.model import Actor
-from verify_service.errors import Forbidden, InvalidJson, NotFound, Unauthorized, ValidationFailed, VerifyError
+from verify_service.errors import (
+    Forbidden,
+    InvalidJson,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+    VerifyError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +72,10 @@ def requires(*roles: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             name, held = authenticate()
+            logs.key_name.set(name)
+            wait = services().limiter.hit(name)
+            if wait is not None:
+                raise RateLimited("Too many requests for this API key.", retry_after=math.ceil(wait))
             if not set(held) & set(roles):
                 raise Forbidden(f"This endpoint needs the {' or '.join(roles)} role.")
             return view(*args, actor=Actor(key_name=name, ip=client_ip()), **kwargs)
@@ -110,7 +124,10 @@ def load_body(schema: Schema) -> dict[str, Any]:
     raw = _raw_body()
     if not isinstance(raw, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"_schema": ["Must be an object."]})
-    return load_data(schema, raw)
+    data = load_data(schema, raw)
+    if isinstance(data.get("agent_id"), str):
+        logs.agent_id.set(data["agent_id"])
+    return data
 
 
 def query_args() -> dict[str, str]:

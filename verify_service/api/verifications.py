@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from verify_service.adapters import metrics
 from verify_service.api.http import dump, load_body, path_id, requires, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
@@ -22,7 +23,11 @@ bp = Blueprint("verifications", __name__)
 def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema()))
-    return dump(VerificationSchema(), services().checks.check(request, actor))
+    verification = services().checks.check(request, actor)
+    metrics.VERIFICATIONS.labels(verification.result, verification.channel).inc()
+    if verification.result == "rejected" and verification.locked_until is not None:
+        metrics.LOCKS.inc()
+    return dump(VerificationSchema(), verification)
 
 
 @bp.get("/v1/verifications/<verification_id>")

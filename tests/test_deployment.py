@@ -1,0 +1,29 @@
+"""Deployment files: the Dockerfile passes hadolint, gunicorn's config loads, compose has its services."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def test_dockerfile_passes_hadolint(root):
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, "--failure-threshold", "warning", str(root / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gunicorn_config_disables_the_control_socket_and_logs_json(root, monkeypatch, tmp_path):
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    namespace: dict[str, object] = {}
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    assert namespace["control_socket_disable"] is True and namespace["workers"] == 3
+    assert namespace["graceful_timeout"] == 20 and namespace["accesslog"] is None
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox"])
+def test_compose_file_has_each_service(root, service):
+    assert f"\n  {service}:\n" in (root / "docker-compose.yml").read_text()

@@ -1,0 +1,58 @@
+"""Prometheus metrics; correct under several gunicorn workers (PROMETHEUS_MULTIPROC_DIR)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REQUEST_SECONDS = Histogram(
+    "verify_http_request_duration_seconds", "HTTP request latency by route and status.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+VERIFICATIONS = Counter("verify_verifications_total", "Verification checks by result.", ["result", "channel"])
+LOCKS = Counter("verify_customer_locks_total", "Customers locked after too many failed checks.")
+CODES = Counter("verify_codes_total", "One-time code messages: sent (queued), delivered, failed.", ["outcome"])
+EVENTS = Counter("verify_security_events_total", "Security event deliveries by outcome.", ["outcome"])
+
+
+def record_delivery(kind: str, outcome: str) -> None:
+    """Count an outbox result (`sent` or `failed`; retries are not counted here)."""
+    if outcome == "retry":
+        return
+    label = "delivered" if outcome == "sent" else outcome
+    (CODES if kind == "sms" else EVENTS).labels(label).inc()
+
+
+class BacklogCollector(Collector):
+    """Outbox backlog and the age of its oldest message, read from the database at scrape time."""
+
+    def __init__(self, backlog: Callable[[], tuple[int, datetime | None]], now: Callable[[], datetime]):
+        self._backlog, self._now = backlog, now
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        """Two gauges."""
+        count, oldest = self._backlog()
+        age = (self._now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily("verify_outbox_backlog", "Messages waiting for delivery.", value=count)
+        yield GaugeMetricFamily("verify_outbox_oldest_age_seconds", "Age of the oldest waiting message.",
+                                value=max(0.0, age))
+
+
+def render(backlog: BacklogCollector) -> bytes:
+    """The exposition text: every worker's counters (multiprocess) plus the live backlog."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        body = generate_latest(REGISTRY)
+    live = CollectorRegistry()
+    live.register(backlog)
+    return body + generate_latest(live)

@@ -1,0 +1,61 @@
+"""Per-request plumbing: request ids, one JSON log line, metrics, security headers, /metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from verify_service import logs
+from verify_service.adapters import metrics
+from verify_service.api.http import services
+
+log = logging.getLogger("verify_service.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+
+
+def _start() -> None:
+    """Take the caller's X-Request-ID (if sane) or make one; start the clock."""
+    given = request.headers.get("X-Request-ID", "")
+    logs.request_id.set(given if REQUEST_ID.match(given) else uuid.uuid4().hex)
+    logs.key_name.set(None)
+    logs.agent_id.set(None)
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    """Headers, the access log line and the latency metric."""
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    metrics.REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(elapsed)
+    response.headers["X-Request-ID"] = logs.request_id.get() or ""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    docs = request.path.startswith("/docs")
+    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    if not docs:
+        response.headers.setdefault("Cache-Control", "no-store")
+    log.info("%s %s %s", request.method, route, response.status_code,
+             extra={"status": response.status_code, "ms": round(elapsed * 1000, 2), "ip": request.remote_addr})
+    return response
+
+
+def metrics_view() -> Response:
+    """Prometheus text format: every worker's counters and the live outbox backlog."""
+    svc = services()
+    collector = metrics.BacklogCollector(svc.outbox.backlog, svc.clock.now)
+    return Response(metrics.render(collector), mimetype="text/plain; version=0.0.4")
+
+
+def install(app: Flask) -> None:
+    """Wire the hooks and /metrics into the app."""
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

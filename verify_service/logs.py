@@ -1,0 +1,41 @@
+"""One JSON object per log line, with the request id, API key name and agent id of the request."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+key_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("key_name", default=None)
+agent_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("agent_id", default=None)
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "msg", "request_id", "key", "agent_id", ...extra}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render one record as a JSON line (never the arguments' secrets: we never log any)."""
+        line = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        for name, var in (("request_id", request_id), ("key", key_name), ("agent_id", agent_id)):
+            if (value := var.get()) is not None:
+                line[name] = value
+        line.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure(level: int = logging.INFO) -> None:
+    """JSON lines on stderr, unless the host (pytest) installed handlers of its own."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
