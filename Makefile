@@ -7,7 +7,7 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint migrate clean
+.PHONY: help run test lint migrate bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ test: $(VENV)/.dev ## The whole suite (finds PostgreSQL and Redis, or starts thr
 lint: $(VENV)/.dev ## ruff and mypy
 	$(BIN)/ruff check verify_service tests wsgi.py gunicorn.conf.py migrations/env.py
 	$(BIN)/mypy
+
+bench: $(VENV)/.dev ## Load benchmark (needs wrk, PostgreSQL, Redis): writes bench/RESULTS.md
+	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/run.py
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -190,5 +190,5 @@ class FakeUnitOfWorkFactory:
         self.store = FakeStore()
         self.log: list[str] = []
 
-    def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
+    def __call__(self, *, write: bool = False, snapshot: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.log)

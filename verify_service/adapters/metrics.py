@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verify_service.errors import DependencyUnavailable
+
 REQUEST_SECONDS = Histogram(
     "verify_http_request_duration_seconds", "HTTP request latency by route and status.",
     ["method", "route", "status"],
@@ -35,8 +37,11 @@ class BacklogCollector(Collector):
         self._backlog, self._now = backlog, now
 
     def collect(self):  # type: ignore[no-untyped-def]
-        """Two gauges."""
-        count, oldest = self._backlog()
+        """Two gauges (none while the database is down: the counters still get scraped)."""
+        try:
+            count, oldest = self._backlog()
+        except DependencyUnavailable:
+            return
         age = (self._now() - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily("verify_outbox_backlog", "Messages waiting for delivery.", value=count)
         yield GaugeMetricFamily("verify_outbox_oldest_age_seconds", "Age of the oldest waiting message.",

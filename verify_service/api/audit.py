@@ -29,9 +29,9 @@ def _flatten(item: ChainedEvent) -> dict[str, Any]:
             response=AuditPageSchema, query=AuditQuerySchema, errors=(400,))
 def list_events(actor: Actor) -> tuple[dict[str, Any], int]:
     """Filtered events, newest first, with a cursor to the next page."""
-    args = load_data(AuditQuerySchema(), query_args())
+    args = load_data(AuditQuerySchema, query_args())
     cursor = args.pop("cursor", None)
     query = AuditQuery(before_id=int(cursor) if cursor else None, **args)
     events, next_id = services().audit.page(query)
     page = {"events": [_flatten(e) for e in events], "next_cursor": str(next_id) if next_id else None}
-    return dump(AuditPageSchema(), page)
+    return dump(AuditPageSchema, page)

@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from verify_service.adapters import metrics
 from verify_service.api.customers import summary
-from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, services
+from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import (
     CHALLENGE_ID,
@@ -27,7 +27,7 @@ bp = Blueprint("codes", __name__)
 
 def _challenge(challenge: Challenge) -> dict[str, Any]:
     """A challenge with its status as of now."""
-    body: dict[str, Any] = ChallengeSchema().dump(challenge)
+    body: dict[str, Any] = schema_instance(ChallengeSchema).dump(challenge)
     body["status"] = challenge.status_at(services().clock.now())
     return body
 
@@ -39,7 +39,7 @@ def _challenge(challenge: Challenge) -> dict[str, Any]:
 def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Send a one-time code to the customer's phone (201, queued)."""
     account_id = account_id_arg(account_id)
-    request = SendRequest(account_id=account_id, **load_body(CodeSendSchema()))
+    request = SendRequest(account_id=account_id, **load_body(CodeSendSchema))
     challenge = services().codes.send(request, actor)
     metrics.CODES.labels("sent").inc()
     return _challenge(challenge), 201
@@ -60,8 +60,8 @@ def get_code(challenge_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def enrol_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Start enrolment: an otpauth URI and its QR code (pending until confirmed)."""
     account_id = account_id_arg(account_id)
-    load_body(EmptySchema())
-    return dump(TotpEnrolmentSchema(), services().totp.enrol(account_id, actor))
+    load_body(EmptySchema)
+    return dump(TotpEnrolmentSchema, services().totp.enrol(account_id, actor))
 
 
 @bp.post("/v1/customers/<account_id>/totp/confirm")
@@ -71,7 +71,7 @@ def enrol_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def confirm_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Activate the app with a current code; second_factor becomes totp."""
     account_id = account_id_arg(account_id)
-    code = load_body(TotpConfirmSchema())["code"]
+    code = load_body(TotpConfirmSchema)["code"]
     return summary(services().totp.confirm(account_id, code, actor)), 200
 
 

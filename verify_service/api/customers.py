@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import account_id_arg, load_body, requires, services
+from verify_service.api.http import account_id_arg, load_body, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import CustomerPutSchema, CustomerSummarySchema
 from verify_service.domain.masking import mask_email, mask_phone
@@ -18,7 +18,7 @@ bp = Blueprint("customers", __name__)
 def summary(customer: Customer) -> dict[str, Any]:
     """The summary agents may see: masked contact details, status, lock."""
     now = services().clock.now()
-    body: dict[str, Any] = CustomerSummarySchema().dump({
+    body: dict[str, Any] = schema_instance(CustomerSummarySchema).dump({
         "account_id": customer.account_id, "phone_masked": mask_phone(customer.phone),
         "email_masked": mask_email(customer.email), "locale": customer.locale,
         "second_factor": customer.second_factor, "pin_issued_at": customer.pin_issued_at,
@@ -35,7 +35,7 @@ def summary(customer: Customer) -> dict[str, Any]:
 def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Register (201, a PIN is issued) or update (200)."""
     account_id = account_id_arg(account_id)
-    changes = load_body(CustomerPutSchema())
+    changes = load_body(CustomerPutSchema)
     customer, created = services().customers.register_or_update(account_id, changes, actor)
     return summary(customer), 201 if created else 200
 

@@ -119,7 +119,13 @@ def _raw_body() -> Any:
         raise InvalidJson() from None
 
 
-def load_body(schema: Schema) -> dict[str, Any]:
+@functools.cache
+def schema_instance(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building one deep-copies its fields, and instances are reusable."""
+    return schema()
+
+
+def load_body(schema: type[Schema]) -> dict[str, Any]:
     """Validate the body with a schema; 400 with per-field details when it fails."""
     raw = _raw_body()
     if not isinstance(raw, dict):
@@ -147,15 +153,15 @@ def path_id(value: str, validator: Callable[[str], Any], what: str) -> str:
     return value
 
 
-def load_data(schema: Schema, raw: Any) -> dict[str, Any]:
+def load_data(schema: type[Schema], raw: Any) -> dict[str, Any]:
     """Validate any mapping (body or query string) with a schema."""
     try:
-        return cast(dict[str, Any], schema.load(raw))
+        return cast(dict[str, Any], schema_instance(schema).load(raw))
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         raise ValidationFailed(details=messages) from None
 
 
-def dump(schema: Schema, obj: Any, status: int = 200) -> tuple[dict[str, Any], int]:
+def dump(schema: type[Schema], obj: Any, status: int = 200) -> tuple[dict[str, Any], int]:
     """A response body shaped by a schema."""
-    return cast(dict[str, Any], schema.dump(obj)), status
+    return cast(dict[str, Any], schema_instance(schema).dump(obj)), status

@@ -21,7 +21,7 @@ bp = Blueprint("locks", __name__)
             errors=(400, 404))
 def lock_status(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Whether the customer is locked, until when, and the failure count."""
-    return dump(LockSchema(), services().locks.status(account_id_arg(account_id)))
+    return dump(LockSchema, services().locks.status(account_id_arg(account_id)))
 
 
 @bp.delete("/v1/customers/<account_id>/lock")
@@ -31,8 +31,8 @@ def lock_status(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def unlock(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Unlock and reset the count, with a reason."""
     account_id = account_id_arg(account_id)
-    reason = load_body(ReasonSchema())["reason"]
-    return dump(LockSchema(), services().locks.unlock(account_id, reason, actor))
+    reason = load_body(ReasonSchema)["reason"]
+    return dump(LockSchema, services().locks.unlock(account_id, reason, actor))
 
 
 @bp.post("/v1/customers/<account_id>/freeze")
@@ -42,7 +42,7 @@ def unlock(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def freeze(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Freeze a customer under suspected takeover."""
     account_id = account_id_arg(account_id)
-    reason = load_body(ReasonSchema())["reason"]
+    reason = load_body(ReasonSchema)["reason"]
     return summary(services().locks.freeze(account_id, reason, actor)), 200
 
 
@@ -52,5 +52,5 @@ def freeze(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def unfreeze(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Lift a freeze."""
     account_id = account_id_arg(account_id)
-    reason = load_body(ReasonSchema())["reason"]
+    reason = load_body(ReasonSchema)["reason"]
     return summary(services().locks.unfreeze(account_id, reason, actor)), 200

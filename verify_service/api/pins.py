@@ -20,7 +20,7 @@ bp = Blueprint("pins", __name__)
             errors=(400, 404))
 def view_pin(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Show the PIN (issuing one if none); audited."""
-    return dump(PinSchema(), services().customers.view_pin(account_id_arg(account_id), actor))
+    return dump(PinSchema, services().customers.view_pin(account_id_arg(account_id), actor))
 
 
 @bp.post("/v1/customers/<account_id>/pin/rotate")
@@ -29,5 +29,5 @@ def view_pin(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 def rotate_pin(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Issue a new PIN; the old one stops working at once."""
     account_id = account_id_arg(account_id)
-    load_body(EmptySchema())
-    return dump(PinSchema(), services().customers.rotate_pin(account_id, actor))
+    load_body(EmptySchema)
+    return dump(PinSchema, services().customers.rotate_pin(account_id, actor))

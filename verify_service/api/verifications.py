@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from verify_service.adapters import metrics
-from verify_service.api.http import dump, load_body, path_id, requires, services
+from verify_service.api.http import dump, load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
 from verify_service.domain.checks import CheckRequest
@@ -22,12 +22,12 @@ bp = Blueprint("verifications", __name__)
             response=VerificationSchema, body=CheckRequestSchema, errors=(404,))
 def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
-    request = CheckRequest(**load_body(CheckRequestSchema()))
+    request = CheckRequest(**load_body(CheckRequestSchema))
     verification = services().checks.check(request, actor)
     metrics.VERIFICATIONS.labels(verification.result, verification.channel).inc()
     if verification.result == "rejected" and verification.locked_until is not None:
         metrics.LOCKS.inc()
-    return dump(VerificationSchema(), verification)
+    return dump(VerificationSchema, verification)
 
 
 @bp.get("/v1/verifications/<verification_id>")
@@ -37,6 +37,6 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
 def get_verification(verification_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """A stored check, plus whether it is still valid now."""
     found = services().checks.get(path_id(verification_id, VERIFICATION_ID, "verification"))
-    body = VerificationRecordSchema().dump(found)
+    body = schema_instance(VerificationRecordSchema).dump(found)
     body["valid"] = found.valid_at(services().clock.now())
     return body, 200

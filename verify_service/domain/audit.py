@@ -96,6 +96,6 @@ class AuditReader:
 
     def verify(self) -> ChainReport:
         """Recompute every chain; problems name what was altered or removed."""
-        with self._uow() as uow:
+        with self._uow(snapshot=True) as uow:
             heads = uow.audit.heads()
             return verify_chains(uow.audit.walk(), heads, self._signer)

@@ -259,9 +259,9 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    """Makes units of work; `write=True` for ones that will change data."""
+    """Makes units of work: `write=True` for ones that change data, `snapshot=True` for multi-read consistency."""
 
-    def __call__(self, *, write: bool = False) -> UnitOfWork:
+    def __call__(self, *, write: bool = False, snapshot: bool = False) -> UnitOfWork:
         """A new unit of work."""
         ...
 

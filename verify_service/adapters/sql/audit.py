@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from verify_service.adapters.sql.database import SqlDatabase
 
 _EVENT_FIELDS = ("event", "at", "account_id", "actor", "agent_id", "channel", "ticket_ref", "ip", "details")
+# Statements built once: building them per call costs more than the round trip (hot path of every check).
+_HEAD = sa.select(audit_heads.c.seq, audit_heads.c.hash).where(audit_heads.c.chain == sa.bindparam("c"))
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_MOVE_HEAD = audit_heads.update().where(audit_heads.c.chain == sa.bindparam("c")).values(
+    seq=sa.bindparam("s"), hash=sa.bindparam("h"))
+_INSERT_EVENT = audit_events.insert()
 
 
 def _from_row(row: RowMapping) -> ChainedEvent:
@@ -38,11 +44,10 @@ class SqlAuditLog:
 
     def _lock_head(self, chain: str) -> tuple[int, str]:
         """The chain's head, locked for this transaction (created on first use)."""
-        query = sa.select(audit_heads.c.seq, audit_heads.c.hash).where(audit_heads.c.chain == chain)
-        row = self._conn.execute(query.with_for_update()).first()
+        row = self._conn.execute(_HEAD_FOR_UPDATE, {"c": chain}).first()
         if row is None:
             self._conn.execute(self._db.insert_ignore(audit_heads, chain=chain, seq=0, hash=GENESIS_HASH))
-            row = self._conn.execute(query.with_for_update()).first()
+            row = self._conn.execute(_HEAD_FOR_UPDATE, {"c": chain}).first()
         assert row is not None
         return row[0], row[1]
 
@@ -54,10 +59,10 @@ class SqlAuditLog:
         key_id = self._signer.newest_key_id()
         digest = self._signer.sign(key_id, chain_input(prev_hash, chain, seq, event))
         assert digest is not None
-        self._conn.execute(audit_heads.update().where(audit_heads.c.chain == chain).values(seq=seq, hash=digest))
+        self._conn.execute(_MOVE_HEAD, {"c": chain, "s": seq, "h": digest})
         values = {name: getattr(event, name) for name in _EVENT_FIELDS}
-        event_id = self._conn.execute(audit_events.insert().values(
-            chain=chain, seq=seq, prev_hash=prev_hash, hash=digest, key_id=key_id, **values)).inserted_primary_key
+        event_id = self._conn.execute(_INSERT_EVENT, {"chain": chain, "seq": seq, "prev_hash": prev_hash,
+                                                      "hash": digest, "key_id": key_id, **values}).inserted_primary_key
         assert event_id is not None
         return ChainedEvent(id=int(event_id[0]), event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest,
                             key_id=key_id)

@@ -57,8 +57,10 @@ def _sqlite_engine(url: str, timeout: float) -> Engine:
 def _postgres_engine(url: str, timeout: float) -> Engine:
     """PostgreSQL through psycopg 3, with connect and statement timeouts."""
     millis = int(timeout * 1000)
+    # No pre-ping (a round trip per request): a dropped connection fails one request with 503,
+    # SQLAlchemy then invalidates the pool and the next request reconnects.
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=timeout,
+        url, pool_size=10, max_overflow=10, pool_timeout=timeout, pool_recycle=1800,
         connect_args={"connect_timeout": max(1, int(timeout)),
                       "options": f"-c statement_timeout={millis} -c lock_timeout={millis}"})
 
@@ -82,13 +84,16 @@ class SqlDatabase:
         return self.engine.dialect.name
 
     @contextlib.contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Connection]:
-        """A connection in a transaction; rolled back unless committed inside."""
+    def transaction(self, *, write: bool, snapshot: bool = False) -> Iterator[Connection]:
+        """A connection in a transaction; rolled back unless committed inside.
+
+        On PostgreSQL a plain read runs in autocommit (no BEGIN/ROLLBACK round trips: every read
+        here is one statement); `snapshot` reads see one consistent snapshot (audit verify).
+        """
         with translate_errors(), self.engine.connect() as conn:
             options: dict[str, Any] = {WRITE: write}
             if not write and self.dialect == "postgresql":
-                # Reads see one snapshot (audit verify reads heads and events together).
-                options["isolation_level"] = "REPEATABLE READ"
+                options["isolation_level"] = "REPEATABLE READ" if snapshot else "AUTOCOMMIT"
             conn = conn.execution_options(**options)
             transaction = conn.begin()
             try:

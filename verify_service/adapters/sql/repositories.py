@@ -40,6 +40,12 @@ def _customer_values(customer: Customer) -> dict[str, Any]:
     return values
 
 
+_CUSTOMER = sa.select(customers).where(customers.c.account_id == sa.bindparam("a"))
+_CUSTOMER_FOR_UPDATE = _CUSTOMER.with_for_update()
+_INSERT_VERIFICATION = verifications.insert()
+_LIVE_KEY = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("h"), api_keys.c.revoked_at.is_(None))
+
+
 class SqlCustomerRepository:
     """Customers in the `customers` table."""
 
@@ -48,10 +54,8 @@ class SqlCustomerRepository:
 
     def get(self, account_id: str, *, for_update: bool = False) -> Customer | None:
         """One customer by account id."""
-        query = sa.select(customers).where(customers.c.account_id == account_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = _CUSTOMER_FOR_UPDATE if for_update else _CUSTOMER
+        row = self._conn.execute(query, {"a": account_id}).mappings().first()
         return _customer_from_row(row) if row else None
 
     def add(self, customer: Customer) -> None:
@@ -107,9 +111,9 @@ class SqlVerificationRepository:
     def add(self, verification: Verification) -> None:
         """Insert one record."""
         values = {name: getattr(verification, name) for name in _VERIFICATION_FIELDS}
-        self._conn.execute(verifications.insert().values(
-            id=verification.verification_id, factor_pin=verification.factors["pin"],
-            factor_code=verification.factors["code"], **values))
+        self._conn.execute(_INSERT_VERIFICATION, {
+            "id": verification.verification_id, "factor_pin": verification.factors["pin"],
+            "factor_code": verification.factors["code"], **values})
 
     def get(self, verification_id: str) -> Verification | None:
         """One record by id."""
@@ -141,8 +145,7 @@ class SqlApiKeyRepository:
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         """The live key with this hash."""
-        row = self._conn.execute(sa.select(api_keys).where(
-            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))).mappings().first()
+        row = self._conn.execute(_LIVE_KEY, {"h": key_hash}).mappings().first()
         return _key_from_row(row) if row else None
 
     def by_name(self, name: str) -> ApiKey | None:

@@ -28,15 +28,16 @@ class SqlUnitOfWork:
     challenges: SqlChallengeRepository
     outbox: SqlOutboxRepository
 
-    def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False,
+    def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
         self._db, self._signer, self._write, self._events_vault = db, signer, write, events_vault
+        self._snapshot = snapshot
         self._after_outbox = after_outbox
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> SqlUnitOfWork:
         """Begin a transaction (BEGIN IMMEDIATE on SQLite when writing)."""
-        conn = self._stack.enter_context(self._db.transaction(write=self._write))
+        conn = self._stack.enter_context(self._db.transaction(write=self._write, snapshot=self._snapshot))
         self._conn = conn
         self.customers = SqlCustomerRepository(conn)
         self.verifications = SqlVerificationRepository(conn)
@@ -66,7 +67,7 @@ class SqlUnitOfWorkFactory:
         self._db, self._signer, self._events_vault = db, signer, events_vault
         self.after_outbox: Callable[[], None] | None = None
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+    def __call__(self, *, write: bool = False, snapshot: bool = False) -> SqlUnitOfWork:
         """A new unit of work."""
-        return SqlUnitOfWork(self._db, self._signer, write=write, events_vault=self._events_vault,
-                             after_outbox=self.after_outbox)
+        return SqlUnitOfWork(self._db, self._signer, write=write, snapshot=snapshot,
+                             events_vault=self._events_vault, after_outbox=self.after_outbox)

@@ -1,0 +1,218 @@
+"""Load benchmark: gunicorn (2 workers) on PostgreSQL + Redis, wrk on loopback, ratios within one run.
+
+    python bench/run.py [--sizes 1000,1000000] [--duration 10] [--connections 16]
+
+Writes bench/RESULTS.md. Needs wrk (apt-get install wrk), PostgreSQL and Redis
+(BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import seed  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+PIN_KEYS = "bench:bench-pin-key-0000000000000000000000000000"
+SAMPLE = 1000
+BIN = Path(sys.executable).parent
+
+SCRIPT = """
+local accounts = {%(accounts)s}
+local pins = {%(pins)s}
+local key = "%(key)s"
+local mode = "%(mode)s"
+local pause = %(pause)d
+math.randomseed(os.time() + tonumber(string.sub(tostring({}), 8), 16) %% 1000)
+request = function()
+  local i = math.random(#accounts)
+  local a, p = accounts[i], pins[i]
+  local h = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+  if mode == "floor" then return wrk.format("GET", "/", {}) end
+  if mode == "summary" then return wrk.format("GET", "/v1/customers/" .. a, h) end
+  if mode == "send" then return wrk.format("POST", "/v1/customers/" .. a .. "/codes", h, "{}") end
+  local body = '{"account_id":"' .. a .. '","channel":"phone","agent_id":"bench"'
+  if mode == "right" then body = body .. ',"pin":"' .. p .. '"' end
+  if mode == "wrong" then body = body .. ',"pin":"' .. (p == "000001" and "000002" or "000001") .. '"' end
+  if mode == "code" then body = body .. ',"pin":"' .. p .. '","code":"000000"' end
+  return wrk.format("POST", "/v1/verifications", h, body .. "}")
+end
+delay = function() return pause end
+"""
+SCENARIOS = [("floor", "bare Flask JSON endpoint (the floor)"), ("right", "PIN check, right PIN"),
+             ("wrong", "PIN check, wrong PIN"), ("code", "PIN + code (code path; codes are single-use, "
+             "so this measures lookup + mismatch)"), ("send", "code send (challenge + outbox + audit)"),
+             ("summary", "customer summary read")]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    """Poll until the URL answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def gunicorn(app: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """gunicorn, 2 sync workers, as in production."""
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-w", "2", "-b", f"127.0.0.1:{port}", app],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(f"http://127.0.0.1:{port}/healthz" if app == "wsgi:app" else f"http://127.0.0.1:{port}/")
+    return process
+
+
+def run_wrk(port: int, script: str, duration: int, connections: int) -> dict[str, float]:
+    """One wrk run; requests/s and latency percentiles in ms."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name,
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    os.unlink(handle.name)
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        result[f"p{pct}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non2xx"] = float(errors.group(1)) if errors else 0.0
+    return result
+
+
+def script_for(mode: str, sample: list[tuple[str, str]], key: str, pause: int = 0) -> str:
+    """The wrk Lua script of one scenario."""
+    return SCRIPT % {"accounts": ",".join(f'"{a}"' for a, _ in sample),
+                     "pins": ",".join(f'"{p}"' for _, p in sample), "key": key, "mode": mode, "pause": pause}
+
+
+def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    """A fresh database and Redis, `size` customers; the env, a sample with PINs, an agent key."""
+    name = f"verify_bench_{size}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
+           "VERIFY_REDIS_URL": REDIS_URL, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
+           "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",
+           "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000", "VERIFY_OUTBOX_INPROCESS": "false",
+           "VERIFY_DELIVERY_BACKEND": "console", "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()}
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    key = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "keys", "create", "--name", "bench", "--role",
+                          "agent"], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    started = time.monotonic()
+    sample = seed(env["VERIFY_DATABASE_URL"], size, PIN_KEYS, SAMPLE)
+    print(f"seeded {size} customers in {time.monotonic() - started:.1f} s", flush=True)
+    return env, sample, key.strip().splitlines()[-1]
+
+
+def bench_size(size: int, duration: int, connections: int) -> dict[str, dict[str, float]]:
+    """Every scenario at full load, then the PIN check at half its peak rate."""
+    env, sample, key = prepare(size)
+    results: dict[str, dict[str, float]] = {}
+    floor_port, port = free_port(), free_port()
+    floor = gunicorn("bench.floor_app:app", env, floor_port)
+    app = gunicorn("wsgi:app", env, port)
+    try:
+        for mode, _ in SCENARIOS:
+            target = floor_port if mode == "floor" else port
+            run_wrk(target, script_for(mode, sample, key), 2, connections)  # warm up
+            results[mode] = run_wrk(target, script_for(mode, sample, key), duration, connections)
+            print(size, mode, results[mode], flush=True)
+        peak = results["right"]["rps"]
+        # wrk has no fixed rate; a per-connection pause gives about half the peak.
+        pause = max(1, int(connections * 1000 / (peak / 2)))
+        results["right_half"] = run_wrk(port, script_for("right", sample, key, pause), duration, connections)
+        print(size, "right at half peak", results["right_half"], flush=True)
+    finally:
+        for process in (floor, app):
+            process.terminate()
+            process.wait(timeout=30)
+    return results
+
+
+def machine() -> str:
+    """CPU model and count."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def report(all_results: dict[int, dict[str, dict[str, float]]], duration: int, connections: int) -> str:
+    """RESULTS.md."""
+    small, large = min(all_results), max(all_results)
+    lines = [f"# Benchmark results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.\n",
+             f"gunicorn 2 sync workers on PostgreSQL 15 + Redis 7 (all on this machine), wrk 1 thread, "
+             f"{connections} connections, {duration} s per scenario after a 2 s warm-up. `python bench/run.py`.\n"]
+    for size in sorted(all_results):
+        res = all_results[size]
+        floor = res["floor"]["rps"]
+        lines.append(f"\n## {size:,} customers\n\n| scenario | requests/s | p50 ms | p99 ms | vs floor | non-2xx |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for mode, label in SCENARIOS + [("right_half", "PIN check, right PIN, at about half its peak rate")]:
+            r = res[mode]
+            lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                         f"{r['rps'] / floor:.0%} | {r['non2xx']:.0f} |")
+    if small != large:
+        lines.append(f"\n## {large:,} vs {small:,} customers\n\n| scenario | throughput ratio | p50 ratio |")
+        lines.append("| --- | ---: | ---: |")
+        for mode, label in SCENARIOS[1:]:
+            a, b = all_results[large][mode], all_results[small][mode]
+            lines.append(f"| {label} | {a['rps'] / b['rps']:.2f} | {a['p50'] / b['p50']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Run and write bench/RESULTS.md (raw numbers in bench/results.json)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,1000000")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    results = {size: bench_size(size, args.duration, args.connections)
+               for size in (int(s) for s in args.sizes.split(","))}
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
+    body = report(results, args.duration, args.connections)
+    (ROOT / "bench" / "RESULTS.md").write_text(body + "\n" + NOTES_MARKER + "\n" + _notes())
+    print(body)
+
+
+NOTES_MARKER = "<!-- notes below are kept across runs -->"
+
+
+def _notes() -> str:
+    """Hand-written analysis kept below the marker."""
+    path = ROOT / "bench" / "RESULTS.md"
+    if path.exists() and NOTES_MARKER in path.read_text():
+        return path.read_text().split(NOTES_MARKER, 1)[1].lstrip("\n")
+    return ""
+
+
+if __name__ == "__main__":
+    main()
