@@ -32,7 +32,8 @@ migrate: $(VENV)/.runtime ## Create or upgrade the database schema (VERIFY_DATAB
 
 run: migrate ## Serve with gunicorn on 127.0.0.1:8000 (SQLite, no Redis), with one demo key per role
 	@$(BIN)/flask --app wsgi keys demo --file var/demo-keys.env
-	@echo "Serving on http://$(HOST):$(PORT) ; in another shell: source var/demo-keys.env"
+	@$(BIN)/flask --app wsgi users demo --file var/demo-users.env
+	@echo "Serving on http://$(HOST):$(PORT) ; agent console: http://$(HOST):$(PORT)/console ; API keys: source var/demo-keys.env"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: $(VENV)/.dev ## The whole suite (finds PostgreSQL and Redis, or starts throwaway ones)

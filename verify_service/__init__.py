@@ -13,6 +13,7 @@ from verify_service.api.errors import register_error_handlers
 from verify_service.api.http import check_body_type
 from verify_service.bootstrap import Services, build_services
 from verify_service.config import PROJECT_ROOT, Settings, load_settings
+from verify_service.console import views as console_views
 from verify_service.domain.ports import Clock
 
 MAX_BODY_BYTES = 64 * 1024
@@ -24,7 +25,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     settings = settings or load_settings(**(test_config or {}))
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-                      TESTING=settings.env == "test")
+                      TESTING=settings.env == "test", SESSION_COOKIE_NAME="verify_console",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_SECURE=settings.env == "production", SESSION_COOKIE_PATH="/console")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     services: Services = build_services(settings, clock=clock)
     app.extensions["verify"] = services
@@ -33,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     observability.install(app)
     app.before_request(check_body_type)
     register_blueprints(app)
+    app.register_blueprint(console_views.bp)
     from verify_service.cli import register_cli
 
     register_cli(app)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from verify_service.adapters.crypto import AuditSigner, KeyRingVault, hash_api_key, new_api_key
+from verify_service.adapters.crypto import (
+    ArgonPasswordHasher,
+    AuditSigner,
+    KeyRingVault,
+    hash_api_key,
+    new_api_key,
+)
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.metrics import record_delivery
@@ -25,6 +31,7 @@ from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import LockService
 from verify_service.domain.ports import AttemptCounter, Clock, MessageSender, PinVault
 from verify_service.domain.totp import TotpService
+from verify_service.domain.users import UserService
 
 
 class SystemClock:
@@ -55,6 +62,7 @@ class Services:
     outbox: OutboxService
     worker: OutboxWorker
     limiter: TokenBucketLimiter
+    users: UserService
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -133,4 +141,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
+        users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=counter, clock=clock),
     )

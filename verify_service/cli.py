@@ -6,6 +6,7 @@ import functools
 import os
 import secrets
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -18,6 +19,7 @@ from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.sql.repositories import SqlCustomerRepository
 from verify_service.bootstrap import Services
 from verify_service.domain.keys import ROLES
+from verify_service.domain.users import CONSOLE_ROLES
 from verify_service.errors import VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,6 +155,48 @@ def verify_audit() -> None:
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
 
 
+users = AppGroup("users", help="Agent console users.")
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(CONSOLE_ROLES))
+@_refusals_as_errors
+def create_user(username: str, role: str) -> None:
+    """Create a console user; the password is asked for (or read from stdin when piped)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    user = _services().users.create(username, role, password)
+    click.echo(f"created console user {user.username!r} ({user.role})")
+
+
+@users.command("demo")
+@click.option("--file", "path", type=click.Path(path_type=Path), default=Path("var/demo-users.env"),
+              show_default=True)
+@_refusals_as_errors
+def demo_users(path: Path) -> None:
+    """Development only: a demo agent and supervisor with random passwords, kept in a file."""
+    services = _services()
+    if services.settings.env == "production":
+        raise click.ClickException("demo users are refused when VERIFY_ENV=production")
+    saved = _read_env_file(path)
+    if not saved.get("AGENT_USER"):
+        suffix = secrets.token_hex(2)
+        saved = {}
+        for role in CONSOLE_ROLES:
+            name, password = f"demo-{role}-{suffix}", secrets.token_urlsafe(12)
+            services.users.create(name, role, password)
+            saved[f"{role.upper()}_USER"], saved[f"{role.upper()}_PASSWORD"] = name, password
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in saved.items()))
+        os.chmod(path, 0o600)
+    click.echo(f"console sign-in (saved in {path}):")
+    for role in CONSOLE_ROLES:
+        click.echo(f"  {role}: {saved[f'{role.upper()}_USER']} / {saved[f'{role.upper()}_PASSWORD']}")
+
+
 outbox = AppGroup("outbox", help="The durable message outbox.")
 
 
@@ -181,5 +225,5 @@ def outbox_status() -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask --app wsgi`."""
-    for group in (keys, pins, audit, outbox):
+    for group in (keys, pins, audit, outbox, users):
         app.cli.add_command(group)

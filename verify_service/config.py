@@ -59,6 +59,7 @@ class Settings:
     outbox_give_up_seconds: int = 3600
     outbox_inprocess: bool = True
     rate_limit_per_second: int = 200
+    console_idle_seconds: int = 900
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
@@ -101,6 +102,7 @@ _INT_FIELDS = {
     "phone_change_hold_seconds": ("VERIFY_PHONE_CHANGE_HOLD_SECONDS", 0),
     "outbox_give_up_seconds": ("VERIFY_OUTBOX_GIVE_UP_SECONDS", 1),
     "rate_limit_per_second": ("VERIFY_RATE_LIMIT_PER_SECOND", 0),
+    "console_idle_seconds": ("VERIFY_CONSOLE_IDLE_SECONDS", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

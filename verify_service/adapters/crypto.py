@@ -133,6 +133,26 @@ class AuditSigner:
         return hmac.new(key, data, hashlib.sha256).hexdigest() if key is not None else None
 
 
+class ArgonPasswordHasher:
+    """People's passwords: argon2id through libpass's CryptContext (bcrypt hashes still verify)."""
+
+    def __init__(self) -> None:
+        from passlib.context import CryptContext
+
+        self._context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
+
+    def hash(self, password: str) -> str:
+        """A salted argon2id hash."""
+        return str(self._context.hash(password))
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        """Constant-time verification; a malformed hash is a mismatch."""
+        try:
+            return bool(self._context.verify(password, password_hash))
+        except (ValueError, TypeError):
+            return False
+
+
 def new_api_key() -> str:
     """A fresh API key: 256 bits from the CSPRNG."""
     return f"vk_{secrets.token_urlsafe(32)}"

@@ -16,6 +16,7 @@ from verify_service.api.http import services
 log = logging.getLogger("verify_service.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+CONSOLE_CSP = "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 DOCS_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
 
 
@@ -39,7 +40,8 @@ def _finish(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     docs = request.path.startswith("/docs")
-    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    csp = DOCS_CSP if docs else CONSOLE_CSP if request.path.startswith("/console") else API_CSP
+    response.headers.setdefault("Content-Security-Policy", csp)
     if not docs:
         response.headers.setdefault("Cache-Control", "no-store")
     log.info("%s %s %s", request.method, route, response.status_code,

@@ -32,7 +32,7 @@ def load_customer(uow: UnitOfWork, account_id: str, *, for_update: bool = False)
 
 def actor_event(event: str, at: datetime, account_id: str, actor: Actor, **details: Any) -> AuditEvent:
     """An audit event made by an API key on one customer."""
-    return AuditEvent(event=event, at=at, account_id=account_id, actor=actor.key_name,
+    return AuditEvent(event=event, at=at, account_id=account_id, actor=actor.key_name, agent_id=actor.agent_id,
                       ip=actor.ip, details=details)
 
 

@@ -61,10 +61,11 @@ class Customer:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asked: the API key's name and the client address."""
+    """Who asked: the API key's name (or `console`), the client address, and the console user if any."""
 
     key_name: str
     ip: str | None = None
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True)

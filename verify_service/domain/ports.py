@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from verify_service.domain.lockout import AttemptState, FailureOutcome, LockoutPolicy
+
+if TYPE_CHECKING:
+    from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
     ApiKey,
     AuditEvent,
@@ -148,6 +151,18 @@ class OutboxRepository(Protocol):
         ...
 
 
+class UserRepository(Protocol):
+    """Console users."""
+
+    def add(self, user: ConsoleUser) -> None:
+        """Store a new user."""
+        ...
+
+    def by_username(self, username: str) -> ConsoleUser | None:
+        """A user by name, or None."""
+        ...
+
+
 class MessageSender(Protocol):
     """Hands one message to a gateway; raises DeliveryFailed when it was not accepted."""
 
@@ -243,6 +258,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepository:
         """The outbox in this transaction."""
+        ...
+
+    @property
+    def users(self) -> UserRepository:
+        """Console users in this transaction."""
         ...
 
     def __enter__(self) -> UnitOfWork:

@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from verify_service.adapters.sql.tables import api_keys, customers, verifications
+from verify_service.adapters.sql.tables import api_keys, console_users, customers, verifications
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
+from verify_service.domain.users import ConsoleUser
 
 _CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
                     "frozen_at", "locked_until", "unlocked_at", "phone_changed_at", "created_at", "updated_at",
@@ -163,3 +164,24 @@ class SqlApiKeyRepository:
         """Every key, oldest first."""
         rows = self._conn.execute(sa.select(api_keys).order_by(api_keys.c.id)).mappings()
         return [_key_from_row(row) for row in rows]
+
+
+class SqlUserRepository:
+    """Console users in the `console_users` table."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def add(self, user: ConsoleUser) -> None:
+        """Insert a user."""
+        self._conn.execute(console_users.insert().values(
+            username=user.username, password_hash=user.password_hash, role=user.role, created_at=user.created_at))
+
+    def by_username(self, username: str) -> ConsoleUser | None:
+        """A user by name."""
+        query = sa.select(console_users).where(console_users.c.username == username)
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return ConsoleUser(username=row["username"], role=row["role"], created_at=row["created_at"],
+                           password_hash=row["password_hash"], disabled_at=row["disabled_at"])

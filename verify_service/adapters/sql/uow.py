@@ -12,6 +12,7 @@ from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlCustomerRepository,
+    SqlUserRepository,
     SqlVerificationRepository,
 )
 from verify_service.domain.delivery import SecurityEventAuditLog
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     api_keys: SqlApiKeyRepository
     challenges: SqlChallengeRepository
     outbox: SqlOutboxRepository
+    users: SqlUserRepository
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(conn)
         self.challenges = SqlChallengeRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
+        self.users = SqlUserRepository(conn)
         self.audit = SqlAuditLog(conn, self._db, self._signer)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)

@@ -1,0 +1,83 @@
+"""Console sessions: signed cookie, idle timeout, CSRF tokens, and the signed-in user as an Actor."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import abort, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from verify_service.api.http import client_ip, services
+from verify_service.domain.model import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return cast(str, session["csrf"])
+
+
+def check_csrf() -> None:
+    """Every console POST carries the session's token (SameSite=Strict is the second line)."""
+    given = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(400, description="csrf")
+
+
+def start_session(username: str, role: str) -> None:
+    """A fresh session for a signed-in user (new id and CSRF token: no fixation)."""
+    session.clear()
+    session.update(user=username, role=role, seen=time.time(), csrf=secrets.token_urlsafe(32))
+
+
+def current_user() -> tuple[str, str] | None:
+    """(username, role) of a live session; an idle one is ended."""
+    if "user" not in session:
+        return None
+    idle = services().settings.console_idle_seconds
+    if time.time() - float(session.get("seen", 0)) > idle:
+        session.clear()
+        session["flash"] = "idle"
+        return None
+    session["seen"] = time.time()
+    return session["user"], session["role"]
+
+
+def actor() -> Actor:
+    """The signed-in user as the actor of domain calls (audited under their name as agent_id)."""
+    return Actor(key_name="console", ip=client_ip(), agent_id=cast(str, session["user"]))
+
+
+def signed_in(*roles: str) -> Callable[[F], F]:
+    """Require a live session (and one of the roles, if given); POSTs also need the CSRF token."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("console.login"))
+            if roles and user[1] not in roles:
+                abort(403)
+            if request.method == "POST":
+                check_csrf()
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def no_store(response: Response) -> Response:
+    """Console pages are never cached (they show customer data)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,184 @@
+"""The agent console: sign in, verify a caller, send a code, and the supervisor's customer page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from verify_service.api.http import client_ip, load_data, services
+from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, ReasonSchema
+from verify_service.console import auth
+from verify_service.console.i18n import LANGUAGES, current_language, translate
+from verify_service.domain.checks import CheckRequest
+from verify_service.domain.codes import SendRequest
+from verify_service.domain.model import AuditQuery
+from verify_service.errors import NotFound, RateLimited, ValidationFailed, VerifyError
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
+               static_folder="../static", static_url_path="/static")
+bp.after_request(auth.no_store)
+SAY = {"verified": "say_verified", "rejected": "say_rejected", "locked": "say_locked", "frozen": "say_frozen"}
+
+
+def local_time(moment: datetime | None) -> str:
+    """A time in the agent's zone (from the `tz` cookie the page sets), with the zone named."""
+    if moment is None:
+        return ""
+    default = "Asia/Tokyo" if current_language() == "ja" else "UTC"
+    try:
+        zone = ZoneInfo(unquote(request.cookies.get("tz", "")) or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(default)
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    """Template helpers: translation, language, CSRF token, user, times."""
+    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
+            "user": session.get("user"), "role": session.get("role")}
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a console page."""
+    return make_response(render_template(f"console/{template}", **context), status)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """Sign in (throttled per user and per address; every attempt audited)."""
+    notice = session.pop("flash", None)
+    if request.method == "GET":
+        return page("login.html", notice=notice and translate(notice))
+    auth.check_csrf()
+    username = request.form.get("username", "")[:64]
+    try:
+        user = services().users.sign_in(username, request.form.get("password", ""), client_ip())
+    except RateLimited as error:
+        return page("login.html", 429, error=translate("throttled", seconds=error.retry_after), username=username)
+    except VerifyError:
+        return page("login.html", 401, error=translate("wrong_sign_in"), username=username)
+    auth.start_session(user.username, user.role)
+    return redirect(url_for("console.verify_page"))
+
+
+@bp.post("/logout")
+@auth.signed_in()
+def logout() -> Response:
+    """Sign out."""
+    services().users.audit("console_signed_out", str(session["user"]), client_ip())
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the chosen language in a cookie."""
+    response = redirect(request.referrer or url_for("console.verify_page"))
+    if code in LANGUAGES:
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="Strict", httponly=True)
+    return response
+
+
+@bp.get("")
+@auth.signed_in()
+def verify_page() -> Response:
+    """The verify-a-caller form."""
+    return page("verify.html", form={"channel": "phone"})
+
+
+@bp.post("/verify")
+@auth.signed_in()
+def verify() -> Response:
+    """Run a check as the signed-in agent and show the answer in large type."""
+    form = {k: request.form.get(k, "").strip() for k in ("account_id", "pin", "code", "channel", "ticket_ref")}
+    body = {k: v for k, v in form.items() if v}
+    body["agent_id"] = session["user"]
+    try:
+        check = CheckRequest(**load_data(CheckRequestSchema, body))
+        result = services().checks.check(check, auth.actor())
+    except (ValidationFailed, NotFound) as error:
+        return page("verify.html", 400 if isinstance(error, ValidationFailed) else 404, form=form,
+                    error=_explain(error))
+    form["pin"] = form["code"] = ""  # never echo a secret back into the page
+    say = SAY["locked"] if result.locked_until else SAY[result.result]
+    return page("verify.html", form=form, result=result, say=translate(say))
+
+
+@bp.post("/send-code")
+@auth.signed_in()
+def send_code() -> Response:
+    """Send a one-time code and show where it went and when a resend is possible."""
+    form = {k: request.form.get(k, "").strip() for k in ("account_id", "channel", "ticket_ref")}
+    try:
+        ACCOUNT_ID(form["account_id"])
+        challenge = services().codes.send(
+            SendRequest(form["account_id"], agent_id=str(session["user"]), ticket_ref=form["ticket_ref"] or None),
+            auth.actor())
+    except VerifyError as error:
+        return page("verify.html", error.status, form=form, error=_explain(error))
+    except ValidationError:
+        return page("verify.html", 400, form=form, error=translate("no_customer"))
+    wait = int((challenge.resend_available_at - services().clock.now()).total_seconds())
+    return page("verify.html", form=form, challenge=challenge, resend_seconds=max(0, wait))
+
+
+def _explain(error: VerifyError) -> str:
+    """A refusal in the agent's language."""
+    if isinstance(error, NotFound):
+        return translate("no_customer")
+    if isinstance(error, RateLimited):
+        return translate("rate_limited", seconds=error.retry_after)
+    if isinstance(error, ValidationFailed) and error.details:
+        return "; ".join(f"{translate(k)}: {' '.join(map(str, v))}" for k, v in error.details.items())
+    return translate("error", message=error.message)
+
+
+@bp.get("/customers")
+@auth.signed_in("supervisor")
+def customer_page() -> Response:
+    """A customer's status, lock, recent events, and the unlock and freeze forms."""
+    account_id = request.args.get("account_id", "").strip()
+    if not account_id:
+        return page("customer.html", customer=None)
+    try:
+        ACCOUNT_ID(account_id)
+        customer = services().customers.get(account_id)
+    except (ValidationError, NotFound):
+        return page("customer.html", 404, customer=None, error=translate("no_customer"), account_id=account_id)
+    events, _ = services().audit.page(AuditQuery(account_id=account_id, limit=20))
+    return page("customer.html", customer=customer, now=services().clock.now(),
+                lock=services().locks.status(account_id), events=events, notice=session.pop("flash", None))
+
+
+@bp.post("/customers/<account_id>/<action>")
+@auth.signed_in("supervisor")
+def customer_action(account_id: str, action: str) -> Response:
+    """Unlock, freeze or unfreeze, with a required reason."""
+    operations = {"unlock": services().locks.unlock, "freeze": services().locks.freeze,
+                  "unfreeze": services().locks.unfreeze}
+    if action not in operations:
+        return page("customer.html", 404, customer=None, error=translate("no_customer"))
+    try:
+        reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
+        operations[action](account_id, reason, auth.actor())
+    except VerifyError as error:
+        session["flash"] = _explain(error)
+        return redirect(url_for("console.customer_page", account_id=account_id))
+    session["flash"] = translate("done")
+    return redirect(url_for("console.customer_page", account_id=account_id))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    """Console errors as pages, not JSON."""
+    message = translate("csrf") if error.description == "csrf" else (
+        translate("forbidden") if error.code == 403 else (error.description or ""))
+    return page("error.html", error.code or 500, error=message)

@@ -1,0 +1,104 @@
+"""Agent console users: supervisors and agents who sign in with a password, throttled per user and address."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from verify_service.domain.lockout import LockoutPolicy
+from verify_service.domain.model import AuditEvent
+from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
+from verify_service.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
+
+CONSOLE_ROLES = ("agent", "supervisor")
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
+MIN_PASSWORD = 12
+USER_THROTTLE = LockoutPolicy(threshold=5, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
+ADDRESS_THROTTLE = LockoutPolicy(threshold=20, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """A person who uses the console."""
+
+    username: str
+    role: str
+    created_at: datetime
+    password_hash: str = ""
+    disabled_at: datetime | None = None
+
+
+class PasswordHasher(Protocol):
+    """Slow password hashing (argon2) for people's passwords."""
+
+    def hash(self, password: str) -> str:
+        """A salted hash."""
+        ...
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        """Constant-time check against a hash."""
+        ...
+
+
+class SignInFailed(Unauthorized):
+    """Wrong username or password (never says which)."""
+
+    default_message = "Wrong username or password."
+
+
+class UserService:
+    """Creates users and signs them in, with throttling and an audit event each time."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, counter: AttemptCounter, clock: Clock):
+        self._uow, self._hasher, self._counter, self._clock = uow, hasher, counter, clock
+        self._dummy_hash = hasher.hash("not a real password, equalises timing")
+
+    def create(self, username: str, role: str, password: str) -> ConsoleUser:
+        """A new user; the password is stored only as an argon2 hash."""
+        if not USERNAME.match(username):
+            raise ValidationFailed(details={"username": ["Must be 1-64 characters of A-Z, a-z, 0-9, _ . @ -."]})
+        if role not in CONSOLE_ROLES:
+            raise ValidationFailed(details={"role": [f"Must be one of {', '.join(CONSOLE_ROLES)}."]})
+        if len(password) < MIN_PASSWORD:
+            raise ValidationFailed(details={"password": [f"Must be at least {MIN_PASSWORD} characters."]})
+        user = ConsoleUser(username, role, self._clock.now(), self._hasher.hash(password))
+        with self._uow(write=True) as uow:
+            if uow.users.by_username(username) is not None:
+                raise Conflict(f"A user named {username!r} exists already.")
+            uow.users.add(user)
+            uow.commit()
+        return user
+
+    def sign_in(self, username: str, password: str, ip: str | None) -> ConsoleUser:
+        """The user, or SignInFailed / RateLimited; every attempt is audited."""
+        now = self._clock.now()
+        keys = ((f"signin-user:{username.lower()[:40]}", USER_THROTTLE), (f"signin-ip:{ip or '-'}", ADDRESS_THROTTLE))
+        for key, policy in keys:
+            if (until := self._counter.state(key, now, policy).locked_until) is not None:
+                self._audit("console_sign_in_throttled", now, username, ip)
+                raise RateLimited("Too many failed sign-ins; try again later.",
+                                  retry_after=int((until - now).total_seconds()) + 1)
+        with self._uow() as uow:
+            user = uow.users.by_username(username)
+        stored = user.password_hash if user and not user.disabled_at else self._dummy_hash
+        if not self._hasher.verify(password, stored) or user is None or user.disabled_at:
+            for key, policy in keys:
+                self._counter.record_failure(key, now, policy)
+            self._audit("console_sign_in_failed", now, username, ip)
+            raise SignInFailed()
+        self._counter.record_success(keys[0][0], now, keys[0][1])
+        self._audit("console_signed_in", now, username, ip)
+        return user
+
+    def audit(self, event: str, username: str, ip: str | None, **details: object) -> None:
+        """Record a console event under the user's name (sign-out, for instance)."""
+        self._audit(event, self._clock.now(), username, ip, **details)
+
+    def _audit(self, event: str, now: datetime, username: str, ip: str | None, **details: object) -> None:
+        """One event on the system chain, with the username as agent_id."""
+        with self._uow(write=True) as uow:
+            uow.audit.append(AuditEvent(event=event, at=now, actor="console", agent_id=username[:64], ip=ip,
+                                        details=dict(details)))
+            uow.commit()
