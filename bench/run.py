@@ -159,7 +159,8 @@ def machine() -> str:
     """CPU model and count."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
-    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{model}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
 def report(all_results: dict[int, dict[str, dict[str, float]]], duration: int, connections: int) -> str:
