@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from tests.fakes import FakeClock
+from tests.gateway import Gateway
 from tests.servers import PostgresServer, RedisServer, postgres_answers, redis_answers
 from verify_service import create_app
 from verify_service.adapters.sql.tables import metadata
@@ -221,6 +222,14 @@ def mode(request: pytest.FixtureRequest) -> str:
 def harness(make_harness: Callable[..., Harness], mode: str) -> Harness:
     """The app in one mode, clean, with keys for every role."""
     return make_harness(mode)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    """A local HTTP server standing in for an SMS gateway or an events receiver."""
+    server = Gateway().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -77,6 +77,13 @@ def list_keys() -> None:
         click.echo(f"{key.name}\t{','.join(key.roles)}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
 
 
+def _write_env_file(path: Path, values: dict[str, str]) -> None:
+    """KEY=value lines, readable by the owner only (they hold demo secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    os.chmod(path, 0o600)
+
+
 def _read_env_file(path: Path) -> dict[str, str]:
     """KEY=value lines of a small env file."""
     if not path.exists():
@@ -100,9 +107,7 @@ def demo_keys(path: Path) -> None:
         suffix = secrets.token_hex(3)
         saved = {f"{role.upper()}_KEY": services.keys.create(f"demo-{role}-{suffix}", [role])[1]
                  for role in DEMO_ROLES}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{k}={v}\n" for k, v in saved.items()))
-        os.chmod(path, 0o600)
+        _write_env_file(path, saved)
         click.echo(f"created demo keys, saved in {path} (reused on later runs):")
     else:
         click.echo(f"reusing demo keys from {path}:")
@@ -189,9 +194,7 @@ def demo_users(path: Path) -> None:
             name, password = f"demo-{role}-{suffix}", secrets.token_urlsafe(12)
             services.users.create(name, role, password)
             saved[f"{role.upper()}_USER"], saved[f"{role.upper()}_PASSWORD"] = name, password
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{k}={v}\n" for k, v in saved.items()))
-        os.chmod(path, 0o600)
+        _write_env_file(path, saved)
     click.echo(f"console sign-in (saved in {path}):")
     for role in CONSOLE_ROLES:
         click.echo(f"  {role}: {saved[f'{role.upper()}_USER']} / {saved[f'{role.upper()}_PASSWORD']}")

@@ -7,17 +7,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.gateway import Gateway
 from verify_service.adapters.sql.tables import outbox
 
 SECRET = "sms-webhook-secret-for-tests"
 
-
-@pytest.fixture
-def gateway():
-    server = Gateway().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import hmac
 import pyotp
 import pytest
 
-from tests.gateway import Gateway
-
 SECRET = "events-secret-for-tests-000000000"
 
 
 @pytest.fixture
-def receiver():
-    server = Gateway().start()
-    yield server
-    server.stop()
+def receiver(gateway):
+    return gateway
 
 
 def test_the_contracts_security_events_are_posted_signed(make_harness, mode, receiver):

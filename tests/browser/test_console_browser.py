@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.gateway import Gateway
 from tests.servers import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test does)")
@@ -30,12 +29,6 @@ def browser():
         yield chromium
         chromium.close()
 
-
-@pytest.fixture
-def gateway():
-    server = Gateway().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

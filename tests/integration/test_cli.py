@@ -162,3 +162,24 @@ def test_audit_verify_names_a_key_missing_from_the_ring(make_harness):
     other = make_harness("sqlite", clean=False, audit_keys="new:another-audit-key-000000000000000000000")
     result = run(other, "audit", "verify")
     assert result.exit_code == 1 and "not in VERIFY_AUDIT_KEYS" in result.output
+
+
+def test_users_create_reads_the_password_from_stdin(make_harness):
+    harness = make_harness("sqlite")
+    result = harness.app.test_cli_runner().invoke(args=["users", "create", "--username", "yamada", "--role",
+                                                        "agent"], input="a long enough password\n")
+    assert result.exit_code == 0 and "created console user 'yamada' (agent)" in result.output
+    assert harness.services.users.sign_in("yamada", "a long enough password", "127.0.0.1").role == "agent"
+    short = harness.app.test_cli_runner().invoke(args=["users", "create", "--username", "x", "--role", "agent"],
+                                                 input="short\n")
+    assert short.exit_code == 1 and "at least 12" in short.output
+
+
+def test_demo_users_are_created_once_and_printed(make_harness, tmp_path):
+    harness = make_harness("sqlite")
+    path = tmp_path / "users.env"
+    first = run(harness, "users", "demo", "--file", str(path))
+    second = run(harness, "users", "demo", "--file", str(path))
+    assert first.output == second.output and "supervisor: demo-supervisor-" in first.output
+    saved = dict(line.split("=", 1) for line in path.read_text().splitlines())
+    assert harness.services.users.sign_in(saved["AGENT_USER"], saved["AGENT_PASSWORD"], None).role == "agent"

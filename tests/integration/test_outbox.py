@@ -7,19 +7,10 @@ import threading
 import time
 import urllib.parse
 
-import pytest
 import sqlalchemy as sa
 
-from tests.gateway import Gateway
 from verify_service.adapters.delivery.senders import ConsoleSender
 from verify_service.adapters.sql.tables import outbox
-
-
-@pytest.fixture
-def gateway():
-    server = Gateway().start()
-    yield server
-    server.stop()
 
 
 def webhook(make_harness, mode, gateway, **overrides):
