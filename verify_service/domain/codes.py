@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import phonenumbers
 
 from verify_service.domain.checks import CheckRequest
-from verify_service.domain.customers import actor_event, load_customer
+from verify_service.domain.customers import load_customer
 from verify_service.domain.delivery import new_message
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.masking import mask_phone
-from verify_service.domain.model import Actor, Challenge, Customer
+from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.templates import render_code_message
 from verify_service.domain.totp import TotpService
@@ -121,9 +121,10 @@ class CodeService:
         payload = {"channel": channel, "to": customer.phone, "text": text, "locale": customer.locale}
         uow.outbox.add(new_message(self._vault, "sms", payload, now, account_id=customer.account_id,
                                    challenge_id=challenge_id, expires_at=challenge.expires_at))
-        uow.audit.append(actor_event("code_sent", now, customer.account_id, actor, challenge_id=challenge_id,
-                                     channel=channel, destination=challenge.destination_masked,
-                                     agent_id=request.agent_id, ticket_ref=request.ticket_ref))
+        uow.audit.append(AuditEvent(
+            event="code_sent", at=now, account_id=customer.account_id, actor=actor.key_name, ip=actor.ip,
+            agent_id=request.agent_id or actor.agent_id, ticket_ref=request.ticket_ref,
+            details={"challenge_id": challenge_id, "channel": channel, "destination": challenge.destination_masked}))
         return challenge
 
     def get(self, challenge_id: str) -> Challenge:
