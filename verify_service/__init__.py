@@ -37,6 +37,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.before_request(check_body_type)
     register_blueprints(app)
     app.register_blueprint(console_views.bp)
+    if settings.outbox_inprocess:
+        # Messages left queued by an earlier process (a restart, a gateway outage) are picked up
+        # as soon as this process serves its first request, not only after its next own message.
+        app.before_request(services.worker.ensure_running)
     from verify_service.cli import register_cli
 
     register_cli(app)

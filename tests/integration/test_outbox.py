@@ -192,3 +192,20 @@ def test_console_sender_prints_the_message_not_to_the_log():
     stream = io.StringIO()
     ConsoleSender(stream).send("msg_1", {"to": "+819012345678", "locale": "en", "text": "code 123456"})
     assert "code 123456" in stream.getvalue() and "+819012345678" in stream.getvalue()
+
+
+def test_messages_left_by_a_stopped_process_are_delivered_by_the_next_one(make_harness, gateway):
+    first = webhook(make_harness, "sqlite", gateway)
+    first.register()
+    challenge = send(first)
+    gateway.stop()
+    first.services.outbox.dispatch_due()  # fails: the gateway is down
+    first.services.close()
+    gateway.start()
+    restarted = webhook(make_harness, "sqlite", gateway, clean=False, outbox_inprocess=True)
+    restarted.clock.advance(2)
+    restarted.client.get("/healthz")  # any request starts this process's delivery thread
+    deadline = time.monotonic() + 5
+    while delivery(restarted, challenge) != "sent" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert delivery(restarted, challenge) == "sent" and len(gateway.received) == 1

@@ -22,14 +22,20 @@ class OutboxWorker:
         self._pid: int | None = None
         self._lock = threading.Lock()
 
-    def kick(self) -> None:
-        """Wake the worker (starting its thread in this process if needed)."""
+    def ensure_running(self) -> None:
+        """Start the thread in this process if it is not running (cheap when it is)."""
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
         with self._lock:
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 # After a fork (gunicorn workers) the parent's thread does not exist here.
                 self._pid, self._stop = os.getpid(), threading.Event()
                 self._thread = threading.Thread(target=self.run, name="outbox", daemon=True)
                 self._thread.start()
+
+    def kick(self) -> None:
+        """Wake the worker now (a message was just committed)."""
+        self.ensure_running()
         self._wake.set()
 
     def run(self) -> None:
