@@ -1,8 +1,8 @@
 """gunicorn settings for verify-service; GUNICORN_* variables override the defaults."""
 
+import glob
 import multiprocessing
 import os
-import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -31,10 +31,11 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 (gunicorn hook)
-    """Start with an empty metrics directory."""
+    """Start with no metric files from an earlier run (only prometheus-client's *.db files are removed)."""
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 (gunicorn hook)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from verify_service import logs
 from verify_service.api import observability, register_blueprints
@@ -37,6 +38,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.before_request(check_body_type)
     register_blueprints(app)
     app.register_blueprint(console_views.bp)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, take the client address (audit ip, sign-in throttling) from them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
     if settings.outbox_inprocess:
         # Messages left queued by an earlier process (a restart, a gateway outage) are picked up
         # as soon as this process serves its first request, not only after its next own message.

@@ -86,6 +86,13 @@ def code_policy_from(settings: Settings) -> CodePolicy:
                       allowed_countries=settings.sms_allowed_countries, brand=settings.brand_name)
 
 
+def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
+    """A claim's lease outlasts a whole batch of slow sends, so no second worker takes them over."""
+    batch = 10
+    lease = timedelta(seconds=batch * (settings.http_timeout_seconds + 1) + 30)
+    return DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds), lease=lease, batch=batch)
+
+
 def build_counter(settings: Settings, db: SqlDatabase) -> AttemptCounter:
     """Redis when VERIFY_REDIS_URL is set, else the database (single-instance mode)."""
     if settings.redis_url:
@@ -122,7 +129,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     counter = build_counter(settings, db)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
-                           policy=DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds)),
+                           policy=delivery_policy_from(settings),
                            on_result=record_delivery)
     worker = OutboxWorker(outbox)
     if settings.outbox_inprocess:

@@ -177,6 +177,15 @@ def create_user(username: str, role: str) -> None:
     click.echo(f"created console user {user.username!r} ({user.role})")
 
 
+@users.command("disable")
+@click.argument("username")
+@_refusals_as_errors
+def disable_user(username: str) -> None:
+    """Disable a console user; their open sessions end at their next request."""
+    _services().users.disable(username)
+    click.echo(f"disabled console user {username!r}")
+
+
 @users.command("demo")
 @click.option("--file", "path", type=click.Path(path_type=Path), default=Path("var/demo-users.env"),
               show_default=True)

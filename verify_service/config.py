@@ -60,6 +60,7 @@ class Settings:
     outbox_inprocess: bool = True
     rate_limit_per_second: int = 200
     console_idle_seconds: int = 900
+    trusted_proxies: int = 0
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
@@ -103,6 +104,7 @@ _INT_FIELDS = {
     "outbox_give_up_seconds": ("VERIFY_OUTBOX_GIVE_UP_SECONDS", 1),
     "rate_limit_per_second": ("VERIFY_RATE_LIMIT_PER_SECOND", 0),
     "console_idle_seconds": ("VERIFY_CONSOLE_IDLE_SECONDS", 1),
+    "trusted_proxies": ("VERIFY_TRUSTED_PROXIES", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

@@ -226,3 +226,21 @@ def test_no_code_in_logs_audit_or_responses(h, gateway, caplog):
         texts.append(str(conn.execute(sa.text("SELECT * FROM outbox")).all()))
     texts.append(caplog.text)
     assert not [t for t in texts if code in t]
+
+
+def test_a_new_send_leaves_an_expired_code_expired(h, gateway):
+    h.register()
+    first = send(h).get_json()
+    h.clock.advance(400)
+    send(h)
+    assert h.call("GET", f"/v1/codes/{first['challenge_id']}", "agent").get_json()["status"] == "expired"
+
+
+def test_another_customers_challenge_id_cannot_kill_their_code(h, gateway):
+    h.register("A1")
+    h.register("B2", phone="+819012345679")
+    theirs = send(h, "B2").get_json()
+    code = delivered_code(h, gateway)
+    for _ in range(3):
+        check(h, "A1", code="000000" if code != "000000" else "111111", challenge_id=theirs["challenge_id"])
+    assert check(h, "B2", code=code)["result"] == "verified"

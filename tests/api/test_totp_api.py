@@ -143,3 +143,12 @@ def test_rfc6238_vector_checks_through_the_api(harness):
         uow.commit()
     harness.clock.current = datetime.fromtimestamp(59, tz=UTC)
     assert check(harness, code="287082")["result"] == "verified"
+
+
+def test_the_app_code_works_while_an_sms_code_is_pending(harness):
+    harness.register()
+    _, totp = enrol(harness)
+    harness.call("POST", "/v1/customers/JP1001/totp/confirm", "portal", {"code": code_at(totp, harness)})
+    assert harness.call("POST", "/v1/customers/JP1001/codes", "agent", {"channel": "sms"}).status_code == 201
+    harness.clock.advance(30)
+    assert check(harness, code=code_at(totp, harness))["result"] == "verified"

@@ -168,3 +168,62 @@ def test_passwords_are_argon2_hashes_and_never_logged(console, client, caplog):
     assert stored.startswith("$argon2id$") and PASSWORD not in caplog.text
     audit = str(console.call("GET", "/v1/audit?limit=500", "admin").get_json())
     assert PASSWORD not in audit
+
+
+def test_concurrent_wrong_passwords_get_no_more_than_five_guesses(console):
+    import threading
+
+    statuses, lock = [], threading.Lock()
+    barrier = threading.Barrier(12)
+
+    def guess(n):
+        web = console.client
+        web.set_cookie("lang", "en")
+        token = csrf(web)
+        barrier.wait()
+        status = web.post("/console/login", data={"username": "alice", "password": f"wrong guess {n}",
+                                                  "csrf_token": token}).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 7
+
+
+def test_sign_out_and_disable_end_sessions_even_for_a_copied_cookie(console, client):
+    sign_in(client)
+    cookie = client.get_cookie("verify_console", path="/console").value
+    post(client, "/console/logout")
+    thief = console.client
+    thief.set_cookie("verify_console", cookie, path="/console")
+    assert thief.get("/console").status_code == 302
+    supervisor = console.client
+    sign_in(supervisor, "sam")
+    assert supervisor.get("/console/customers").status_code == 200
+    console.services.users.disable("sam")
+    assert supervisor.get("/console/customers").status_code == 302
+    assert sign_in(console.client, "sam").status_code == 401
+
+
+def test_the_language_switch_never_redirects_off_site(client):
+    response = client.get("/console/lang/en", headers={"Referer": "https://evil.example/phish"})
+    assert response.headers["Location"] == "/console"
+    response = client.get("/console/lang/ja", headers={"Referer": "//evil.example/x"})
+    assert response.headers["Location"] == "/console"
+    response = client.get("/console/lang/ja", headers={"Referer": "http://localhost/console/customers"})
+    assert response.headers["Location"] == "/console/customers"
+
+
+def test_odd_console_input_is_never_a_500(console, client):
+    console.register()
+    token = csrf(client)
+    assert client.post("/console/login", data={"username": "al\x00ice", "password": "x" * 12,
+                                               "csrf_token": token}).status_code == 401
+    sign_in(client, "sam")
+    assert post(client, "/console/customers/%00/freeze", reason="x").status_code == 404
+    assert post(client, "/console/send-code", account_id="JP1001", ticket_ref="t" * 100).status_code == 400
+    assert post(client, "/console/send-code", account_id="JP1001", ticket_ref="\x01").status_code == 400

@@ -209,3 +209,53 @@ def test_messages_left_by_a_stopped_process_are_delivered_by_the_next_one(make_h
     while delivery(restarted, challenge) != "sent" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert delivery(restarted, challenge) == "sent" and len(gateway.received) == 1
+
+
+def test_a_garbled_gateway_answer_is_retried_and_jams_nothing(make_harness, mode):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(20)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def garbage():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"garbage\r\n\r\n")
+
+    thread = threading.Thread(target=garbage, daemon=True)
+    thread.start()
+    try:
+        h = make_harness(mode, delivery_backend="webhook", sms_webhook_url=f"http://127.0.0.1:{port}",
+                         code_resend_seconds=0)
+        for n in range(3):
+            h.register(f"G{n}", phone=f"+8190123456{80 + n}")
+            send(h, f"G{n}")
+        assert h.services.outbox.dispatch_due() == 3
+        assert [r.attempts for r in rows(h)] == [1, 1, 1]
+        assert all(r.last_error.startswith("gateway answered garbage") for r in rows(h))
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_security_events_are_never_given_up(make_harness, gateway):
+    h = make_harness("sqlite", events_webhook_url=gateway.url, outbox_give_up_seconds=60)
+    h.register()
+    gateway.stop()
+    for _ in range(5):
+        h.services.outbox.dispatch_due()
+        h.clock.advance(61)
+    assert {r.status for r in rows(h)} == {"pending"}
+    gateway.start()
+    h.services.outbox.dispatch_due()
+    assert {r.status for r in rows(h)} == {"sent"}

@@ -37,7 +37,8 @@ AUDIT_EVENTS = (
     "customer_registered", "customer_updated", "pin_issued", "pin_viewed", "pin_rotated",
     "verification_succeeded", "verification_failed", "verification_blocked", "customer_locked",
     "customer_unlocked", "customer_frozen", "customer_unfrozen", "code_sent", "code_delivery_failed",
-    "totp_enrolled", "totp_removed",
+    "totp_enrolled", "totp_removed", "console_signed_in", "console_signed_out", "console_sign_in_failed",
+    "console_sign_in_throttled",
 )
 
 

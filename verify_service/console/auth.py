@@ -33,23 +33,33 @@ def check_csrf() -> None:
         abort(400, description="csrf")
 
 
-def start_session(username: str, role: str) -> None:
+MAX_SESSION_SECONDS = 12 * 3600
+
+
+def start_session(username: str, role: str, epoch: int) -> None:
     """A fresh session for a signed-in user (new id and CSRF token: no fixation)."""
+    now = time.time()
     session.clear()
-    session.update(user=username, role=role, seen=time.time(), csrf=secrets.token_urlsafe(32))
+    session.update(user=username, role=role, epoch=epoch, born=now, seen=now, csrf=secrets.token_urlsafe(32))
 
 
 def current_user() -> tuple[str, str] | None:
-    """(username, role) of a live session; an idle one is ended."""
+    """(username, role) of a live session: not idle, not too old, and the user still enabled with the
+    same role and session epoch (sign-out and `users disable` end every session at once)."""
     if "user" not in session:
         return None
-    idle = services().settings.console_idle_seconds
-    if time.time() - float(session.get("seen", 0)) > idle:
+    now, idle = time.time(), services().settings.console_idle_seconds
+    user = services().users.current(str(session["user"]))
+    if now - float(session.get("seen", 0)) > idle:
         session.clear()
         session["flash"] = "idle"
         return None
-    session["seen"] = time.time()
-    return session["user"], session["role"]
+    if (user is None or user.session_epoch != session.get("epoch") or user.role != session.get("role")
+            or now - float(session.get("born", 0)) > MAX_SESSION_SECONDS):
+        session.clear()
+        return None
+    session["seen"] = now
+    return user.username, user.role
 
 
 def actor() -> Actor:

@@ -33,6 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "event": "Event", "by": "By", "forbidden": "Only supervisors can open this page.",
         "rate_limited": "Please wait {seconds} s and try again.", "error": "Something went wrong: {message}",
         "verify_page": "Verify a caller", "language": "日本語",
+        "unavailable": "The service is unavailable for a moment. Please try again.",
     },
     "ja": {
         "title": "本人確認", "sign_in": "サインイン", "sign_out": "サインアウト", "username": "ユーザー名",
@@ -62,6 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "event": "イベント", "by": "操作者", "forbidden": "このページはスーパーバイザーのみ利用できます。",
         "rate_limited": "{seconds} 秒待ってからお試しください。", "error": "エラーが発生しました：{message}",
         "verify_page": "本人確認", "language": "English",
+        "unavailable": "サービスが一時的に利用できません。もう一度お試しください。",
     },
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
@@ -13,13 +13,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from verify_service.api.http import client_ip, load_data, services
-from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, ReasonSchema
+from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, translate
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
 from verify_service.domain.model import AuditQuery
-from verify_service.errors import NotFound, RateLimited, ValidationFailed, VerifyError
+from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, ValidationFailed, VerifyError
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
@@ -46,6 +46,15 @@ def _helpers() -> dict[str, Any]:
             "user": session.get("user"), "role": session.get("role")}
 
 
+def valid_account_id(value: str) -> bool:
+    """True for a well-formed account id."""
+    try:
+        ACCOUNT_ID(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a console page."""
     return make_response(render_template(f"console/{template}", **context), status)
@@ -63,9 +72,11 @@ def login() -> Response:
         user = services().users.sign_in(username, request.form.get("password", ""), client_ip())
     except RateLimited as error:
         return page("login.html", 429, error=translate("throttled", seconds=error.retry_after), username=username)
+    except DependencyUnavailable:
+        return page("login.html", 503, error=translate("unavailable"), username=username)
     except VerifyError:
         return page("login.html", 401, error=translate("wrong_sign_in"), username=username)
-    auth.start_session(user.username, user.role)
+    auth.start_session(user.username, user.role, user.session_epoch)
     return redirect(url_for("console.verify_page"))
 
 
@@ -74,6 +85,7 @@ def login() -> Response:
 def logout() -> Response:
     """Sign out."""
     services().users.audit("console_signed_out", str(session["user"]), client_ip())
+    services().users.bump_sessions(str(session["user"]))  # a copied cookie stops working too
     session.clear()
     return redirect(url_for("console.login"))
 
@@ -81,7 +93,9 @@ def logout() -> Response:
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
     """Remember the chosen language in a cookie."""
-    response = redirect(request.referrer or url_for("console.verify_page"))
+    referrer = urlsplit(request.referrer or "")
+    same_site = referrer.netloc == request.host and referrer.path.startswith("/console")
+    response = redirect(referrer.path if same_site else url_for("console.verify_page"))
     if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="Strict", httponly=True)
     return response
@@ -104,9 +118,9 @@ def verify() -> Response:
     try:
         check = CheckRequest(**load_data(CheckRequestSchema, body))
         result = services().checks.check(check, auth.actor())
-    except (ValidationFailed, NotFound) as error:
-        return page("verify.html", 400 if isinstance(error, ValidationFailed) else 404, form=form,
-                    error=_explain(error))
+    except VerifyError as error:
+        form["pin"] = form["code"] = ""
+        return page("verify.html", error.status, form=form, error=_explain(error))
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]
     return page("verify.html", form=form, result=result, say=translate(say))
@@ -119,9 +133,8 @@ def send_code() -> Response:
     form = {k: request.form.get(k, "").strip() for k in ("account_id", "channel", "ticket_ref")}
     try:
         ACCOUNT_ID(form["account_id"])
-        challenge = services().codes.send(
-            SendRequest(form["account_id"], agent_id=str(session["user"]), ticket_ref=form["ticket_ref"] or None),
-            auth.actor())
+        body = load_data(CodeSendSchema, {"agent_id": session["user"], "ticket_ref": form["ticket_ref"] or None})
+        challenge = services().codes.send(SendRequest(form["account_id"], **body), auth.actor())
     except VerifyError as error:
         return page("verify.html", error.status, form=form, error=_explain(error))
     except ValidationError:
@@ -136,6 +149,8 @@ def _explain(error: VerifyError) -> str:
         return translate("no_customer")
     if isinstance(error, RateLimited):
         return translate("rate_limited", seconds=error.retry_after)
+    if isinstance(error, DependencyUnavailable):
+        return translate("unavailable")
     if isinstance(error, ValidationFailed) and error.details:
         return "; ".join(f"{translate(k)}: {' '.join(map(str, v))}" for k, v in error.details.items())
     return translate("error", message=error.message)
@@ -164,7 +179,7 @@ def customer_action(account_id: str, action: str) -> Response:
     """Unlock, freeze or unfreeze, with a required reason."""
     operations = {"unlock": services().locks.unlock, "freeze": services().locks.freeze,
                   "unfreeze": services().locks.unfreeze}
-    if action not in operations:
+    if action not in operations or not valid_account_id(account_id):
         return page("customer.html", 404, customer=None, error=translate("no_customer"))
     try:
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]

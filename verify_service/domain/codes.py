@@ -108,7 +108,7 @@ class CodeService:
     def _create(self, uow: UnitOfWork, customer: Customer, request: SendRequest, channel: str, now: datetime,
                 actor: Actor) -> Challenge:
         """Supersede older codes, store the new one as a MAC, queue the message, audit."""
-        uow.challenges.supersede_pending(customer.account_id)
+        uow.challenges.supersede_pending(customer.account_id, now)
         challenge_id, code = f"chl_{secrets.token_urlsafe(18)}", _generate_code()
         challenge = Challenge(
             challenge_id=challenge_id, account_id=customer.account_id, channel=channel,
@@ -150,20 +150,26 @@ class CodeFactor:
     def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
         """`match` (and the code is used up), `mismatch` or `expired`."""
         code, challenge_id = request.code or "", request.challenge_id
+        totp = customer.totp is not None and challenge_id is None
         with self._uow(write=True) as uow:
             challenge = uow.challenges.get(challenge_id) if challenge_id else uow.challenges.latest(
                 customer.account_id)
-            use_totp = challenge_id is None and customer.totp is not None and (
-                challenge is None or challenge.status_at(now) != "pending")
-            result = None if use_totp else self._against(uow, customer, challenge, code, now)
+            pending = challenge is not None and challenge.status_at(now) == "pending"
+            result = self._against(uow, customer, challenge, code, now) if pending or not totp else MISMATCH
             uow.commit()
-        if result is None:
-            return MATCH if self._totp.check(customer, code, now) else MISMATCH
+        # The contract allows the pending SMS code *or* the app's current code (checked outside the
+        # transaction above: SQLite allows one writer at a time).
+        if result == MISMATCH and totp and self._totp.check(customer, code, now):
+            return MATCH
+        if result == MISMATCH and pending and challenge is not None and challenge.account_id == customer.account_id:
+            with self._uow(write=True) as uow:
+                uow.challenges.record_wrong(challenge.challenge_id, self._max_wrong)
+                uow.commit()
         return result
 
     def _against(self, uow: UnitOfWork, customer: Customer, challenge: Challenge | None, code: str,
                  now: datetime) -> str:
-        """Compare with one challenge; count a wrong entry, or use the code up."""
+        """Compare with one challenge and use the code up on a match (wrong entries are counted by the caller)."""
         if challenge is None or challenge.account_id != customer.account_id:
             return MISMATCH
         status = challenge.status_at(now)
@@ -171,5 +177,4 @@ class CodeFactor:
             return EXPIRED if status == "expired" else MISMATCH
         if self._vault.mac_matches(mac_input(challenge.challenge_id, code), challenge.code_mac):
             return MATCH if uow.challenges.consume(challenge.challenge_id) else MISMATCH
-        uow.challenges.record_wrong(challenge.challenge_id, self._max_wrong)
         return MISMATCH

@@ -62,8 +62,8 @@ class DeliveryPolicy:
     """How long to keep trying, and how long one worker's claim lasts."""
 
     give_up: timedelta = timedelta(hours=1)
-    lease: timedelta = timedelta(seconds=60)
-    batch: int = 20
+    lease: timedelta = timedelta(seconds=90)
+    batch: int = 10
 
 
 class OutboxService:
@@ -96,11 +96,16 @@ class OutboxService:
         if message.expires_at is not None and now >= message.expires_at:
             self._give_up(message, now, "the code expired before it could be delivered")
             return
-        payload = json.loads(self._vault.open(message.account_id or NO_ACCOUNT, message.payload, purpose="outbox"))
         try:
+            payload = json.loads(self._vault.open(message.account_id or NO_ACCOUNT, message.payload,
+                                                  purpose="outbox"))
             self._senders[message.kind].send(message.message_id, payload)
         except DeliveryFailed as error:
             self._retry_or_give_up(message, self._clock.now(), str(error))
+            return
+        except Exception as error:  # one bad message (no sender, unreadable payload) must not jam the rest
+            log.exception("outbox: %s %s could not be handled", message.kind, message.message_id)
+            self._retry_or_give_up(message, self._clock.now(), f"cannot deliver: {type(error).__name__}")
             return
         self._record(message, "sent", status="sent", attempts=message.attempts + 1, sent_at=self._clock.now())
 
@@ -108,7 +113,8 @@ class OutboxService:
         """Back off, unless the message has waited too long."""
         attempts = message.attempts + 1
         log.warning("delivery of %s %s failed (attempt %d): %s", message.kind, message.message_id, attempts, reason)
-        if now - message.created_at >= self._policy.give_up:
+        # Security events have no expiry and are never dropped; SMS messages give up after a while.
+        if message.kind != "event" and now - message.created_at >= self._policy.give_up:
             self._give_up(message, now, reason, attempts=attempts)
             return
         self._record(message, "retry", attempts=attempts, next_attempt_at=now + backoff(attempts),

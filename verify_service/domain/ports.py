@@ -114,8 +114,8 @@ class ChallengeRepository(Protocol):
         """Send times of the customer's challenges after `since`, oldest first."""
         ...
 
-    def supersede_pending(self, account_id: str) -> int:
-        """Retire the customer's pending challenges."""
+    def supersede_pending(self, account_id: str, now: datetime) -> int:
+        """Retire the customer's pending, unexpired challenges."""
         ...
 
     def consume(self, challenge_id: str) -> bool:
@@ -160,6 +160,10 @@ class UserRepository(Protocol):
 
     def by_username(self, username: str) -> ConsoleUser | None:
         """A user by name, or None."""
+        ...
+
+    def bump_epoch(self, username: str, *, disable_at: datetime | None) -> bool:
+        """End the user's sessions (and disable them if disable_at is given); False if no such user."""
         ...
 
 

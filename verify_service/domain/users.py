@@ -10,7 +10,7 @@ from typing import Protocol
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.model import AuditEvent
 from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
-from verify_service.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
+from verify_service.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 
 CONSOLE_ROLES = ("agent", "supervisor")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
@@ -28,6 +28,7 @@ class ConsoleUser:
     created_at: datetime
     password_hash: str = ""
     disabled_at: datetime | None = None
+    session_epoch: int = 0
 
 
 class PasswordHasher(Protocol):
@@ -72,33 +73,61 @@ class UserService:
         return user
 
     def sign_in(self, username: str, password: str, ip: str | None) -> ConsoleUser:
-        """The user, or SignInFailed / RateLimited; every attempt is audited."""
+        """The user, or SignInFailed / RateLimited; every attempt is audited.
+
+        The per-user attempt is counted *before* the password is checked, so concurrent guesses
+        cannot all slip in under the limit; a successful sign-in clears the count.
+        """
         now = self._clock.now()
-        keys = ((f"signin-user:{username.lower()[:40]}", USER_THROTTLE), (f"signin-ip:{ip or '-'}", ADDRESS_THROTTLE))
-        for key, policy in keys:
-            if (until := self._counter.state(key, now, policy).locked_until) is not None:
-                self._audit("console_sign_in_throttled", now, username, ip)
-                raise RateLimited("Too many failed sign-ins; try again later.",
-                                  retry_after=int((until - now).total_seconds()) + 1)
+        user_key = f"signin-user:{username.lower()[:40]}"
+        address_key = f"signin-ip:{ip or '-'}"
+        if not USERNAME.match(username):
+            raise SignInFailed()
+        blocked = self._counter.state(address_key, now, ADDRESS_THROTTLE).locked_until
+        attempt = self._counter.record_failure(user_key, now, USER_THROTTLE)
+        if blocked is not None or not attempt.counted:
+            until = blocked or attempt.locked_until or now
+            self._audit("console_sign_in_throttled", now, None, ip)
+            raise RateLimited("Too many failed sign-ins; try again later.",
+                              retry_after=int((until - now).total_seconds()) + 1)
         with self._uow() as uow:
             user = uow.users.by_username(username)
         stored = user.password_hash if user and not user.disabled_at else self._dummy_hash
         if not self._hasher.verify(password, stored) or user is None or user.disabled_at:
-            for key, policy in keys:
-                self._counter.record_failure(key, now, policy)
-            self._audit("console_sign_in_failed", now, username, ip)
+            self._counter.record_failure(address_key, now, ADDRESS_THROTTLE)
+            # The typed name is kept only for a real user: people type passwords into that field.
+            self._audit("console_sign_in_failed", now, username if user else None, ip)
             raise SignInFailed()
-        self._counter.record_success(keys[0][0], now, keys[0][1])
+        self._counter.clear(user_key)
         self._audit("console_signed_in", now, username, ip)
         return user
+
+    def current(self, username: str) -> ConsoleUser | None:
+        """A live (not disabled) user by name, for checking a session on every request."""
+        with self._uow() as uow:
+            user = uow.users.by_username(username)
+        return user if user is not None and user.disabled_at is None else None
+
+    def bump_sessions(self, username: str) -> None:
+        """End every session of the user (sign-out, disable)."""
+        with self._uow(write=True) as uow:
+            uow.users.bump_epoch(username, disable_at=None)
+            uow.commit()
+
+    def disable(self, username: str) -> None:
+        """Disable a user: no sign-in, and every open session ends at its next request."""
+        with self._uow(write=True) as uow:
+            if not uow.users.bump_epoch(username, disable_at=self._clock.now()):
+                raise NotFound(f"No console user {username!r}.")
+            uow.commit()
 
     def audit(self, event: str, username: str, ip: str | None, **details: object) -> None:
         """Record a console event under the user's name (sign-out, for instance)."""
         self._audit(event, self._clock.now(), username, ip, **details)
 
-    def _audit(self, event: str, now: datetime, username: str, ip: str | None, **details: object) -> None:
+    def _audit(self, event: str, now: datetime, username: str | None, ip: str | None, **details: object) -> None:
         """One event on the system chain, with the username as agent_id."""
         with self._uow(write=True) as uow:
-            uow.audit.append(AuditEvent(event=event, at=now, actor="console", agent_id=username[:64], ip=ip,
+            uow.audit.append(AuditEvent(event=event, at=now, actor="console", agent_id=username, ip=ip,
                                         details=dict(details)))
             uow.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import sys
@@ -35,6 +36,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeliveryFailed(f"gateway unreachable: {type(reason).__name__}") from None
+    except (http.client.HTTPException, ValueError) as error:
+        raise DeliveryFailed(f"gateway answered garbage: {type(error).__name__}") from None
     if not 200 <= status < 300:
         raise DeliveryFailed(f"gateway answered HTTP {status}")
     return status

@@ -53,10 +53,10 @@ class SqlChallengeRepository:
                  .order_by(challenges.c.created_at))
         return list(self._conn.execute(query).scalars())
 
-    def supersede_pending(self, account_id: str) -> int:
-        """Retire every pending challenge of the customer."""
+    def supersede_pending(self, account_id: str, now: datetime) -> int:
+        """Retire the customer's pending challenges (expired ones stay `expired`)."""
         return self._conn.execute(challenges.update().where(
-            challenges.c.account_id == account_id, challenges.c.status == "pending")
+            challenges.c.account_id == account_id, challenges.c.status == "pending", challenges.c.expires_at > now)
             .values(status="superseded")).rowcount
 
     def consume(self, challenge_id: str) -> bool:

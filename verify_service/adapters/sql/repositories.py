@@ -184,4 +184,14 @@ class SqlUserRepository:
         if row is None:
             return None
         return ConsoleUser(username=row["username"], role=row["role"], created_at=row["created_at"],
-                           password_hash=row["password_hash"], disabled_at=row["disabled_at"])
+                           password_hash=row["password_hash"], disabled_at=row["disabled_at"],
+                           session_epoch=row["session_epoch"])
+
+    def bump_epoch(self, username: str, *, disable_at: datetime | None) -> bool:
+        """Invalidate the user's sessions (and disable the user when disable_at is given)."""
+        values: dict[str, Any] = {"session_epoch": console_users.c.session_epoch + 1}
+        if disable_at is not None:
+            values["disabled_at"] = disable_at
+        result = self._conn.execute(console_users.update().where(console_users.c.username == username)
+                                    .values(**values))
+        return result.rowcount == 1

@@ -180,4 +180,5 @@ console_users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("disabled_at", UTCDateTime()),
+    sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"),
 )
