@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,7 +55,11 @@ class UserService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, counter: AttemptCounter, clock: Clock):
         self._uow, self._hasher, self._counter, self._clock = uow, hasher, counter, clock
-        self._dummy_hash = hasher.hash("not a real password, equalises timing")
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        """A hash to check against when the user does not exist, so timing does not tell (made on first use)."""
+        return self._hasher.hash("not a real password, equalises timing")
 
     def create(self, username: str, role: str, password: str) -> ConsoleUser:
         """A new user; the password is stored only as an argon2 hash."""
