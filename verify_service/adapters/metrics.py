@@ -22,6 +22,13 @@ CODES = Counter("verify_codes_total", "One-time code messages: sent (queued), de
 EVENTS = Counter("verify_security_events_total", "Security event deliveries by outcome.", ["outcome"])
 
 
+def record_check(result: str, channel: str, locked_now: bool) -> None:
+    """Count one verification check (API or console) and a lock it set."""
+    VERIFICATIONS.labels(result, channel).inc()
+    if locked_now:
+        LOCKS.inc()
+
+
 def record_delivery(kind: str, outcome: str) -> None:
     """Count an outbox result (`sent` or `failed`; retries are not counted here)."""
     if outcome == "retry":

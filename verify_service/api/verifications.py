@@ -24,9 +24,8 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema))
     verification = services().checks.check(request, actor)
-    metrics.VERIFICATIONS.labels(verification.result, verification.channel).inc()
-    if verification.result == "rejected" and verification.locked_until is not None:
-        metrics.LOCKS.inc()
+    metrics.record_check(verification.result, verification.channel,
+                         verification.result == "rejected" and verification.locked_until is not None)
     return dump(VerificationSchema, verification)
 
 

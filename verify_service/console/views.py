@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from verify_service.adapters import metrics
 from verify_service.api.http import client_ip, load_data, services
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
@@ -121,6 +122,7 @@ def verify() -> Response:
     except VerifyError as error:
         form["pin"] = form["code"] = ""
         return page("verify.html", error.status, form=form, error=_explain(error))
+    metrics.record_check(result.result, result.channel, result.result == "rejected" and bool(result.locked_until))
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]
     return page("verify.html", form=form, result=result, say=translate(say))
@@ -139,6 +141,7 @@ def send_code() -> Response:
         return page("verify.html", error.status, form=form, error=_explain(error))
     except ValidationError:
         return page("verify.html", 400, form=form, error=translate("no_customer"))
+    metrics.CODES.labels("sent").inc()
     wait = int((challenge.resend_available_at - services().clock.now()).total_seconds())
     return page("verify.html", form=form, challenge=challenge, resend_seconds=max(0, wait))
 
