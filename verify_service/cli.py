@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import signal
@@ -149,15 +150,29 @@ audit = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @audit.command("verify")
+@click.option("--anchor", "anchor_path", type=click.Path(exists=True, path_type=Path),
+              help="An anchor written earlier by `audit anchor`: also catch chains rolled back or deleted.")
 @_refusals_as_errors
-def verify_audit() -> None:
+def verify_audit(anchor_path: Path | None) -> None:
     """Recompute every hash chain; exit 1 if an event was altered or removed."""
-    report = _services().audit.verify()
+    reader = _services().audit
+    anchor = reader.load_anchor(json.loads(anchor_path.read_text())) if anchor_path else None
+    report = reader.verify(anchor)
     for problem in report.problems:
         click.echo(f"PROBLEM: {problem}", err=True)
     if not report.ok:
         raise click.ClickException(f"audit trail is NOT intact: {len(report.problems)} problem(s)")
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
+
+
+@audit.command("anchor")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Where to write it (off the DB host).")
+@_refusals_as_errors
+def anchor_audit(out: Path) -> None:
+    """Export every chain's head, signed; later `audit verify --anchor FILE` proves nothing was rolled back."""
+    document = _services().audit.anchor()
+    out.write_text(json.dumps(document, sort_keys=True))
+    click.echo(f"anchored {len(document['heads'])} chain(s) in {out}")
 
 
 users = AppGroup("users", help="Agent console users.")

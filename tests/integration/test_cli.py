@@ -183,3 +183,27 @@ def test_demo_users_are_created_once_and_printed(make_harness, tmp_path):
     assert first.output == second.output and "supervisor: demo-supervisor-" in first.output
     saved = dict(line.split("=", 1) for line in path.read_text().splitlines())
     assert harness.services.users.sign_in(saved["AGENT_USER"], saved["AGENT_PASSWORD"], None).role == "agent"
+
+
+def test_an_anchor_catches_a_chain_deleted_whole_or_rolled_back(harness, tmp_path):
+    harness.register("A1")
+    harness.register("B2")
+    anchor = tmp_path / "anchor.json"
+    assert run(harness, "audit", "anchor", "--out", str(anchor)).exit_code == 0
+    harness.register("C3")  # chains may grow after the anchor
+    assert run(harness, "audit", "verify", "--anchor", str(anchor)).exit_code == 0
+    with harness.services.db.engine.begin() as conn:
+        conn.execute(audit_events.delete().where(audit_events.c.account_id == "B2"))
+        conn.execute(audit_heads.delete().where(audit_heads.c.chain == "B2"))
+    assert run(harness, "audit", "verify").exit_code == 0  # without the anchor this goes unseen
+    result = run(harness, "audit", "verify", "--anchor", str(anchor))
+    assert result.exit_code == 1 and "chain B2: anchored event #3 is gone" in result.output
+
+
+def test_a_tampered_anchor_is_refused(harness, tmp_path):
+    harness.register("A1")
+    anchor = tmp_path / "anchor.json"
+    run(harness, "audit", "anchor", "--out", str(anchor))
+    anchor.write_text(anchor.read_text().replace('"A1": [3', '"A1": [2'))
+    result = run(harness, "audit", "verify", "--anchor", str(anchor))
+    assert result.exit_code == 1 and "signature does not match" in result.output

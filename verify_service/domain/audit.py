@@ -6,9 +6,11 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
 from verify_service.domain.ports import ChainSigner, UnitOfWorkFactory
+from verify_service.errors import ValidationFailed
 
 GENESIS_HASH = "0" * 64
 SYSTEM_CHAIN = "-"
@@ -53,11 +55,19 @@ class ChainReport:
 
 
 def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, str]],
-                  signer: ChainSigner) -> ChainReport:
-    """Recompute every chain; events must arrive chain by chain in seq order."""
+                  signer: ChainSigner, anchor: dict[str, tuple[int, str]] | None = None) -> ChainReport:
+    """Recompute every chain; events must arrive chain by chain in seq order.
+
+    With an anchor (heads exported earlier and kept outside the database), every anchored event must
+    still be there, unchanged: that catches a chain rolled back or deleted whole.
+    """
     report = ChainReport()
     last: dict[str, tuple[int, str]] = {}
+    anchored = dict(anchor or {})
     for item in events:
+        if anchored.get(item.chain, (None, None))[0] == item.seq:
+            if anchored.pop(item.chain)[1] != item.hash:
+                report.problems.append(f"chain {item.chain} #{item.seq}: differs from the anchor")
         report.events += 1
         seq, prev = last.get(item.chain, (0, GENESIS_HASH))
         if item.seq != seq + 1:
@@ -75,6 +85,8 @@ def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, st
             report.problems.append(f"chain {chain}: last event does not match the chain head (removed?)")
     for chain in last.keys() - heads.keys():
         report.problems.append(f"chain {chain}: has no chain head")
+    for chain, (seq, _) in anchored.items():
+        report.problems.append(f"chain {chain}: anchored event #{seq} is gone (chain rolled back or deleted)")
     report.chains = len(last)
     return report
 
@@ -94,8 +106,25 @@ class AuditReader:
             return events[: query.limit], events[query.limit - 1].id
         return events, None
 
-    def verify(self) -> ChainReport:
-        """Recompute every chain; problems name what was altered or removed."""
+    def verify(self, anchor: dict[str, tuple[int, str]] | None = None) -> ChainReport:
+        """Recompute every chain (and compare with an anchor); problems name what was altered or removed."""
         with self._uow(snapshot=True) as uow:
             heads = uow.audit.heads()
-            return verify_chains(uow.audit.walk(), heads, self._signer)
+            return verify_chains(uow.audit.walk(), heads, self._signer, anchor)
+
+    def anchor(self) -> dict[str, Any]:
+        """Every chain's head now, signed with the newest audit key, to be stored outside the database."""
+        with self._uow(snapshot=True) as uow:
+            heads = uow.audit.heads()
+        body = json.dumps(heads, sort_keys=True, separators=(",", ":"))
+        key_id = self._signer.newest_key_id()
+        return {"heads": heads, "key_id": key_id, "signature": self._signer.sign(key_id, body.encode())}
+
+    def load_anchor(self, document: dict[str, Any]) -> dict[str, tuple[int, str]]:
+        """The heads of an exported anchor, after checking its signature."""
+        heads = {chain: (int(seq), str(digest)) for chain, (seq, digest) in document["heads"].items()}
+        body = json.dumps(heads, sort_keys=True, separators=(",", ":"))
+        expected = self._signer.sign(str(document["key_id"]), body.encode())
+        if expected is None or not hmac.compare_digest(expected, str(document["signature"])):
+            raise ValidationFailed("The anchor's signature does not match (altered, or signed with another key).")
+        return heads
