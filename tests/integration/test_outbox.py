@@ -259,3 +259,12 @@ def test_security_events_are_never_given_up(make_harness, gateway):
     gateway.start()
     h.services.outbox.dispatch_due()
     assert {r.status for r in rows(h)} == {"sent"}
+
+
+def test_a_replaced_codes_waiting_message_is_not_sent(make_harness, mode, gateway):
+    h = webhook(make_harness, mode, gateway, code_resend_seconds=0)
+    h.register()
+    first = send(h)
+    second = send(h)
+    h.services.outbox.dispatch_due()
+    assert len(gateway.received) == 1 and delivery(h, second) == "sent" and delivery(h, first) == "failed"

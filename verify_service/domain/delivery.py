@@ -96,6 +96,10 @@ class OutboxService:
         if message.expires_at is not None and now >= message.expires_at:
             self._give_up(message, now, "the code expired before it could be delivered")
             return
+        if message.challenge_id is not None and self._code_retired(message.challenge_id, now):
+            # A newer code replaced it (or it was used or killed): sending it would only confuse.
+            self._record(message, "failed", status="failed", last_error="the code was replaced before delivery")
+            return
         try:
             payload = json.loads(self._vault.open(message.account_id or NO_ACCOUNT, message.payload,
                                                   purpose="outbox"))
@@ -108,6 +112,12 @@ class OutboxService:
             self._retry_or_give_up(message, self._clock.now(), f"cannot deliver: {type(error).__name__}")
             return
         self._record(message, "sent", status="sent", attempts=message.attempts + 1, sent_at=self._clock.now())
+
+    def _code_retired(self, challenge_id: str, now: datetime) -> bool:
+        """True when the message's code can no longer be used."""
+        with self._uow() as uow:
+            challenge = uow.challenges.get(challenge_id)
+        return challenge is None or challenge.status_at(now) in ("superseded", "verified", "killed")
 
     def _retry_or_give_up(self, message: OutboxMessage, now: datetime, reason: str) -> None:
         """Back off, unless the message has waited too long."""
