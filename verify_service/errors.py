@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 
@@ -88,20 +87,6 @@ class DependencyUnavailable(RetryLater):
 
     status, code = 503, "service_unavailable"
     default_message = "A dependency of the service is unavailable; try again shortly."
-
-
-class CustomerLocked(Conflict):
-    """An action a locked customer may not take."""
-
-    def __init__(self, locked_until: datetime):
-        super().__init__("The customer is locked after too many failed checks.")
-        self.locked_until = locked_until
-
-
-class CustomerFrozen(Conflict):
-    """An action a frozen customer may not take."""
-
-    default_message = "The customer is frozen."
 
 
 class DuplicateKey(Exception):

@@ -244,3 +244,19 @@ def test_another_customers_challenge_id_cannot_kill_their_code(h, gateway):
     for _ in range(3):
         check(h, "A1", code="000000" if code != "000000" else "111111", challenge_id=theirs["challenge_id"])
     assert check(h, "B2", code=code)["result"] == "verified"
+
+
+def test_simultaneous_sends_to_one_customer_respect_the_cooldown(h):
+    from tests.api.test_concurrency import fire_together
+
+    h.register()
+    statuses = fire_together(10, lambda i: send(h).status_code)
+    assert statuses.count(201) == 1 and statuses.count(429) == 9
+    assert queued(h) == 1
+
+
+def test_every_role_but_none_reads_a_code_status(h):
+    h.register()
+    challenge = send(h).get_json()["challenge_id"]
+    for role in ("agent", "portal", "admin"):
+        assert h.call("GET", f"/v1/codes/{challenge}", role).status_code == 200

@@ -85,3 +85,14 @@ def test_database_down_answers_503_then_recovers(make_harness, databases):
         assert harness.check(pin=pin).get_json()["result"] == "verified"
     finally:
         server.stop()
+
+
+def test_sending_a_code_while_redis_is_down_is_503_and_queues_nothing(harness_on_own_redis, own_redis):
+    harness = harness_on_own_redis
+    harness.register()
+    own_redis.stop()
+    response = harness.call("POST", "/v1/customers/JP1001/codes", "agent", {})
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert harness.services.outbox.backlog()[0] == 0
+    own_redis.start()
+    assert harness.call("POST", "/v1/customers/JP1001/codes", "agent", {}).status_code == 201

@@ -24,8 +24,7 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema))
     verification = services().checks.check(request, actor)
-    metrics.record_check(verification.result, verification.channel,
-                         verification.result == "rejected" and verification.locked_until is not None)
+    metrics.record_check(verification.result, verification.channel, verification.locked_by_this_check)
     return dump(VerificationSchema, verification)
 
 

@@ -122,9 +122,9 @@ def verify() -> Response:
     except VerifyError as error:
         form["pin"] = form["code"] = ""
         return page("verify.html", error.status, form=form, error=_explain(error))
-    metrics.record_check(result.result, result.channel, result.result == "rejected" and bool(result.locked_until))
+    metrics.record_check(result.result, result.channel, result.locked_by_this_check)
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
-    say = SAY["locked"] if result.locked_until else SAY[result.result]
+    say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
     return page("verify.html", form=form, result=result, say=translate(say))
 
 

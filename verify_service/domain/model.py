@@ -87,6 +87,11 @@ class Verification:
     ticket_ref: str | None
     actor: str
 
+    @property
+    def locked_by_this_check(self) -> bool:
+        """This check was the failure that reached the threshold."""
+        return self.result == "rejected" and self.locked_until is not None
+
     def valid_at(self, now: datetime) -> bool:
         """Verified and still inside its validity period."""
         return self.verified and self.valid_until is not None and now < self.valid_until

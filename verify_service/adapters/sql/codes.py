@@ -127,8 +127,3 @@ class SqlOutboxRepository:
         row = self._conn.execute(sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
                                  .where(outbox.c.status == "pending")).one()
         return int(row[0]), row[1]
-
-    def get(self, message_id: str) -> OutboxMessage | None:
-        """A message by its public id."""
-        row = self._conn.execute(sa.select(outbox).where(outbox.c.message_id == message_id)).mappings().first()
-        return _message(row) if row else None
