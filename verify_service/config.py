@@ -18,6 +18,8 @@ DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
 DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
+# Production refuses any secret shorter than this, and any secret equal to a development default.
+MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 def _default_database_url() -> str:
@@ -61,6 +63,11 @@ class Settings:
     rate_limit_per_second: int = 200
     console_idle_seconds: int = 900
     trusted_proxies: int = 0
+    sms_max_per_number_per_hour: int = 10
+    sms_max_per_key_per_hour: int = 1000
+    sms_max_per_hour: int = 10000
+    audit_anchor_file: str | None = None
+    audit_anchor_seconds: int = 300
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
@@ -71,16 +78,10 @@ class Settings:
         return self.redis_url is None
 
     def check_production(self) -> None:
-        """Refuse to run production with a default or missing secret."""
+        """Refuse to run production with a weak, default or missing secret, naming each variable."""
         if self.env != "production":
             return
-        problems = []
-        if self.secret_key == DEV_SECRET_KEY:
-            problems.append("VERIFY_SECRET_KEY is missing or the development default")
-        if self.pin_keys == DEV_PIN_KEYS or "dev:" in self.pin_keys:
-            problems.append("VERIFY_PIN_KEYS is missing or holds the development key")
-        if self.audit_keys == DEV_AUDIT_KEYS or "dev:" in self.audit_keys:
-            problems.append("VERIFY_AUDIT_KEYS is missing or holds the development key")
+        problems = _weak_secrets(self)
         if self.delivery_backend == "webhook" and not self.sms_webhook_secret:
             problems.append("VERIFY_SMS_WEBHOOK_SECRET is missing")
         if self.events_webhook_url and not self.events_webhook_secret:
@@ -89,6 +90,33 @@ class Settings:
             problems.append("VERIFY_DELIVERY_BACKEND=console prints codes; choose webhook or twilio")
         if problems:
             raise ConfigError("; ".join(problems))
+
+
+def _ring_secrets(raw: str) -> list[str]:
+    """The secrets of a `KEYID:SECRET,...` ring setting (unparseable parts are left to the ring parser)."""
+    return [part.split(":", 1)[1].strip() for part in raw.split(",") if ":" in part]
+
+
+_DEV_SECRETS = frozenset([DEV_SECRET_KEY, *_ring_secrets(DEV_PIN_KEYS), *_ring_secrets(DEV_AUDIT_KEYS)])
+
+
+def _weak_secrets(settings: Settings) -> list[str]:
+    """Production problems with the secrets: missing, development defaults (under any key id), too short."""
+    problems = []
+    optional = [settings.sms_webhook_secret, settings.events_webhook_secret]
+    named = [("VERIFY_SECRET_KEY", [settings.secret_key], True),
+             ("VERIFY_PIN_KEYS", _ring_secrets(settings.pin_keys), True),
+             ("VERIFY_AUDIT_KEYS", _ring_secrets(settings.audit_keys), True),
+             ("VERIFY_SMS_WEBHOOK_SECRET", [optional[0]] if optional[0] else [], False),
+             ("VERIFY_EVENTS_WEBHOOK_SECRET", [optional[1]] if optional[1] else [], False)]
+    for name, secrets, required in named:
+        if required and not secrets:
+            problems.append(f"{name} is missing")
+        elif any(secret in _DEV_SECRETS for secret in secrets):
+            problems.append(f"{name} is missing or holds a development default (under any key id)")
+        elif any(len(secret) < MIN_PRODUCTION_SECRET_CHARS for secret in secrets):
+            problems.append(f"{name} must be at least {MIN_PRODUCTION_SECRET_CHARS} characters (each key of a ring)")
+    return problems
 
 
 _INT_FIELDS = {
@@ -105,6 +133,10 @@ _INT_FIELDS = {
     "rate_limit_per_second": ("VERIFY_RATE_LIMIT_PER_SECOND", 0),
     "console_idle_seconds": ("VERIFY_CONSOLE_IDLE_SECONDS", 1),
     "trusted_proxies": ("VERIFY_TRUSTED_PROXIES", 0),
+    "sms_max_per_number_per_hour": ("VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR", 1),
+    "sms_max_per_key_per_hour": ("VERIFY_SMS_MAX_PER_KEY_PER_HOUR", 1),
+    "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
+    "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -124,6 +156,7 @@ _STR_FIELDS = {
     "twilio_auth_token": "VERIFY_TWILIO_AUTH_TOKEN",
     "twilio_from": "VERIFY_TWILIO_FROM",
     "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
+    "audit_anchor_file": "VERIFY_AUDIT_ANCHOR_FILE",
 }
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from verify_service.config import DEV_PIN_KEYS, load_settings
+from verify_service.config import DEV_AUDIT_KEYS, DEV_PIN_KEYS, DEV_SECRET_KEY, load_settings
 from verify_service.errors import ConfigError
 
 
@@ -46,3 +46,36 @@ def test_production_starts_with_real_secrets():
                               "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
                               "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40})
     assert settings.env == "production"
+
+
+_GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
+                    "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
+                    "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
+                    "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40}
+
+
+@pytest.mark.parametrize("name, value", [
+    ("VERIFY_SECRET_KEY", "secret"),
+    ("VERIFY_SECRET_KEY", "x" * 31),
+    ("VERIFY_SMS_WEBHOOK_SECRET", "short"),
+    ("VERIFY_PIN_KEYS", "2026a:" + "k" * 40 + ",2025z:" + "q" * 31),
+])
+def test_production_refuses_secrets_under_32_characters_naming_the_variable(name, value):
+    with pytest.raises(ConfigError, match=f"{name} must be at least 32 characters"):
+        load_settings({**_GOOD_PRODUCTION, name: value})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("VERIFY_PIN_KEYS", "prod2026:" + DEV_PIN_KEYS.split(":", 1)[1]),
+    ("VERIFY_AUDIT_KEYS", "2026a:" + "a" * 40 + ",old:" + DEV_AUDIT_KEYS.split(":", 1)[1]),
+    ("VERIFY_AUDIT_KEYS", "x:" + DEV_PIN_KEYS.split(":", 1)[1]),
+    ("VERIFY_SECRET_KEY", DEV_SECRET_KEY),
+    ("VERIFY_SECRET_KEY", DEV_PIN_KEYS.split(":", 1)[1]),
+])
+def test_production_refuses_a_development_secret_under_any_key_id(name, value):
+    with pytest.raises(ConfigError, match=f"{name} is missing or holds a development default"):
+        load_settings({**_GOOD_PRODUCTION, name: value})
+
+
+def test_development_still_starts_with_the_default_secrets():
+    assert load_settings({"VERIFY_SECRET_KEY": "secret"}).secret_key == "secret"
