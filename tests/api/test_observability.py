@@ -55,3 +55,11 @@ def test_metrics_count_requests_checks_locks_codes_and_the_backlog(harness):
     assert 'verify_verifications_total{channel="phone",result="rejected"}' in text
     assert "verify_customer_locks_total" in text and 'verify_codes_total{outcome="sent"}' in text
     assert "verify_outbox_backlog 1.0" in text and "verify_outbox_oldest_age_seconds" in text
+
+
+def test_invented_http_methods_do_not_become_new_metric_labels(harness):
+    for index in range(20):
+        harness.client.open("/v1/customers/JP1001", method=f"BREW{index}")
+    text = harness.client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in text
+    assert 'method="OTHER"' in text

@@ -18,6 +18,8 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CONSOLE_CSP = "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 DOCS_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+# Metric labels must stay a small fixed set: any other method a client invents is counted as OTHER.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _start() -> None:
@@ -33,7 +35,8 @@ def _finish(response: Response) -> Response:
     """Headers, the access log line and the latency metric."""
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics.REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(elapsed)
+    method = request.method if request.method in KNOWN_METHODS else "OTHER"
+    metrics.REQUEST_SECONDS.labels(method, route, str(response.status_code)).observe(elapsed)
     response.headers["X-Request-ID"] = logs.request_id.get() or ""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -44,7 +47,7 @@ def _finish(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", csp)
     if not docs:
         response.headers.setdefault("Cache-Control", "no-store")
-    log.info("%s %s %s", request.method, route, response.status_code,
+    log.info("%s %s %s", method, route, response.status_code,
              extra={"status": response.status_code, "ms": round(elapsed * 1000, 2), "ip": request.remote_addr})
     return response
 
