@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -66,9 +67,10 @@ class Conflict(VerifyError):
 class RetryLater(VerifyError):
     """A refusal that says when to try again."""
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1, **kwargs: Any):
+    def __init__(self, message: str | None = None, *, retry_after: float = 1, **kwargs: Any):
         super().__init__(message, **kwargs)
-        self.retry_after = max(1, int(retry_after))
+        # Rounded up: a client that waits exactly this long is never early.
+        self.retry_after = max(1, math.ceil(retry_after))
 
     @property
     def headers(self) -> dict[str, str]:

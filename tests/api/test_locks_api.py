@@ -1,5 +1,7 @@
 """Lock status, unlock (admin or portal) and freezes."""
 
+from datetime import datetime
+
 import pytest
 
 REASON = {"reason": "caller proved identity on a video call"}
@@ -95,3 +97,23 @@ def test_freeze_needs_a_reason(harness, method):
 def test_unknown_customer_is_404(harness, method, path, role):
     response = harness.call(method, f"/v1/customers/NOPE/{path}", role, None if method == "GET" else REASON)
     assert response.status_code == 404
+
+
+def test_locked_until_is_never_earlier_than_the_lock_s_real_end(harness):
+    pin = harness.register()
+    wrong = "000001" if pin != "000001" else "000002"
+    harness.clock.advance(0.4)  # the lock will end at .400 of a second
+    answers = [harness.check(pin=wrong).get_json() for _ in range(5)]
+    shown = answers[-1]["locked_until"]
+    assert shown == "2026-11-24T04:05:07Z"  # rounded up, not down to :06
+    for path in ("/v1/customers/JP1001/lock", "/v1/customers/JP1001"):
+        assert harness.call("GET", path, "agent").get_json()["locked_until"] == shown
+    harness.clock.current = datetime.fromisoformat(shown.replace("Z", "+00:00"))  # retry at the shown time
+    assert harness.check(pin=pin).get_json()["result"] == "verified"
+
+
+def test_code_deadlines_are_rounded_up(harness):
+    harness.register()
+    harness.clock.advance(0.25)
+    body = harness.call("POST", "/v1/customers/JP1001/codes", "agent", {}).get_json()
+    assert body["expires_at"] == "2026-11-23T04:10:07Z" and body["resend_available_at"] == "2026-11-23T04:05:37Z"

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from verify_service.config import SUPPORTED_LOCALES
 from verify_service.domain.masking import normalise_phone
-from verify_service.domain.model import rfc3339
+from verify_service.domain.model import rfc3339, rfc3339_deadline
 
 
 class FullMatch(validate.Regexp):
@@ -76,6 +76,14 @@ class UtcDateTime(fields.DateTime):
             raise ValidationError("Not a valid datetime.") from None
 
 
+class Deadline(UtcDateTime):
+    """A deadline (`locked_until`, `expires_at`, ...): rounded up to the second, never earlier than the real one."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        """Whole seconds, rounded up."""
+        return None if value is None else rfc3339_deadline(value)
+
+
 def _enum(values: tuple[str, ...], **kwargs: Any) -> fields.String:
     """A string field limited to values (documented as an enum)."""
     return fields.String(validate=validate.OneOf(values), **kwargs)
@@ -113,7 +121,7 @@ class CustomerSummarySchema(Schema):
     second_factor = _enum(("sms", "totp"))
     pin_issued_at = UtcDateTime(allow_none=True)
     status = _enum(("active", "locked", "frozen"))
-    locked_until = UtcDateTime(allow_none=True)
+    locked_until = Deadline(allow_none=True)
     phone_changed_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
 
@@ -165,9 +173,9 @@ class VerificationSchema(Schema):
     factors = fields.Nested(FactorsSchema)
     level = fields.Integer(metadata={"description": "0 not verified, 1 one factor, 2 PIN and code"})
     attempts_remaining = fields.Integer()
-    locked_until = UtcDateTime(allow_none=True)
+    locked_until = Deadline(allow_none=True)
     checked_at = UtcDateTime()
-    valid_until = UtcDateTime(allow_none=True)
+    valid_until = Deadline(allow_none=True)
 
 
 class VerificationRecordSchema(VerificationSchema):
@@ -183,7 +191,7 @@ class LockSchema(Schema):
     """A customer's lock state."""
 
     locked = fields.Boolean()
-    locked_until = UtcDateTime(allow_none=True)
+    locked_until = Deadline(allow_none=True)
     failed_attempts = fields.Integer()
     threshold = fields.Integer()
 
@@ -253,8 +261,8 @@ class ChallengeSchema(Schema):
     status = _enum(("pending", "verified", "expired", "superseded", "killed"))
     delivery = _enum(("queued", "sent", "failed"))
     created_at = UtcDateTime()
-    expires_at = UtcDateTime()
-    resend_available_at = UtcDateTime()
+    expires_at = Deadline()
+    resend_available_at = Deadline()
 
 
 class TotpEnrolmentSchema(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,10 +40,17 @@ def local_time(moment: datetime | None) -> str:
     return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
 
 
+def local_deadline(moment: datetime | None) -> str:
+    """A deadline in the agent's zone, rounded up to the second (never shown earlier than it is)."""
+    if moment is not None and moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return local_time(moment)
+
+
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     """Template helpers: translation, language, CSRF token, user, times."""
-    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
+    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time, "local_deadline": local_deadline,
             "user": session.get("user"), "role": session.get("role")}
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
-from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339
+from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import NotFound
 
@@ -150,7 +150,7 @@ class CheckService:
             event="customer_locked", at=now, account_id=verification.account_id, actor=actor.key_name,
             agent_id=verification.agent_id, channel=verification.channel,
             ticket_ref=verification.ticket_ref, ip=actor.ip,
-            details={"locked_until": rfc3339(until), "failed_attempts": self._policy.threshold,
+            details={"locked_until": rfc3339_deadline(until), "failed_attempts": self._policy.threshold,
                      "verification_id": verification.verification_id,
                      "repaired": not outcome.locked_now}))
 

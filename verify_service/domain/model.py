@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 def rfc3339(moment: datetime) -> str:
     """`2026-11-23T04:05:06Z`: whole seconds, UTC, the contract's time format."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_deadline(moment: datetime) -> str:
+    """A deadline in the contract's format, rounded up: a client that waits until it is never early."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return rfc3339(moment)
 
 
 @dataclass(frozen=True)

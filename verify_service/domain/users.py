@@ -94,7 +94,7 @@ class UserService:
             until = blocked or attempt.locked_until or now
             self._audit("console_sign_in_throttled", now, None, ip)
             raise RateLimited("Too many failed sign-ins; try again later.",
-                              retry_after=int((until - now).total_seconds()) + 1)
+                              retry_after=(until - now).total_seconds())
         with self._uow() as uow:
             user = uow.users.by_username(username)
         stored = user.password_hash if user and not user.disabled_at else self._dummy_hash
