@@ -51,9 +51,13 @@ class FakeAttemptCounter:
         with self._lock:
             return self._record(key).succeed(to_ms(now), policy)
 
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
+        with self._lock:
+            return self._record(key).forget(to_ms(at), policy)
+
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
         with self._lock:
-            return copy.deepcopy(self._record(key)).state(to_ms(now), policy)
+            return self._record(key).state(to_ms(now), policy)
 
     def clear(self, key: str) -> None:
         with self._lock:
@@ -104,6 +108,12 @@ class _Verifications:
 
     def get(self, verification_id: str) -> Verification | None:
         return self._uow.state.verifications.get(verification_id)
+
+    def outcomes_since(self, account_id: str, since: datetime, limit: int,
+                       ) -> list[tuple[datetime, str, datetime | None]]:
+        found = [(v.checked_at, v.result, v.locked_until) for v in self._uow.state.verifications.values()
+                 if v.account_id == account_id and v.checked_at > since and v.result in ("verified", "rejected")]
+        return sorted(found, key=lambda item: item[0], reverse=True)[:limit]
 
 
 class _Audit:

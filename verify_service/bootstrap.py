@@ -28,8 +28,8 @@ from verify_service.domain.customers import CustomerService
 from verify_service.domain.delivery import DeliveryPolicy, OutboxService
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
-from verify_service.domain.locks import LockService
-from verify_service.domain.ports import AttemptCounter, Clock, MessageSender, PinVault
+from verify_service.domain.locks import CheckHistory, LockService
+from verify_service.domain.ports import AttemptCounter, Clock, FailureHistory, MessageSender, PinVault
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
 
@@ -93,10 +93,11 @@ def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds), lease=lease, batch=batch)
 
 
-def build_counter(settings: Settings, db: SqlDatabase) -> AttemptCounter:
-    """Redis when VERIFY_REDIS_URL is set, else the database (single-instance mode)."""
+def build_counter(settings: Settings, db: SqlDatabase, history: FailureHistory | None = None) -> AttemptCounter:
+    """Redis when VERIFY_REDIS_URL is set (a forgotten counter is rebuilt from `history`), else the database."""
     if settings.redis_url:
-        return RedisAttemptCounter(connect(settings.redis_url, timeout=settings.redis_timeout_seconds))
+        client = connect(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        return RedisAttemptCounter(client, history=history)
     return SqlAttemptCounter(db)
 
 
@@ -126,7 +127,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     vault = KeyRingVault.from_setting(settings.pin_keys)
     signer = AuditSigner.from_setting(settings.audit_keys)
     uow = SqlUnitOfWorkFactory(db, signer, events_vault=vault if settings.events_webhook_url else None)
-    counter = build_counter(settings, db)
+    counter = build_counter(settings, db, CheckHistory(uow=uow))
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
                            policy=delivery_policy_from(settings),
@@ -142,11 +143,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key),
         customers=CustomerService(uow=uow, vault=vault, clock=clock, default_locale=settings.default_locale),
         checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
-                            ttl=timedelta(seconds=settings.verification_ttl_seconds)),
+                            ttl=timedelta(seconds=settings.verification_ttl_seconds),
+                            separate_counter=not settings.single_instance),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow, signer=signer),
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
-        users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=counter, clock=clock),
+        # Sign-in throttles have no check records to rebuild from.
+        users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(settings, db), clock=clock),
     )

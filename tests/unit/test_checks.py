@@ -183,16 +183,36 @@ def test_unlock_landing_during_the_locking_check_is_not_undone(world):
     assert check(world, world.pin).result == "verified"
 
 
-def test_a_lock_lost_to_a_failed_write_is_repaired_by_the_next_check(world, monkeypatch):
+def _failing_record_writes(monkeypatch):
+    """Make every verification record write fail until the returned undo is called."""
     from tests import fakes
 
-    for _ in range(4):
-        check(world, world.wrong)
     original = fakes._Verifications.add
     monkeypatch.setattr(fakes._Verifications, "add", lambda self, v: (_ for _ in ()).throw(RuntimeError("db")))
+    return lambda: monkeypatch.setattr(fakes._Verifications, "add", original)
+
+
+def test_a_failure_whose_record_could_not_be_written_is_not_counted(world, monkeypatch):
+    for _ in range(4):
+        check(world, world.wrong)
+    restore = _failing_record_writes(monkeypatch)
     with pytest.raises(RuntimeError):
         check(world, world.wrong)
-    monkeypatch.setattr(fakes._Verifications, "add", original)
+    restore()
+    assert world.locks.status("JP1001").failed_attempts == 4 and not world.locks.status("JP1001").locked
+    fifth = check(world, world.wrong)
+    assert fifth.result == "rejected" and fifth.locked_until is not None
+    assert world.uow.store.customers["JP1001"].locked_until == fifth.locked_until
+
+
+def test_a_lock_lost_to_a_failed_write_is_repaired_by_the_next_check(world, monkeypatch):
+    for _ in range(4):
+        check(world, world.wrong)
+    restore = _failing_record_writes(monkeypatch)
+    monkeypatch.setattr(world.counter, "forget_failure", lambda *a: (_ for _ in ()).throw(RuntimeError("down")))
+    with pytest.raises(RuntimeError, match="db"):
+        check(world, world.wrong)  # the record failed and so did the undo: the counter keeps the lock
+    restore()
     assert world.uow.store.customers["JP1001"].locked_until is None  # the counter locked, the row did not
     assert check(world, world.pin).result == "locked"
     assert world.uow.store.customers["JP1001"].locked_until is not None

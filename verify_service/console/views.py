@@ -50,8 +50,8 @@ def local_deadline(moment: datetime | None) -> str:
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     """Template helpers: translation, language, CSRF token, user, times."""
-    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time, "local_deadline": local_deadline,
-            "user": session.get("user"), "role": session.get("role")}
+    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
+            "local_deadline": local_deadline, "user": session.get("user"), "role": session.get("role")}
 
 
 def valid_account_id(value: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from verify_service.domain.model import Actor, AuditEvent, Customer, Verificatio
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import NotFound
 
+log = logging.getLogger(__name__)
 MATCH, MISMATCH, EXPIRED, NOT_CHECKED = "match", "mismatch", "expired", "not_checked"
 FACTOR_ORDER = ("pin", "code")
 
@@ -72,9 +74,10 @@ class CheckService:
     """Answers "is this caller the account holder?" and keeps the record."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
-                 policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta):
+                 policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False):
         self._uow, self._counter, self._clock = uow, counter, clock
         self._policy, self._factors, self._ttl = policy, factors, ttl
+        self._separate_counter = separate_counter
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
@@ -93,8 +96,21 @@ class CheckService:
             if outcome.result == "locked":
                 factors = dict.fromkeys(given, NOT_CHECKED)
         verification = self._verification(request, actor, factors, outcome, now)
-        self._record(verification, outcome, actor, now)
+        try:
+            self._record(verification, outcome, actor, now)
+        except Exception:
+            self._uncount(request.account_id, outcome, now)
+            raise
         return verification
+
+    def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:
+        """A check whose record could not be written counts nothing: undo its failure (best effort)."""
+        if outcome.result != "rejected":
+            return
+        try:
+            self._counter.forget_failure(key, now, self._policy)
+        except Exception:  # the counter is down too: the original error is what the caller gets
+            log.warning("a failure whose check was not recorded could not be uncounted")
 
     def _apply_lockout(self, key: str, factors: dict[str, str], now: datetime) -> _Outcome:
         """Count a failure or reset the count, atomically against every instance."""
@@ -140,9 +156,7 @@ class CheckService:
         """Copy the counter's lock onto the customer row, so it survives a Redis restart."""
         until = outcome.locked_until
         assert until is not None
-        # An unlock that landed after this lock began (it cleared the counter meanwhile) wins.
-        began = until - self._policy.lock_for
-        if customer.locked_until == until or (customer.unlocked_at and customer.unlocked_at >= began):
+        if customer.locked_until == until or self._unlocked_since(customer, until, now):
             return
         customer.locked_until = until
         uow.customers.save(customer)
@@ -153,6 +167,17 @@ class CheckService:
             details={"locked_until": rfc3339_deadline(until), "failed_attempts": self._policy.threshold,
                      "verification_id": verification.verification_id,
                      "repaired": not outcome.locked_now}))
+
+    def _unlocked_since(self, customer: Customer, until: datetime, now: datetime) -> bool:
+        """An unlock cleared this lock after it was set (checked under the customer row's lock)."""
+        if self._separate_counter:
+            # An unlock clears the counter before it takes the row we hold: a counter that no longer
+            # holds this lock means an unlock won the race. (Not asked of a counter in this same database:
+            # a second connection inside this write transaction could starve the pool.)
+            return self._counter.state(customer.account_id, now, self._policy).locked_until != until
+        # One instance, one clock: an unlock stamps unlocked_at after clearing the counter.
+        began = until - self._policy.lock_for
+        return customer.unlocked_at is not None and customer.unlocked_at >= began
 
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""

@@ -88,10 +88,44 @@ class CounterRecord:
         self.failures, self.locked_until_ms = [], None
         return None
 
+    def forget(self, at_ms: int, policy: LockoutPolicy) -> bool:
+        """Undo the failure counted at `at_ms` (and the lock it set): its check could not be recorded."""
+        if at_ms not in self.failures:
+            return False
+        self.failures.remove(at_ms)
+        if self.locked_until_ms == at_ms + policy.lock_ms:
+            self.locked_until_ms = None
+        return True
+
     def state(self, now_ms: int, policy: LockoutPolicy) -> AttemptState:
-        """Failures within the window and the running lock, if any."""
-        self._expire(now_ms, policy)
-        return AttemptState(len(self.failures), from_ms(self.locked_until_ms))
+        """Failures within the window and the running lock, if any (changes nothing)."""
+        if self.locked(now_ms):
+            return AttemptState(len(self.failures), from_ms(self.locked_until_ms))
+        if self.locked_until_ms is not None:
+            return AttemptState(0, None)  # an expired lock reset the count
+        horizon = now_ms - policy.window_ms
+        return AttemptState(sum(1 for t in self.failures if t > horizon), None)
+
+
+def counter_from_checks(checks: list[tuple[datetime, str, datetime | None]], now: datetime,
+                        policy: LockoutPolicy) -> CounterRecord:
+    """The counter that a customer's recorded checks imply: (checked_at, result, locked_until), newest first.
+
+    Every counted failure has a `rejected` record; the one that reached the threshold carries the
+    lock's end. A `verified` check reset the count, and so did the end of a lock.
+    """
+    failures: list[int] = []
+    for checked_at, result, locked_until in checks:
+        if result == "verified":
+            break
+        if locked_until is not None:
+            if locked_until > now:
+                return CounterRecord(sorted([*failures, to_ms(checked_at)]), to_ms(locked_until))
+            failures = [t for t in failures if t > to_ms(locked_until)]
+            break
+        failures.append(to_ms(checked_at))
+    horizon = to_ms(now) - policy.window_ms
+    return CounterRecord(sorted(t for t in failures if t > horizon)[-policy.threshold:])
 
 
 def to_ms(moment: datetime) -> int:

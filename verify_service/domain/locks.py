@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from verify_service.domain.customers import actor_event, load_customer
-from verify_service.domain.lockout import LockoutPolicy
+from verify_service.domain.lockout import CounterRecord, LockoutPolicy, counter_from_checks, to_ms
 from verify_service.domain.model import Actor, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
 
@@ -19,6 +19,29 @@ class LockStatus:
     locked_until: datetime | None
     failed_attempts: int
     threshold: int
+
+
+class CheckHistory:
+    """Rebuilds a customer's lockout counter from their check records, when Redis has forgotten it."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory):
+        self._uow = uow
+
+    def rebuild(self, key: str, now: datetime, policy: LockoutPolicy) -> CounterRecord:
+        """Failures since the last reset (success, unlock, end of a lock) within the window, and a running lock."""
+        with self._uow() as uow:
+            customer = uow.customers.get(key)
+            if customer is None:  # sign-in throttles and unknown customers have no records
+                return CounterRecord([])
+            since = now - max(policy.window, policy.lock_for)
+            if customer.unlocked_at is not None:
+                since = max(since, customer.unlocked_at)
+            checks = uow.verifications.outcomes_since(key, since, policy.threshold + 1)
+        record = counter_from_checks(checks, now, policy)
+        durable = customer.lock_in_force(now)
+        if durable is not None and (record.locked_until_ms or 0) < to_ms(durable):
+            record.locked_until_ms = to_ms(durable)
+        return record
 
 
 class LockService:
@@ -45,10 +68,11 @@ class LockService:
 
     def unlock(self, account_id: str, reason: str, actor: Actor) -> LockStatus:
         """Lift any lock and reset the count; audited with the reason."""
-        now = self._clock.now()
         before = self.status(account_id)
         # The counter may live in the same SQLite file: clear it outside our write transaction.
         self._counter.clear(account_id)
+        # Stamped after the clear: a check whose lock began before this moment was cleared by it.
+        now = self._clock.now()
         with self._uow(write=True) as uow:
             customer = load_customer(uow, account_id, for_update=True)
             customer.locked_until, customer.unlocked_at = None, now

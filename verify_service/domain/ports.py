@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from verify_service.domain.lockout import AttemptState, FailureOutcome, LockoutPolicy
+from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy
 
 if TYPE_CHECKING:
     from verify_service.domain.users import ConsoleUser
@@ -186,6 +186,11 @@ class VerificationRepository(Protocol):
         """A record by id, or None."""
         ...
 
+    def outcomes_since(self, account_id: str, since: datetime, limit: int,
+                       ) -> list[tuple[datetime, str, datetime | None]]:
+        """(checked_at, result, locked_until) of verified and rejected checks after `since`, newest first."""
+        ...
+
 
 class AuditLog(Protocol):
     """The tamper-evident trail: one hash chain per customer."""
@@ -305,10 +310,22 @@ class AttemptCounter(Protocol):
         """Failures in the window and any running lock."""
         ...
 
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
+        """Undo the failure counted at `at` and the lock it set (its check could not be recorded)."""
+        ...
+
     def clear(self, key: str) -> None:
         """Forget the customer's failures and lock."""
         ...
 
     def ping(self) -> None:
         """Raise DependencyUnavailable when the store does not answer."""
+        ...
+
+
+class FailureHistory(Protocol):
+    """The durable record of failed checks, for a counter that was forgotten (Redis restart, eviction)."""
+
+    def rebuild(self, key: str, now: datetime, policy: LockoutPolicy) -> CounterRecord:
+        """The counter state the stored check records imply now."""
         ...

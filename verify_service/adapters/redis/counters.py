@@ -16,7 +16,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from verify_service.domain.lockout import AttemptState, FailureOutcome, LockoutPolicy, from_ms, to_ms
+from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, from_ms, to_ms
+from verify_service.domain.ports import FailureHistory
 from verify_service.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,44 +25,57 @@ log = logging.getLogger(__name__)
 COUNTER_SCRIPT = """
 local now, window, lockms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local threshold, ttl, op = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local locked = tonumber(redis.call('HGET', KEYS[1], 'l') or '')
+local known = redis.call('EXISTS', KEYS[1]) == 1
+local fraw, lraw
+if known then
+  fraw, lraw = redis.call('HGET', KEYS[1], 'f') or '', redis.call('HGET', KEYS[1], 'l') or ''
+elseif ARGV[7] == '1' or op == 'ok' then
+  fraw, lraw = ARGV[8], ARGV[9]
+elseif op == 'undo' then
+  return {0, -1, 0}
+else
+  return {-2, -1, 0}
+end
+local locked = tonumber(lraw)
 local failures = {}
-for t in string.gmatch(redis.call('HGET', KEYS[1], 'f') or '', '[^,]+') do
-  table.insert(failures, tonumber(t))
-end
-if locked and locked > now then
-  return {#failures, locked, 0}
-end
-if locked then failures = {}; locked = nil end
-local fresh = {}
-for _, t in ipairs(failures) do
-  if t > now - window then table.insert(fresh, t) end
-end
-failures = fresh
-local counted = 0
-if op == 'fail' then
-  counted = 1
-  table.insert(failures, now)
-  while #failures > threshold do table.remove(failures, 1) end
-  if #failures >= threshold then locked = now + lockms end
-elseif op == 'ok' then
-  failures = {}
-end
-if op ~= 'state' then
-  if #failures == 0 and not locked then
-    redis.call('DEL', KEYS[1])
-  else
-    local parts = {}
-    for i, t in ipairs(failures) do parts[i] = string.format('%d', t) end
-    redis.call('HSET', KEYS[1], 'f', table.concat(parts, ','))
-    if locked then redis.call('HSET', KEYS[1], 'l', string.format('%d', locked))
-    else redis.call('HDEL', KEYS[1], 'l') end
-    redis.call('PEXPIRE', KEYS[1], ttl)
+for t in string.gmatch(fraw, '[^,]+') do table.insert(failures, tonumber(t)) end
+local counted, dirty = 0, not known
+if op == 'undo' then
+  local at = tonumber(ARGV[10])
+  for i = #failures, 1, -1 do
+    if failures[i] == at then table.remove(failures, i); counted = 1; dirty = true; break end
   end
+  if counted == 1 and locked == at + lockms then locked = nil end
+elseif not (locked and locked > now) then
+  if locked then failures = {}; locked = nil end
+  local fresh = {}
+  for _, t in ipairs(failures) do
+    if t > now - window then table.insert(fresh, t) end
+  end
+  failures = fresh
+  if op == 'fail' then
+    counted, dirty = 1, true
+    table.insert(failures, now)
+    while #failures > threshold do table.remove(failures, 1) end
+    if #failures >= threshold then locked = now + lockms end
+  elseif op == 'ok' then
+    failures, dirty = {}, true
+  end
+end
+if dirty then
+  local parts = {}
+  for i, t in ipairs(failures) do parts[i] = string.format('%d', t) end
+  -- The key stays even when empty: a missing key means "forgotten" (restart, flush, eviction), not "never failed".
+  redis.call('HSET', KEYS[1], 'f', table.concat(parts, ','))
+  if locked then redis.call('HSET', KEYS[1], 'l', string.format('%d', locked))
+  else redis.call('HDEL', KEYS[1], 'l') end
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return {#failures, locked or -1, counted}
 """
 GC_MARGIN_MS = 3_600_000
+CLEARED_TTL_MS = 86_400_000  # an empty counter's marker; when it expires, a rebuild finds nothing
+FORGOTTEN = -2  # the script's answer for a counter Redis does not have
 
 
 def connect(url: str, *, timeout: float) -> redis.Redis:
@@ -81,20 +95,45 @@ def translate_errors() -> Iterator[None]:
 
 
 class RedisAttemptCounter:
-    """Atomic per customer through a single Lua script call."""
+    """Atomic per customer through a single Lua script call.
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "verify:"):
+    Redis may lose a counter (restart without persistence, FLUSHDB, eviction). With a `history`, a
+    counter Redis does not know is rebuilt from the durable check records before it is changed, so
+    "5 failures within the window" holds through that; a known counter costs one round trip.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "verify:", history: FailureHistory | None = None):
         self._client = client
         self._prefix = prefix
+        self._history = history
         self._script = client.register_script(COUNTER_SCRIPT)
 
-    def _run(self, key: str, now: datetime, policy: LockoutPolicy, op: str) -> tuple[int, int | None, bool]:
-        """Run the script: (failures, locked_until_ms or None, counted)."""
+    def _run(self, key: str, now: datetime, policy: LockoutPolicy, op: str, at: datetime | None = None,
+             ) -> tuple[int, int | None, bool]:
+        """Run the script, rebuilding a forgotten counter: (failures, locked_until_ms or None, counted)."""
         ttl = max(policy.window_ms, policy.lock_ms) + GC_MARGIN_MS
         args: list[int | str] = [to_ms(now), policy.window_ms, policy.lock_ms, policy.threshold, ttl, op]
+        undo: list[int | str] = [to_ms(at) if at else -1]
+        seed: list[int | str] = ["1", "", ""] if self._history is None else ["0", "", ""]
         with translate_errors():
-            failures, locked, counted = self._script(keys=[f"{self._prefix}attempts:{key}"], args=args)
+            failures, locked, counted = self._script(keys=[self._key(key)], args=args + seed + undo)
+        if int(failures) == FORGOTTEN:
+            record = self._rebuilt(key, now, policy)
+            seed = ["1", ",".join(map(str, record.failures)), record.locked_until_ms or ""]
+            with translate_errors():
+                failures, locked, counted = self._script(keys=[self._key(key)], args=args + seed + undo)
         return int(failures), (int(locked) if int(locked) >= 0 else None), bool(counted)
+
+    def _rebuilt(self, key: str, now: datetime, policy: LockoutPolicy) -> CounterRecord:
+        """The counter as the durable records tell it."""
+        assert self._history is not None
+        record = self._history.rebuild(key, now, policy)
+        log.info("lockout counter rebuilt from check records (Redis did not know it)")
+        return record
+
+    def _key(self, key: str) -> str:
+        """The Redis key of one counter."""
+        return f"{self._prefix}attempts:{key}"
 
     def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> FailureOutcome:
         """Count a failure unless locked."""
@@ -106,15 +145,22 @@ class RedisAttemptCounter:
         _, locked, _ = self._run(key, now, policy, "ok")
         return from_ms(locked)
 
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
+        """Undo the failure counted at `at`, and the lock it set."""
+        return self._run(key, at, policy, "undo", at)[2]
+
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
-        """Read without changing."""
+        """Read without changing (a forgotten counter is rebuilt and kept)."""
         failures, locked, _ = self._run(key, now, policy, "state")
         return AttemptState(failures, from_ms(locked))
 
     def clear(self, key: str) -> None:
-        """Forget the customer's failures and lock."""
-        with translate_errors():
-            self._client.delete(f"{self._prefix}attempts:{key}")
+        """Forget the customer's failures and lock (known to be none: no rebuild afterwards)."""
+        with translate_errors(), self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(key))
+            pipe.hset(self._key(key), "f", "")
+            pipe.pexpire(self._key(key), CLEARED_TTL_MS)
+            pipe.execute()
 
     def ping(self) -> None:
         """Raise DependencyUnavailable unless Redis answers and accepts a write."""

@@ -52,6 +52,10 @@ class SqlAttemptCounter:
         """Reset unless locked."""
         return self._atomically(key, lambda record: record.succeed(to_ms(now), policy))
 
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
+        """Undo the failure counted at `at`, and the lock it set."""
+        return self._atomically(key, lambda record: record.forget(to_ms(at), policy))
+
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
         """Read without changing."""
         with self._db.transaction(write=False) as conn:

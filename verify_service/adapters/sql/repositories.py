@@ -126,6 +126,15 @@ class SqlVerificationRepository:
                             factors={"pin": row["factor_pin"], "code": row["factor_code"]},
                             **{name: row[name] for name in _VERIFICATION_FIELDS})
 
+    def outcomes_since(self, account_id: str, since: datetime, limit: int,
+                       ) -> list[tuple[datetime, str, datetime | None]]:
+        """Newest first, through the (account_id, checked_at) index."""
+        query = (sa.select(verifications.c.checked_at, verifications.c.result, verifications.c.locked_until)
+                 .where(verifications.c.account_id == account_id, verifications.c.checked_at > since,
+                        verifications.c.result.in_(("verified", "rejected")))
+                 .order_by(verifications.c.checked_at.desc()).limit(limit))
+        return [(row.checked_at, row.result, row.locked_until) for row in self._conn.execute(query)]
+
 
 def _key_from_row(row: RowMapping) -> ApiKey:
     """Map an api_keys row."""
