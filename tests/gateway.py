@@ -31,6 +31,7 @@ class Gateway:
 
     status: int = 200
     delay: float = 0.0
+    location: str | None = None
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -46,12 +47,17 @@ class Gateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (a followed redirect arrives as a GET)
+                self.do_POST()
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if gateway.delay:
                     time.sleep(gateway.delay)
                 gateway.received.append(Received(self.path, dict(self.headers), body))
                 self.send_response(gateway.status)
+                if gateway.location:
+                    self.send_header("Location", gateway.location)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"sid": "SM123"}')

@@ -67,6 +67,25 @@ def test_sign_in_is_throttled_per_user(console, client):
     assert throttled.status_code == 429
 
 
+def test_throttled_sign_ins_are_audited_once_per_window(console, client):
+    for _ in range(5):
+        sign_in(client, password="wrong password!")
+    for _ in range(10):
+        assert sign_in(client).status_code == 429
+
+    def throttled_events():
+        events = console.call("GET", "/v1/audit?event=console_sign_in_throttled", "admin").get_json()["events"]
+        return len(events)
+
+    assert throttled_events() == 1
+    console.clock.advance(15 * 60 + 1)  # a new window
+    for _ in range(5):
+        sign_in(client, password="wrong password!")
+    sign_in(client)
+    sign_in(client)
+    assert throttled_events() == 2
+
+
 def test_sign_in_is_throttled_per_address(console, client):
     for n in range(20):
         sign_in(client, username=f"nobody{n}", password="wrong password!", environ={"REMOTE_ADDR": "203.0.113.9"})

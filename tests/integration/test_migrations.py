@@ -39,3 +39,21 @@ def test_models_match_the_migrated_schema(fresh_app):
         with fresh_app.extensions["verify"].db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    import os
+
+    from verify_service.adapters.sql.database import SqlDatabase
+
+    path = tmp_path / "var" / "verify.sqlite3"
+    db = SqlDatabase(f"sqlite:///{path}")
+    with db.transaction(write=True) as conn:
+        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+        conn.commit()
+    for name in ("verify.sqlite3", "verify.sqlite3-wal", "verify.sqlite3-shm"):
+        assert os.stat(path.parent / name).st_mode & 0o077 == 0, name
+    db.dispose()
+    path.chmod(0o644)  # an existing file made by an older version is tightened too
+    SqlDatabase(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o077 == 0

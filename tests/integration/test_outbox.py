@@ -268,3 +268,21 @@ def test_a_replaced_codes_waiting_message_is_not_sent(make_harness, mode, gatewa
     second = send(h)
     h.services.outbox.dispatch_due()
     assert len(gateway.received) == 1 and delivery(h, second) == "sent" and delivery(h, first) == "failed"
+
+
+def test_a_gateway_redirect_is_a_failed_attempt_and_is_never_followed(make_harness, gateway):
+    from tests.gateway import Gateway
+
+    elsewhere = Gateway().start()
+    try:
+        h = make_harness("sqlite", delivery_backend="twilio", twilio_account_sid="AC123", twilio_auth_token="tok",
+                         twilio_from="+15005550006", twilio_base_url=gateway.url)
+        gateway.status, gateway.location = 302, f"{elsewhere.url}/steal"
+        h.register()
+        challenge = send(h)
+        h.services.outbox.dispatch_due()
+        assert elsewhere.received == []  # neither the message nor the Basic credentials went there
+        assert rows(h)[0].status == "pending" and rows(h)[0].last_error == "gateway answered HTTP 302"
+        assert delivery(h, challenge) == "queued"
+    finally:
+        elsewhere.stop()

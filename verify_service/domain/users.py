@@ -17,6 +17,7 @@ CONSOLE_ROLES = ("agent", "supervisor")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 MIN_PASSWORD = 12
 USER_THROTTLE = LockoutPolicy(threshold=5, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
+_ONCE_PER_WINDOW = LockoutPolicy(threshold=1, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
 ADDRESS_THROTTLE = LockoutPolicy(threshold=20, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
 
 
@@ -92,7 +93,10 @@ class UserService:
         attempt = self._counter.record_failure(user_key, now, USER_THROTTLE)
         if blocked is not None or not attempt.counted:
             until = blocked or attempt.locked_until or now
-            self._audit("console_sign_in_throttled", now, None, ip)
+            throttled = address_key if blocked is not None else user_key
+            # Audited once per throttle window, not once per refused try (a flood would fill the trail).
+            if self._counter.record_failure(f"audited:{throttled}", now, _ONCE_PER_WINDOW).counted:
+                self._audit("console_sign_in_throttled", now, None, ip)
             raise RateLimited("Too many failed sign-ins; try again later.",
                               retry_after=(until - now).total_seconds())
         with self._uow() as uow:

@@ -24,11 +24,22 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A gateway's 3xx is a failed attempt: following it would send the message and credentials elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        """Never build the follow-up request (the 3xx then surfaces as an HTTPError)."""
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """POST and return the status; DeliveryFailed on network errors and non-2xx answers."""
+    """POST and return the status; DeliveryFailed on network errors, redirects and non-2xx answers."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
+        with _OPENER.open(request, timeout=timeout) as response:
             status = int(response.status)
     except urllib.error.HTTPError as error:
         error.close()
