@@ -17,13 +17,24 @@ def test_dockerfile_passes_hadolint(root):
 
 def test_gunicorn_config_disables_the_control_socket_and_logs_json(root, monkeypatch, tmp_path):
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.delenv("GUNICORN_DRAIN_SECONDS", raising=False)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     namespace: dict[str, object] = {}
     exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
     assert namespace["control_socket_disable"] is True and namespace["workers"] == 3
-    assert namespace["graceful_timeout"] == 20 and namespace["accesslog"] is None
+    assert namespace["graceful_timeout"] == 5 + 20 and namespace["accesslog"] is None  # the default drain, then 20 s
+
+
+def test_gunicorn_uses_the_draining_worker_and_its_graceful_timeout_covers_the_drain(root, monkeypatch, tmp_path):
+    monkeypatch.setenv("GUNICORN_DRAIN_SECONDS", "7")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    namespace: dict[str, object] = {}
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    assert namespace["worker_class"] == "verify_service.serving.DrainingSyncWorker"
+    assert namespace["graceful_timeout"] == 7 + 20
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox"])
 def test_compose_file_has_each_service(root, service):
     assert f"\n  {service}:\n" in (root / "docker-compose.yml").read_text()
+
