@@ -34,7 +34,13 @@ def test_gunicorn_uses_the_draining_worker_and_its_graceful_timeout_covers_the_d
     assert namespace["graceful_timeout"] == 7 + 20
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox", "nginx"])
 def test_compose_file_has_each_service(root, service):
     assert f"\n  {service}:\n" in (root / "docker-compose.yml").read_text()
 
+
+def test_compose_publishes_only_nginx_and_the_app_trusts_one_proxy(root):
+    services = (root / "docker-compose.yml").read_text().split("\n  nginx:\n")
+    app = services[0].split("\n  app:\n")[1]
+    assert "ports:" not in app and 'VERIFY_TRUSTED_PROXIES: "1"' in app
+    assert '"8000:8080"' in services[1] and "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services[1]
