@@ -5,12 +5,18 @@ import multiprocessing
 import os
 import tempfile
 
+from verify_service.serving import drain_seconds
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: a check is short and I/O-bound on the database and Redis; 2 per core plus one.
 workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
-worker_class = "sync"
+# gunicorn's sync worker, except that on SIGTERM it keeps serving for GUNICORN_DRAIN_SECONDS (default 5) with
+# /readyz answering 503, so load balancers take the instance out before it stops accepting.
+worker_class = "verify_service.serving.DrainingSyncWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))  # finish in-flight requests on SIGTERM
+_drain = drain_seconds()
+# After the drain, in-flight requests get GUNICORN_GRACEFUL_TIMEOUT s to finish before gunicorn kills the worker.
+graceful_timeout = _drain + int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # gunicorn 27 opens a control socket under $HOME by default; the service does not use it (nor should containers).
 control_socket_disable = True

@@ -17,13 +17,30 @@ def test_dockerfile_passes_hadolint(root):
 
 def test_gunicorn_config_disables_the_control_socket_and_logs_json(root, monkeypatch, tmp_path):
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.delenv("GUNICORN_DRAIN_SECONDS", raising=False)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     namespace: dict[str, object] = {}
     exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
     assert namespace["control_socket_disable"] is True and namespace["workers"] == 3
-    assert namespace["graceful_timeout"] == 20 and namespace["accesslog"] is None
+    assert namespace["graceful_timeout"] == 5 + 20 and namespace["accesslog"] is None  # the default drain, then 20 s
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox"])
+def test_gunicorn_uses_the_draining_worker_and_its_graceful_timeout_covers_the_drain(root, monkeypatch, tmp_path):
+    monkeypatch.setenv("GUNICORN_DRAIN_SECONDS", "7")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    namespace: dict[str, object] = {}
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    assert namespace["worker_class"] == "verify_service.serving.DrainingSyncWorker"
+    assert namespace["graceful_timeout"] == 7 + 20
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "app", "outbox", "nginx"])
 def test_compose_file_has_each_service(root, service):
     assert f"\n  {service}:\n" in (root / "docker-compose.yml").read_text()
+
+
+def test_compose_publishes_only_nginx_and_the_app_trusts_one_proxy(root):
+    services = (root / "docker-compose.yml").read_text().split("\n  nginx:\n")
+    app = services[0].split("\n  app:\n")[1]
+    assert "ports:" not in app and 'VERIFY_TRUSTED_PROXIES: "1"' in app
+    assert '"8000:8080"' in services[1] and "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services[1]
