@@ -202,3 +202,24 @@ class FakeUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = False, snapshot: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.log)
+
+
+class FakeSendLog:
+    """Code sends in a list, with every destination lock taken (records what the SMS guard asked)."""
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[datetime, bytes | None, str | None]] = []
+        self.locked: list[bytes] = []
+
+    def record(self, at: datetime, destination_mac: bytes | None = None, actor: str | None = None) -> None:
+        """A send that happened."""
+        self.sends.append((at, destination_mac, actor))
+
+    def lock_destination(self, destination_mac: bytes) -> None:
+        self.locked.append(destination_mac)
+
+    def nth_latest_send(self, since: datetime, n: int, *, destination_mac: bytes | None = None,
+                        actor: str | None = None) -> datetime | None:
+        times = sorted((at for at, mac, key in self.sends if at > since
+                        and destination_mac in (None, mac) and actor in (None, key)), reverse=True)
+        return times[n - 1] if len(times) >= n else None

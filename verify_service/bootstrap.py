@@ -14,7 +14,7 @@ from verify_service.adapters.crypto import (
 )
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
-from verify_service.adapters.metrics import record_delivery
+from verify_service.adapters.metrics import record_delivery, record_sms_refusal
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
@@ -30,6 +30,7 @@ from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import CheckHistory, LockService
 from verify_service.domain.ports import AttemptCounter, Clock, FailureHistory, MessageSender, PinVault
+from verify_service.domain.sms_guard import SmsCaps, SmsGuard
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
 
@@ -84,6 +85,12 @@ def code_policy_from(settings: Settings) -> CodePolicy:
                       max_sends_per_hour=settings.code_max_sends_per_hour, max_wrong=settings.code_max_wrong,
                       phone_change_hold=timedelta(seconds=settings.phone_change_hold_seconds),
                       allowed_countries=settings.sms_allowed_countries, brand=settings.brand_name)
+
+
+def sms_caps_from(settings: Settings) -> SmsCaps:
+    """The SMS pumping caps the settings describe."""
+    return SmsCaps(per_number=settings.sms_max_per_number_per_hour, per_key=settings.sms_max_per_key_per_hour,
+                   total=settings.sms_max_per_hour)
 
 
 def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
@@ -147,7 +154,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                             separate_counter=not settings.single_instance),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow, signer=signer),
-        codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy),
+        codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
+                          guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal)),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.

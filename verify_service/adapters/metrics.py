@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verify_service.domain.sms_guard import REFUSAL_REASONS
 from verify_service.errors import DependencyUnavailable
 
 REQUEST_SECONDS = Histogram(
@@ -20,6 +21,16 @@ VERIFICATIONS = Counter("verify_verifications_total", "Verification checks by re
 LOCKS = Counter("verify_customer_locks_total", "Customers locked after too many failed checks.")
 CODES = Counter("verify_codes_total", "One-time code messages: sent (queued), delivered, failed.", ["outcome"])
 EVENTS = Counter("verify_security_events_total", "Security event deliveries by outcome.", ["outcome"])
+SMS_REFUSED = Counter("verify_sms_refused_total",
+                      "SMS code sends refused by the pumping guard, by reason (reason=\"global\": the hourly cap).",
+                      ["reason"])
+for _reason in REFUSAL_REASONS:
+    SMS_REFUSED.labels(_reason)  # every series exists from the start, so increase() sees the first refusal
+
+
+def record_sms_refusal(reason: str) -> None:
+    """Count one SMS send the pumping guard refused."""
+    SMS_REFUSED.labels(reason).inc()
 
 
 def record_check(result: str, channel: str, locked_now: bool) -> None:

@@ -6,8 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import phonenumbers
-
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.customers import load_customer
 from verify_service.domain.delivery import new_message
@@ -15,6 +13,8 @@ from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.sms_guard import SmsGuard
+from verify_service.domain.sms_guard import ceil_seconds as _ceil
 from verify_service.domain.templates import render_code_message
 from verify_service.domain.totp import TotpService
 from verify_service.errors import Conflict, NotFound, RateLimited
@@ -60,9 +60,9 @@ class CodeService:
     """Sends one-time codes through the outbox and reports on them."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, counter: AttemptCounter,
-                 policy: CodePolicy, lock_policy: LockoutPolicy):
+                 policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard):
         self._uow, self._vault, self._clock, self._counter = uow, vault, clock, counter
-        self._policy, self._lock_policy = policy, lock_policy
+        self._policy, self._lock_policy, self._guard = policy, lock_policy, guard
 
     def send(self, request: SendRequest, actor: Actor) -> Challenge:
         """Check every refusal, then store the challenge and queue its message in one transaction."""
@@ -72,13 +72,15 @@ class CodeService:
             customer = load_customer(uow, request.account_id, for_update=True)
             channel = self._refuse_or_channel(customer, request, now, counter_lock)
             self._enforce_limits(uow, customer.account_id, now)
-            challenge = self._create(uow, customer, request, channel, now, actor)
+            destination = self._guard.destination_mac(customer.phone)
+            self._guard.enforce_caps(uow.challenges, destination, actor.key_name, now)
+            challenge = self._create(uow, customer, request, channel, now, actor, destination)
             uow.commit()
         return challenge
 
     def _refuse_or_channel(self, customer: Customer, request: SendRequest, now: datetime,
                            counter_lock: datetime | None) -> str:
-        """409 for frozen, locked, SIM-swap hold or a blocked country; else the channel to use."""
+        """409 for frozen, locked, SIM-swap hold or a refused destination; else the channel to use."""
         if customer.frozen:
             raise Conflict("The customer is frozen; no code is sent.")
         if customer.lock_in_force(now) or (counter_lock and counter_lock > now):
@@ -90,9 +92,7 @@ class CodeService:
         if hold_end and now < hold_end:
             raise Conflict(f"The phone number changed recently; SMS codes are refused until "
                            f"{hold_end:%Y-%m-%dT%H:%M:%SZ} to guard against SIM swap.")
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(customer.phone, None))
-        if self._policy.allowed_countries and region not in self._policy.allowed_countries:
-            raise Conflict(f"SMS to numbers in {region} is not allowed here.")
+        self._guard.check_destination(customer.phone, self._policy.allowed_countries)
         return request.channel or "sms"
 
     def _enforce_limits(self, uow: UnitOfWork, account_id: str, now: datetime) -> None:
@@ -106,7 +106,7 @@ class CodeService:
             raise RateLimited("Too many codes sent to this customer in the last hour.", retry_after=_ceil(wait))
 
     def _create(self, uow: UnitOfWork, customer: Customer, request: SendRequest, channel: str, now: datetime,
-                actor: Actor) -> Challenge:
+                actor: Actor, destination_mac: bytes) -> Challenge:
         """Supersede older codes, store the new one as a MAC, queue the message, audit."""
         uow.challenges.supersede_pending(customer.account_id, now)
         challenge_id, code = f"chl_{secrets.token_urlsafe(18)}", _generate_code()
@@ -114,7 +114,8 @@ class CodeService:
             challenge_id=challenge_id, account_id=customer.account_id, channel=channel,
             destination_masked=mask_phone(customer.phone), code_mac=self._vault.mac(mac_input(challenge_id, code)),
             created_at=now, expires_at=now + self._policy.ttl, resend_available_at=now + self._policy.resend_after,
-            agent_id=request.agent_id, ticket_ref=request.ticket_ref)
+            agent_id=request.agent_id, ticket_ref=request.ticket_ref, destination_mac=destination_mac,
+            actor=actor.key_name)
         uow.challenges.add(challenge)
         text = render_code_message(customer.locale, brand=self._policy.brand, code=code,
                                    ttl_seconds=int(self._policy.ttl.total_seconds()))
@@ -134,11 +135,6 @@ class CodeService:
         if challenge is None:
             raise NotFound(f"No code challenge {challenge_id!r}.")
         return challenge
-
-
-def _ceil(seconds: float) -> int:
-    """Whole seconds, rounded up, at least one."""
-    return max(1, int(-(-seconds // 1)))
 
 
 class CodeFactor:

@@ -171,6 +171,8 @@ class Challenge:
     delivery: str = "queued"
     agent_id: str | None = None
     ticket_ref: str | None = None
+    destination_mac: bytes | None = None  # keyed hash of the E.164 number, for the per-number SMS cap
+    actor: str | None = None  # the API key's name (or `console`), for the per-key SMS cap
 
     def status_at(self, now: datetime) -> str:
         """`pending`, `verified`, `expired`, `superseded` or `killed`."""

@@ -95,8 +95,21 @@ class CustomerRepository(Protocol):
         ...
 
 
-class ChallengeRepository(Protocol):
-    """One-time code challenges inside a unit of work."""
+class SendLog(Protocol):
+    """Past code sends as the SMS caps count them, inside a unit of work."""
+
+    def lock_destination(self, destination_mac: bytes) -> None:
+        """Serialise sends to one destination until the transaction ends (a no-op where writers already are)."""
+        ...
+
+    def nth_latest_send(self, since: datetime, n: int, *, destination_mac: bytes | None = None,
+                        actor: str | None = None) -> datetime | None:
+        """When the n-th newest send after `since` was made (to one destination, by one key, or all); None if fewer."""
+        ...
+
+
+class ChallengeRepository(SendLog, Protocol):
+    """One-time code challenges inside a unit of work (and the send log the SMS caps count)."""
 
     def add(self, challenge: Challenge) -> None:
         """Store a new challenge."""

@@ -12,12 +12,16 @@ from verify_service.adapters.sql.tables import challenges, outbox
 from verify_service.domain.model import Challenge, OutboxMessage, SealedSecret
 
 _CHALLENGE_FIELDS = ("account_id", "channel", "destination_masked", "status", "wrong_entries", "delivery",
-                     "created_at", "expires_at", "resend_available_at", "agent_id", "ticket_ref")
+                     "created_at", "expires_at", "resend_available_at", "agent_id", "ticket_ref", "actor")
+# pg_advisory_xact_lock(namespace, key): the namespace keeps these apart from any other advisory lock.
+_DESTINATION_LOCK_NAMESPACE = 0x534D53  # "SMS"
 
 
 def _challenge(row: RowMapping) -> Challenge:
     """Map a challenges row."""
+    mac = row["destination_mac"]
     return Challenge(challenge_id=row["id"], code_mac=SealedSecret(row["code_key_id"], bytes(row["code_mac"])),
+                     destination_mac=bytes(mac) if mac is not None else None,
                      **{name: row[name] for name in _CHALLENGE_FIELDS})
 
 
@@ -32,7 +36,7 @@ class SqlChallengeRepository:
         values = {name: getattr(challenge, name) for name in _CHALLENGE_FIELDS}
         self._conn.execute(challenges.insert().values(
             id=challenge.challenge_id, code_key_id=challenge.code_mac.key_id, code_mac=challenge.code_mac.blob,
-            **values))
+            destination_mac=challenge.destination_mac, **values))
 
     def get(self, challenge_id: str) -> Challenge | None:
         """A challenge by id."""
@@ -52,6 +56,26 @@ class SqlChallengeRepository:
                  .where(challenges.c.account_id == account_id, challenges.c.created_at > since)
                  .order_by(challenges.c.created_at))
         return list(self._conn.execute(query).scalars())
+
+    def lock_destination(self, destination_mac: bytes) -> None:
+        """On PostgreSQL a transaction-level advisory lock per destination; SQLite's write lock already serialises."""
+        if self._conn.dialect.name != "postgresql":
+            return
+        key = int.from_bytes(destination_mac[:4], "big", signed=True)  # a shared key only serialises two numbers
+        self._conn.execute(sa.text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+                           {"namespace": _DESTINATION_LOCK_NAMESPACE, "key": key})
+
+    def nth_latest_send(self, since: datetime, n: int, *, destination_mac: bytes | None = None,
+                        actor: str | None = None) -> datetime | None:
+        """The n-th newest send time after `since` (one index range scan of at most n entries)."""
+        query = sa.select(challenges.c.created_at).where(challenges.c.created_at > since)
+        if destination_mac is not None:
+            query = query.where(challenges.c.destination_mac == destination_mac)
+        if actor is not None:
+            query = query.where(challenges.c.actor == actor)
+        query = query.order_by(challenges.c.created_at.desc()).offset(n - 1).limit(1)
+        found: datetime | None = self._conn.execute(query).scalar()
+        return found
 
     def supersede_pending(self, account_id: str, now: datetime) -> int:
         """Retire the customer's pending challenges (expired ones stay `expired`)."""

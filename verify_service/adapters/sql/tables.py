@@ -150,8 +150,14 @@ challenges = sa.Table(
     sa.Column("resend_available_at", UTCDateTime(), nullable=False),
     sa.Column("agent_id", sa.String(64)),
     sa.Column("ticket_ref", sa.String(64)),
+    sa.Column("destination_mac", sa.LargeBinary(32)),
+    sa.Column("actor", sa.String(64)),
 )
 sa.Index("ix_challenges_account_id_created_at", challenges.c.account_id, challenges.c.created_at)
+# The SMS caps count the last hour's sends per destination, per key and in all.
+sa.Index("ix_challenges_destination_mac_created_at", challenges.c.destination_mac, challenges.c.created_at)
+sa.Index("ix_challenges_actor_created_at", challenges.c.actor, challenges.c.created_at)
+sa.Index("ix_challenges_created_at", challenges.c.created_at)
 
 outbox = sa.Table(
     "outbox", metadata,
