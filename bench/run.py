@@ -118,7 +118,10 @@ def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
     env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
            "VERIFY_REDIS_URL": REDIS_URL, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
            "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",
-           "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000", "VERIFY_OUTBOX_INPROCESS": "false",
+           "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000",
+           "VERIFY_SMS_MAX_PER_KEY_PER_HOUR": "1000000000", "VERIFY_SMS_MAX_PER_HOUR": "1000000000",
+           "VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR": "1000000000",
+           "GUNICORN_DRAIN_SECONDS": "0", "VERIFY_OUTBOX_INPROCESS": "false",
            "VERIFY_DELIVERY_BACKEND": "console", "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()}
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

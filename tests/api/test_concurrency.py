@@ -111,7 +111,7 @@ def test_thirty_wrong_checks_over_two_gunicorn_instances(make_harness, mode, dat
     pin = harness.register()
     settings = harness.services.settings
     env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": settings.database_url,
-           "VERIFY_PIN_KEYS": settings.pin_keys}
+           "VERIFY_PIN_KEYS": settings.pin_keys, "GUNICORN_DRAIN_SECONDS": "0"}
     env.pop("VERIFY_REDIS_URL", None)
     if settings.redis_url:
         env["VERIFY_REDIS_URL"] = settings.redis_url

@@ -271,6 +271,7 @@ def base_env(database_url: str, redis_url: str | None, **timers: int) -> dict[st
         "VERIFY_VERIFICATION_TTL_SECONDS": str(timers.get("ttl", TTL_SECONDS)),
         "VERIFY_DELIVERY_BACKEND": "console",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "GUNICORN_DRAIN_SECONDS": "0",  # stopping test servers need not wait for a load balancer
     })
     if redis_url:
         env["VERIFY_REDIS_URL"] = redis_url
