@@ -66,8 +66,6 @@ class Settings:
     sms_max_per_number_per_hour: int = 10
     sms_max_per_key_per_hour: int = 1000
     sms_max_per_hour: int = 10000
-    audit_anchor_file: str | None = None
-    audit_anchor_seconds: int = 300
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
@@ -136,7 +134,6 @@ _INT_FIELDS = {
     "sms_max_per_number_per_hour": ("VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR", 1),
     "sms_max_per_key_per_hour": ("VERIFY_SMS_MAX_PER_KEY_PER_HOUR", 1),
     "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
-    "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -156,7 +153,6 @@ _STR_FIELDS = {
     "twilio_auth_token": "VERIFY_TWILIO_AUTH_TOKEN",
     "twilio_from": "VERIFY_TWILIO_FROM",
     "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
-    "audit_anchor_file": "VERIFY_AUDIT_ANCHOR_FILE",
 }
 
 
