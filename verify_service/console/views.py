@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +19,7 @@ from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, translate
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
-from verify_service.domain.model import AuditQuery
+from verify_service.domain.model import AuditQuery, round_up_to_second
 from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, ValidationFailed, VerifyError
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
@@ -42,9 +42,7 @@ def local_time(moment: datetime | None) -> str:
 
 def local_deadline(moment: datetime | None) -> str:
     """A deadline in the agent's zone, rounded up to the second (never shown earlier than it is)."""
-    if moment is not None and moment.microsecond:
-        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
-    return local_time(moment)
+    return local_time(round_up_to_second(moment) if moment is not None else None)
 
 
 @bp.app_context_processor

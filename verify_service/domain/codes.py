@@ -14,7 +14,6 @@ from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.sms_guard import SmsGuard
-from verify_service.domain.sms_guard import ceil_seconds as _ceil
 from verify_service.domain.templates import render_code_message
 from verify_service.domain.totp import TotpService
 from verify_service.errors import Conflict, NotFound, RateLimited
@@ -100,10 +99,10 @@ class CodeService:
         recent = uow.challenges.sent_since(account_id, now - HOUR)
         if recent and now < recent[-1] + self._policy.resend_after:
             wait = (recent[-1] + self._policy.resend_after - now).total_seconds()
-            raise RateLimited("A code was sent moments ago; wait before sending another.", retry_after=_ceil(wait))
+            raise RateLimited("A code was sent moments ago; wait before sending another.", retry_after=wait)
         if len(recent) >= self._policy.max_sends_per_hour:
             wait = (recent[-self._policy.max_sends_per_hour] + HOUR - now).total_seconds()
-            raise RateLimited("Too many codes sent to this customer in the last hour.", retry_after=_ceil(wait))
+            raise RateLimited("Too many codes sent to this customer in the last hour.", retry_after=wait)
 
     def _create(self, uow: UnitOfWork, customer: Customer, request: SendRequest, channel: str, now: datetime,
                 actor: Actor, destination_mac: bytes) -> Challenge:

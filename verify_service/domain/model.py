@@ -12,11 +12,14 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def round_up_to_second(moment: datetime) -> datetime:
+    """A deadline shown in whole seconds: rounded up, so whoever waits until it is never early."""
+    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
+
+
 def rfc3339_deadline(moment: datetime) -> str:
-    """A deadline in the contract's format, rounded up: a client that waits until it is never early."""
-    if moment.microsecond:
-        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
-    return rfc3339(moment)
+    """A deadline in the contract's format, rounded up."""
+    return rfc3339(round_up_to_second(moment))
 
 
 @dataclass(frozen=True)

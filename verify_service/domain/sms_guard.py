@@ -60,11 +60,6 @@ def destination_mac_input(e164: str) -> str:
     return f"sms-destination:{e164}"
 
 
-def ceil_seconds(seconds: float) -> int:
-    """Whole seconds, rounded up, at least one."""
-    return max(1, int(-(-seconds // 1)))
-
-
 @dataclass(frozen=True)
 class SmsCaps:
     """Hourly SMS caps: per destination number (across customers), per API key, and for the whole service."""
@@ -110,7 +105,7 @@ class SmsGuard:
     def _over(self, reason: str, nth_latest: datetime | None, now: datetime) -> None:
         """Refuse when the cap's n-th newest send is still inside the hour, until it leaves it."""
         if nth_latest is not None:
-            wait = ceil_seconds((nth_latest + HOUR - now).total_seconds())
+            wait = (nth_latest + HOUR - now).total_seconds()  # RetryLater rounds it up
             self._refuse(RateLimited(_CAP_MESSAGES[reason], retry_after=wait, details={"reason": reason}))
 
     def _refuse(self, refusal: Conflict | RateLimited) -> NoReturn:
