@@ -9,7 +9,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     GUNICORN_BIND=0.0.0.0:8000 VERIFY_ENV=production
-RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin verify
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin verify \
+ && install -d -o verify -g verify -m 0700 /var/lib/verify-anchors
+# Scheduled audit anchors (signed chain heads) are appended here; mount a volume that is shipped off the
+# database host, or send them to the events webhook instead (VERIFY_AUDIT_ANCHOR_WEBHOOK=true).
+ENV VERIFY_AUDIT_ANCHOR_FILE=/var/lib/verify-anchors/audit-anchors.jsonl
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/* && rm -rf /wheels

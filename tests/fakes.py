@@ -75,6 +75,7 @@ class FakeStore:
         self.verifications: dict[str, Verification] = {}
         self.events: list[ChainedEvent] = []
         self.heads: dict[str, tuple[int, str]] = {}
+        self.anchored_at: datetime | None = None
         self.keys: dict[str, tuple[ApiKey, str]] = {}
 
 
@@ -124,8 +125,9 @@ class _Audit:
         state = self._uow.state
         chain = chain_of(event)
         seq, prev = state.heads.get(chain, (0, GENESIS_HASH))
-        digest = SIGNER.sign("t", chain_input(prev, chain, seq + 1, event))
-        item = ChainedEvent(len(state.events) + 1, event, chain, seq + 1, prev, digest, "t")
+        event_id = len(state.events) + 1
+        digest = SIGNER.sign("t", chain_input(prev, chain, seq + 1, event, event_id))
+        item = ChainedEvent(event_id, event, chain, seq + 1, prev, digest, "t")
         state.events.append(item)
         state.heads[chain] = (seq + 1, digest)
         return item
@@ -140,8 +142,16 @@ class _Audit:
     def walk(self) -> Iterator[ChainedEvent]:
         return iter(sorted(self._uow.state.events, key=lambda e: (e.chain, e.seq)))
 
-    def heads(self) -> dict[str, tuple[int, str]]:
-        return dict(self._uow.state.heads)
+    def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
+        moved = {e.chain for e in self._uow.state.events if since is None or e.event.at >= since}
+        return {chain: head for chain, head in self._uow.state.heads.items() if chain in moved}
+
+    def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
+        previous = self._uow.state.anchored_at
+        if previous is not None and previous <= now + every and now < previous + every:
+            return False, previous
+        self._uow.state.anchored_at = now
+        return True, previous
 
 
 class _Keys:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from verify_service.adapters.anchors import FileAnchorSink
 from verify_service.adapters.crypto import (
     ArgonPasswordHasher,
     AuditSigner,
@@ -21,15 +23,15 @@ from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
-from verify_service.domain.audit import AuditReader
+from verify_service.domain.audit import AuditAnchoring, AuditReader
 from verify_service.domain.checks import CheckService, Factor, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.customers import CustomerService
-from verify_service.domain.delivery import DeliveryPolicy, OutboxService
+from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, OutboxService
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import CheckHistory, LockService
-from verify_service.domain.ports import AttemptCounter, Clock, FailureHistory, MessageSender, PinVault
+from verify_service.domain.ports import AnchorSink, AttemptCounter, Clock, FailureHistory, MessageSender, PinVault
 from verify_service.domain.sms_guard import SmsCaps, SmsGuard
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
@@ -58,6 +60,7 @@ class Services:
     checks: CheckService
     locks: LockService
     audit: AuditReader
+    anchors: AuditAnchoring
     codes: CodeService
     totp: TotpService
     outbox: OutboxService
@@ -127,6 +130,18 @@ def build_senders(settings: Settings) -> dict[str, MessageSender]:
     return senders
 
 
+def anchor_sinks(settings: Settings, vault: KeyRingVault) -> list[AnchorSink]:
+    """Where scheduled audit anchors go (none: anchoring is off)."""
+    if not settings.audit_anchoring:
+        return []
+    sinks: list[AnchorSink] = []
+    if settings.audit_anchor_file:
+        sinks.append(FileAnchorSink(Path(settings.audit_anchor_file)))
+    if settings.audit_anchor_webhook:
+        sinks.append(OutboxAnchorSink(vault))
+    return sinks
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     """Wire every port to its adapter."""
     clock = clock or SystemClock()
@@ -139,7 +154,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
                            policy=delivery_policy_from(settings),
                            on_result=record_delivery)
-    worker = OutboxWorker(outbox)
+    anchors = AuditAnchoring(uow=uow, signer=signer, clock=clock, sinks=anchor_sinks(settings, vault),
+                             every=timedelta(seconds=settings.audit_anchor_seconds or 300))
+    worker = OutboxWorker(outbox, anchors=anchors)
     if settings.outbox_inprocess:
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
     totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
@@ -153,7 +170,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                             ttl=timedelta(seconds=settings.verification_ttl_seconds),
                             separate_counter=not settings.single_instance),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
-        audit=AuditReader(uow=uow, signer=signer),
+        audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal)),
         totp=totp, outbox=outbox, worker=worker,

@@ -16,12 +16,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from verify_service.adapters.anchors import read_anchor_documents
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.sql.repositories import SqlCustomerRepository
 from verify_service.bootstrap import Services
 from verify_service.domain.keys import ROLES
 from verify_service.domain.users import CONSOLE_ROLES
-from verify_service.errors import VerifyError
+from verify_service.errors import ConfigError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_ROLES = ("agent", "portal", "admin")
@@ -150,18 +151,39 @@ audit = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @audit.command("verify")
-@click.option("--anchor", "anchor_path", type=click.Path(exists=True, path_type=Path),
-              help="An anchor written earlier by `audit anchor`: also catch chains rolled back or deleted.")
+@click.option("--anchor", "anchor_path", type=click.Path(path_type=Path),
+              help="Anchors to check against (default: VERIFY_AUDIT_ANCHOR_FILE): a file of scheduled anchors, "
+                   "one per line, or one written by `audit anchor`.")
+@click.option("--no-anchor", is_flag=True, help="Recompute the chains only, with no anchor.")
 @_refusals_as_errors
-def verify_audit(anchor_path: Path | None) -> None:
-    """Recompute every hash chain; exit 1 if an event was altered or removed."""
-    reader = _services().audit
-    anchor = reader.load_anchor(json.loads(anchor_path.read_text())) if anchor_path else None
-    report = reader.verify(anchor)
-    for problem in report.problems:
+def verify_audit(anchor_path: Path | None, no_anchor: bool) -> None:
+    """Recompute every hash chain and compare with the anchors; exit 1 if an event was altered or removed."""
+    services = _services()
+    reader = services.audit
+    configured = services.settings.audit_anchor_file
+    path = None if no_anchor else anchor_path or (Path(configured) if configured else None)
+    anchors = None
+    if path is not None:
+        try:
+            anchors = reader.load_anchors(read_anchor_documents(path))
+        except ConfigError as error:
+            raise click.ClickException(f"{error} (pass --no-anchor to verify without it)") from None
+    report = reader.verify(anchors.heads if anchors else None)
+    problems = (anchors.problems if anchors else []) + report.problems
+    for problem in problems:
         click.echo(f"PROBLEM: {problem}", err=True)
-    if not report.ok:
-        raise click.ClickException(f"audit trail is NOT intact: {len(report.problems)} problem(s)")
+    if anchors is None:
+        click.echo("no anchor: removing the newest events or a whole chain would go unseen "
+                   "(set VERIFY_AUDIT_ANCHOR_FILE, or pass --anchor FILE)", err=True)
+    elif anchors.newest is not None:
+        click.echo(f"checked against {anchors.count} anchor(s) in {path}, the newest written "
+                   f"{anchors.newest:%Y-%m-%dT%H:%M:%SZ}")
+    else:
+        click.echo(f"checked against {anchors.count} anchor(s) in {path}")
+    if report.legacy_events:
+        click.echo(f"{report.legacy_events} event(s) predate chained event ids: their ids are checked for order only")
+    if problems:
+        raise click.ClickException(f"audit trail is NOT intact: {len(problems)} problem(s)")
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
 
 
@@ -230,9 +252,9 @@ outbox = AppGroup("outbox", help="The durable message outbox.")
 @outbox.command("run")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls when idle.")
 def run_outbox(interval: float) -> None:
-    """Deliver queued messages until stopped (SIGTERM or Ctrl-C); run as many as you like."""
+    """Deliver queued messages (and write scheduled audit anchors) until stopped (SIGTERM or Ctrl-C)."""
     services = _services()
-    worker = OutboxWorker(services.outbox, interval=interval)
+    worker = OutboxWorker(services.outbox, interval=interval, anchors=services.anchors)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     click.echo(f"outbox worker running (backend {services.settings.delivery_backend}); Ctrl-C stops it")
     try:

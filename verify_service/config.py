@@ -69,6 +69,14 @@ class Settings:
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
+    audit_anchor_file: str | None = None
+    audit_anchor_webhook: bool = False
+    audit_anchor_seconds: int = 300
+
+    @property
+    def audit_anchoring(self) -> bool:
+        """Scheduled anchors are on: a destination is set and the period is not 0."""
+        return self.audit_anchor_seconds > 0 and bool(self.audit_anchor_file or self.audit_anchor_webhook)
 
     @property
     def single_instance(self) -> bool:
@@ -86,6 +94,9 @@ class Settings:
             problems.append("VERIFY_EVENTS_WEBHOOK_SECRET is missing")
         if self.delivery_backend == "console":
             problems.append("VERIFY_DELIVERY_BACKEND=console prints codes; choose webhook or twilio")
+        if self.audit_anchor_seconds and not self.audit_anchoring:
+            problems.append("audit anchors have nowhere to go: set VERIFY_AUDIT_ANCHOR_FILE or "
+                            "VERIFY_AUDIT_ANCHOR_WEBHOOK=true (VERIFY_AUDIT_ANCHOR_SECONDS=0 turns them off)")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -134,6 +145,7 @@ _INT_FIELDS = {
     "sms_max_per_number_per_hour": ("VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR", 1),
     "sms_max_per_key_per_hour": ("VERIFY_SMS_MAX_PER_KEY_PER_HOUR", 1),
     "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
+    "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -153,6 +165,7 @@ _STR_FIELDS = {
     "twilio_auth_token": "VERIFY_TWILIO_AUTH_TOKEN",
     "twilio_from": "VERIFY_TWILIO_FROM",
     "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
+    "audit_anchor_file": "VERIFY_AUDIT_ANCHOR_FILE",
 }
 
 
@@ -196,6 +209,20 @@ def _validate_backend(values: dict[str, Any]) -> None:
             raise ConfigError(f"VERIFY_DELIVERY_BACKEND=twilio needs {', '.join(missing)}")
 
 
+def _validate_anchors(values: dict[str, Any]) -> None:
+    """Scheduled audit anchors have a usable destination and a sensible period."""
+    seconds = values.get("audit_anchor_seconds", 300)
+    if 0 < seconds < 10:
+        raise ConfigError(f"VERIFY_AUDIT_ANCHOR_SECONDS must be 0 (off) or at least 10, got {seconds}")
+    if values.get("audit_anchor_webhook") and not values.get("events_webhook_url"):
+        raise ConfigError("VERIFY_AUDIT_ANCHOR_WEBHOOK=true needs VERIFY_EVENTS_WEBHOOK_URL")
+    path = values.get("audit_anchor_file")
+    if path:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ConfigError(f"VERIFY_AUDIT_ANCHOR_FILE: the folder {folder} does not exist or is not writable")
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -205,6 +232,7 @@ def _validate(values: dict[str, Any]) -> None:
     if values.get("delivery_backend", "console") not in DELIVERY_BACKENDS:
         raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
     _validate_backend(values)
+    _validate_anchors(values)
     redis_url = values.get("redis_url")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("VERIFY_REDIS_URL must start with redis://, rediss:// or unix://")
@@ -224,6 +252,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["sms_allowed_countries"] = _parse_countries(env["VERIFY_SMS_ALLOWED_COUNTRIES"])
     if env.get("VERIFY_OUTBOX_INPROCESS", "").strip():
         values["outbox_inprocess"] = _parse_bool("VERIFY_OUTBOX_INPROCESS", env["VERIFY_OUTBOX_INPROCESS"])
+    if env.get("VERIFY_AUDIT_ANCHOR_WEBHOOK", "").strip():
+        values["audit_anchor_webhook"] = _parse_bool("VERIFY_AUDIT_ANCHOR_WEBHOOK", env["VERIFY_AUDIT_ANCHOR_WEBHOOK"])
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

@@ -25,7 +25,7 @@ def test_a_check_in_postgres_redis_mode_costs_six_statements_and_one_redis_call(
     monkeypatch.setattr(harness.services.counter, "_script", lambda **kw: calls.append(kw) or script(**kw))
     statements = count_statements(harness, lambda: harness.check(pin=pin))
     assert [s for s in statements if s not in ("BEGIN", "COMMIT", "ROLLBACK")] == [
-        "SELECT", "SELECT", "INSERT", "SELECT", "UPDATE", "INSERT"]
+        "SELECT", "SELECT", "INSERT", "WITH", "UPDATE", "INSERT"]
     assert len(calls) == 1
 
 

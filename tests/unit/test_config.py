@@ -1,9 +1,14 @@
 """Settings from the environment: defaults, parsing, and clear errors."""
 
+import os
+import tempfile
+
 import pytest
 
 from verify_service.config import DEV_AUDIT_KEYS, DEV_PIN_KEYS, DEV_SECRET_KEY, load_settings
 from verify_service.errors import ConfigError
+
+ANCHOR_FILE = os.path.join(tempfile.gettempdir(), "verify-test-anchors.jsonl")
 
 
 def test_no_configuration_means_sqlite_single_instance():
@@ -44,14 +49,16 @@ def test_production_starts_with_real_secrets():
     settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
                               "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
                               "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
-                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40})
+                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40,
+                              "VERIFY_AUDIT_ANCHOR_FILE": ANCHOR_FILE})
     assert settings.env == "production"
 
 
 _GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
                     "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
                     "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
-                    "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40}
+                    "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40,
+                    "VERIFY_AUDIT_ANCHOR_FILE": ANCHOR_FILE}
 
 
 @pytest.mark.parametrize("name, value", [
@@ -79,3 +86,28 @@ def test_production_refuses_a_development_secret_under_any_key_id(name, value):
 
 def test_development_still_starts_with_the_default_secrets():
     assert load_settings({"VERIFY_SECRET_KEY": "secret"}).secret_key == "secret"
+
+
+def test_production_refuses_audit_anchors_with_nowhere_to_go():
+    without = {key: value for key, value in _GOOD_PRODUCTION.items() if key != "VERIFY_AUDIT_ANCHOR_FILE"}
+    with pytest.raises(ConfigError, match="VERIFY_AUDIT_ANCHOR_FILE or VERIFY_AUDIT_ANCHOR_WEBHOOK=true"):
+        load_settings(without)
+    assert not load_settings({**without, "VERIFY_AUDIT_ANCHOR_SECONDS": "0"}).audit_anchoring
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"VERIFY_AUDIT_ANCHOR_SECONDS": "5"}, "VERIFY_AUDIT_ANCHOR_SECONDS must be 0 \\(off\\) or at least 10"),
+    ({"VERIFY_AUDIT_ANCHOR_WEBHOOK": "true"}, "VERIFY_AUDIT_ANCHOR_WEBHOOK=true needs VERIFY_EVENTS_WEBHOOK_URL"),
+    ({"VERIFY_AUDIT_ANCHOR_WEBHOOK": "maybe"}, "VERIFY_AUDIT_ANCHOR_WEBHOOK must be true or false"),
+    ({"VERIFY_AUDIT_ANCHOR_FILE": "/no/such/folder/anchors.jsonl"}, "VERIFY_AUDIT_ANCHOR_FILE: the folder"),
+])
+def test_audit_anchor_settings_are_checked_naming_the_variable(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ)
+
+
+def test_audit_anchors_are_on_with_a_file_or_the_webhook():
+    assert load_settings({"VERIFY_AUDIT_ANCHOR_FILE": ANCHOR_FILE}).audit_anchoring
+    webhook = load_settings({"VERIFY_AUDIT_ANCHOR_WEBHOOK": "yes", "VERIFY_EVENTS_WEBHOOK_URL": "https://ev.example"})
+    assert webhook.audit_anchoring and webhook.audit_anchor_seconds == 300
+    assert not load_settings({}).audit_anchoring

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
-from verify_service.domain.ports import ChainSigner, UnitOfWorkFactory
+from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent, rfc3339
+from verify_service.domain.ports import AnchorSink, ChainSigner, Clock, UnitOfWorkFactory
 from verify_service.errors import ValidationFailed
 
 GENESIS_HASH = "0" * 64
 SYSTEM_CHAIN = "-"
+# How a link's HMAC input is built. Events written before migration 0006 are format 1 and their id is not
+# covered (they still verify, and their ids must still rise along the chain); every new event is format 2.
+LEGACY_FORMAT = 1
+CHAIN_FORMAT = 2
+ANCHOR_EVENT = "audit_anchor"  # the events webhook's name for a scheduled anchor
 
 
 def chain_of(event: AuditEvent) -> str:
@@ -21,9 +27,12 @@ def chain_of(event: AuditEvent) -> str:
     return event.account_id or SYSTEM_CHAIN
 
 
-def chain_input(prev_hash: str, chain: str, seq: int, event: AuditEvent) -> bytes:
-    """What each link's HMAC covers: the previous hash and a canonical form of the event."""
-    body = {
+def chain_input(prev_hash: str, chain: str, seq: int, event: AuditEvent, event_id: int | None = None) -> bytes:
+    """What each link's HMAC covers: the previous hash and a canonical form of the event with its id.
+
+    `event_id=None` builds the legacy (format 1) input, which did not cover the id.
+    """
+    body: dict[str, Any] = {
         "chain": chain,
         "seq": seq,
         "at": event.at.isoformat(),
@@ -36,6 +45,8 @@ def chain_input(prev_hash: str, chain: str, seq: int, event: AuditEvent) -> byte
         "ip": event.ip,
         "details": event.details,
     }
+    if event_id is not None:
+        body["id"] = event_id
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return (prev_hash + canonical).encode()
 
@@ -46,6 +57,7 @@ class ChainReport:
 
     events: int = 0
     chains: int = 0
+    legacy_events: int = 0  # written before event ids were chained (format 1)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -63,6 +75,7 @@ def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, st
     """
     report = ChainReport()
     last: dict[str, tuple[int, str]] = {}
+    last_id: dict[str, int] = {}
     anchored = dict(anchor or {})
     for item in events:
         if anchored.get(item.chain, (None, None))[0] == item.seq:
@@ -74,7 +87,18 @@ def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, st
             report.problems.append(f"chain {item.chain}: event #{seq + 1} is missing (found #{item.seq})")
         if item.prev_hash != prev:
             report.problems.append(f"chain {item.chain} #{item.seq}: prev_hash does not match")
-        expected = signer.sign(item.key_id, chain_input(item.prev_hash, item.chain, item.seq, item.event))
+        # Ids are taken under the chain's head lock, so they rise along every chain (legacy events too).
+        if item.id <= last_id.get(item.chain, 0):
+            report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): ids are out of order")
+        last_id[item.chain] = item.id
+        covered_id: int | None = item.id
+        if item.chain_format == LEGACY_FORMAT:
+            covered_id = None
+            report.legacy_events += 1
+        elif item.chain_format != CHAIN_FORMAT:
+            report.problems.append(f"chain {item.chain} #{item.seq}: unknown chain format {item.chain_format}")
+        expected = signer.sign(item.key_id, chain_input(item.prev_hash, item.chain, item.seq, item.event,
+                                                        covered_id))
         if expected is None:
             report.problems.append(f"chain {item.chain} #{item.seq}: key {item.key_id!r} is not in VERIFY_AUDIT_KEYS")
         elif not hmac.compare_digest(expected, item.hash):
@@ -116,15 +140,110 @@ class AuditReader:
         """Every chain's head now, signed with the newest audit key, to be stored outside the database."""
         with self._uow(snapshot=True) as uow:
             heads = uow.audit.heads()
-        body = json.dumps(heads, sort_keys=True, separators=(",", ":"))
-        key_id = self._signer.newest_key_id()
-        return {"heads": heads, "key_id": key_id, "signature": self._signer.sign(key_id, body.encode())}
+        return sign_anchor(self._signer, heads, at=None, full=True)
 
     def load_anchor(self, document: dict[str, Any]) -> dict[str, tuple[int, str]]:
-        """The heads of an exported anchor, after checking its signature."""
-        heads = {chain: (int(seq), str(digest)) for chain, (seq, digest) in document["heads"].items()}
-        body = json.dumps(heads, sort_keys=True, separators=(",", ":"))
-        expected = self._signer.sign(str(document["key_id"]), body.encode())
-        if expected is None or not hmac.compare_digest(expected, str(document["signature"])):
-            raise ValidationFailed("The anchor's signature does not match (altered, or signed with another key).")
-        return heads
+        """The heads of one exported anchor, after checking its signature."""
+        return open_anchor(self._signer, document)[0]
+
+    def load_anchors(self, documents: Iterable[dict[str, Any]]) -> AnchorSet:
+        """Every anchor of a file or a webhook receiver, merged: the newest anchored event of each chain."""
+        merged = AnchorSet()
+        for number, document in enumerate(documents, start=1):
+            try:
+                heads, at = open_anchor(self._signer, document)
+            except ValidationFailed as refused:
+                merged.problems.append(f"anchor {number}: {refused.message}")
+                continue
+            merged.count += 1
+            if at is not None and (merged.newest is None or at > merged.newest):
+                merged.newest = at
+            for chain, head in heads.items():
+                if head[0] > merged.heads.get(chain, (0, ""))[0]:
+                    merged.heads[chain] = head
+        return merged
+
+
+@dataclass
+class AnchorSet:
+    """Anchors read back: each chain's newest anchored head, and what could not be trusted."""
+
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    count: int = 0
+    newest: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _anchor_body(heads: dict[str, tuple[int, str]], at: str | None, full: bool | None) -> bytes:
+    """What an anchor's signature covers (anchors from before the schedule have only their heads)."""
+    body: dict[str, Any] = {chain: list(head) for chain, head in heads.items()}
+    if at is not None:
+        body = {"at": at, "full": full, "heads": body}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_anchor(signer: ChainSigner, heads: dict[str, tuple[int, str]], *, at: datetime | None,
+                full: bool) -> dict[str, Any]:
+    """A signed anchor document: the given chain heads, when they were read, and whether that was all of them."""
+    stamp = rfc3339(at) if at is not None else None
+    key_id = signer.newest_key_id()
+    document: dict[str, Any] = {"heads": {chain: list(head) for chain, head in heads.items()}, "key_id": key_id,
+                                "signature": signer.sign(key_id, _anchor_body(heads, stamp, full))}
+    if stamp is not None:
+        document.update(at=stamp, full=full)
+    return document
+
+
+def open_anchor(signer: ChainSigner, document: Any) -> tuple[dict[str, tuple[int, str]], datetime | None]:
+    """An anchor's heads and time, after checking its signature (ValidationFailed if it does not match)."""
+    if isinstance(document, dict) and document.get("event") == ANCHOR_EVENT:
+        document = document.get("details")  # as the events webhook delivered it
+    try:
+        heads = {str(chain): (int(seq), str(digest)) for chain, (seq, digest) in document["heads"].items()}
+        stamp = document.get("at")
+        at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp is not None else None
+        body = _anchor_body(heads, stamp, document.get("full") if stamp is not None else None)
+        expected = signer.sign(str(document["key_id"]), body)
+        signature = str(document["signature"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValidationFailed("The anchor is not an anchor document.") from error
+    if expected is None or not hmac.compare_digest(expected, signature):
+        raise ValidationFailed("The anchor's signature does not match (altered, or signed with another key).")
+    return heads, at
+
+
+class AuditAnchoring:
+    """Writes a signed anchor of the chain heads every `every`, so removing the newest events (or a whole chain)
+    is caught by `audit verify` without the operator exporting anything.
+
+    One process in the deployment takes each turn (claim_anchor). The first anchor holds every head; later ones
+    hold the chains that moved since the previous turn, with `lookback` to spare for transactions still open
+    then and for clock differences between instances.
+    """
+
+    def __init__(self, *, uow: UnitOfWorkFactory, signer: ChainSigner, clock: Clock, sinks: Sequence[AnchorSink],
+                 every: timedelta, lookback: timedelta = timedelta(minutes=1)):
+        self._uow, self._signer, self._clock, self._sinks = uow, signer, clock, sinks
+        self._every, self._lookback = every, max(lookback, every)
+        self._next_look: datetime | None = None
+
+    def run_if_due(self) -> dict[str, Any] | None:
+        """Write the anchor if this process should (cheap when it is not its turn): the document written."""
+        now = self._clock.now()
+        if not self._sinks or (self._next_look is not None and now < self._next_look):
+            return None
+        with self._uow(write=True) as uow:
+            taken, previous = uow.audit.claim_anchor(now, self._every)
+            if not taken:
+                assert previous is not None
+                self._next_look = previous + self._every
+                return None
+            if previous is not None and previous > now:
+                previous = None  # a time ahead of ours is not believed: anchor every head
+            heads = uow.audit.heads(None if previous is None else previous - self._lookback)
+            document = sign_anchor(self._signer, heads, at=now, full=previous is None)
+            for sink in self._sinks:
+                sink.write(document, uow)
+            uow.commit()
+        self._next_look = now + self._every
+        return document

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from verify_service.domain.audit import ANCHOR_EVENT
 from verify_service.domain.model import AuditEvent, OutboxMessage, rfc3339
 from verify_service.domain.ports import AuditLog, Clock, MessageSender, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import DeliveryFailed
@@ -42,7 +43,7 @@ class SecurityEventAuditLog:
 
     def __init__(self, inner: AuditLog, uow: UnitOfWork, vault: PinVault):
         self._inner, self._uow, self._vault = inner, uow, vault
-        self.query, self.walk, self.heads = inner.query, inner.walk, inner.heads
+        self.query, self.walk, self.heads, self.claim_anchor = inner.query, inner.walk, inner.heads, inner.claim_anchor
 
     def append(self, event: AuditEvent) -> Any:
         """Chain the event; queue its security event in the same transaction."""
@@ -154,3 +155,17 @@ class OutboxService:
                 uow.audit.append(event)
             uow.commit()
         self._on_result(message.kind, outcome)
+
+
+class OutboxAnchorSink:
+    """Sends each scheduled anchor to the events webhook as an `audit_anchor` event, through the outbox."""
+
+    def __init__(self, vault: PinVault):
+        self._vault = vault
+
+    def write(self, document: dict[str, Any], uow: UnitOfWork) -> None:
+        """Queue the anchor in the transaction that took it."""
+        at = datetime.fromisoformat(str(document["at"]).replace("Z", "+00:00"))
+        payload = {"event_id": f"anc_{secrets.token_urlsafe(12)}", "event": ANCHOR_EVENT, "account_id": None,
+                   "at": document["at"], "details": document}
+        uow.outbox.add(new_message(self._vault, "event", payload, at))

@@ -133,6 +133,7 @@ class ChainedEvent:
     prev_hash: str
     hash: str
     key_id: str = ""
+    chain_format: int = 2  # domain.audit.CHAIN_FORMAT: the HMAC covers the id; 1 for events from before 0006
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy
@@ -220,8 +220,21 @@ class AuditLog(Protocol):
         """Every event, chain by chain, in chain order."""
         ...
 
-    def heads(self) -> dict[str, tuple[int, str]]:
-        """Each chain's last sequence number and hash."""
+    def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
+        """Each chain's last sequence number and hash; with `since`, only chains with an event since then."""
+        ...
+
+    def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
+        """Take the scheduled anchor if one is due (once per `every` across every instance):
+        (taken, when the previous anchor was taken)."""
+        ...
+
+
+class AnchorSink(Protocol):
+    """Somewhere outside the database that keeps signed chain-heads anchors."""
+
+    def write(self, document: dict[str, Any], uow: UnitOfWork) -> None:
+        """Keep one anchor document; `uow` is the transaction that took it (for the outbox)."""
         ...
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 
+from verify_service.domain.audit import AuditAnchoring
 from verify_service.domain.delivery import OutboxService
 from verify_service.errors import DependencyUnavailable
 
@@ -13,10 +14,11 @@ log = logging.getLogger(__name__)
 
 
 class OutboxWorker:
-    """Dispatches due messages promptly after a commit (kick) and at least every `interval` seconds."""
+    """Dispatches due messages promptly after a commit (kick) and at least every `interval` seconds; writes
+    the scheduled audit anchor when it is this process's turn."""
 
-    def __init__(self, service: OutboxService, *, interval: float = 1.0):
-        self._service, self._interval = service, interval
+    def __init__(self, service: OutboxService, *, interval: float = 1.0, anchors: AuditAnchoring | None = None):
+        self._service, self._interval, self._anchors = service, interval, anchors
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -41,6 +43,7 @@ class OutboxWorker:
     def run(self) -> None:
         """Loop until stopped: dispatch everything due, then wait for a kick or the interval."""
         while not self._stop.is_set():
+            self._anchor()
             try:
                 if self._service.dispatch_due():
                     continue
@@ -50,6 +53,17 @@ class OutboxWorker:
                 log.exception("outbox: dispatch failed")
             self._wake.wait(self._interval)
             self._wake.clear()
+
+    def _anchor(self) -> None:
+        """Write the scheduled anchor if it is due (before dispatching, so a webhook anchor leaves promptly)."""
+        if self._anchors is None:
+            return
+        try:
+            self._anchors.run_if_due()
+        except DependencyUnavailable as error:
+            log.warning("audit anchor: %s; retrying", error.message)
+        except Exception:  # the schedule must survive a bug; the next turn tries again
+            log.exception("audit anchor failed")
 
     def stop(self) -> None:
         """Ask the loop to end and wait for it."""

@@ -7,13 +7,14 @@ customers never wait on each other (SQLite serialises writers anyway).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from verify_service.adapters.sql.tables import audit_events, audit_heads
-from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
+from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads
+from verify_service.domain.audit import CHAIN_FORMAT, GENESIS_HASH, chain_input, chain_of
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
 from verify_service.domain.ports import ChainSigner
 
@@ -22,18 +23,28 @@ if TYPE_CHECKING:
 
 _EVENT_FIELDS = ("event", "at", "account_id", "actor", "agent_id", "channel", "ticket_ref", "ip", "details")
 # Statements built once: building them per call costs more than the round trip (hot path of every check).
-_HEAD = sa.select(audit_heads.c.seq, audit_heads.c.hash).where(audit_heads.c.chain == sa.bindparam("c"))
-_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+# The head, locked, with the id the next event will have: the id is taken only once the lock is held (so ids
+# rise along every chain) and goes into the event's HMAC. PostgreSQL evaluates a select list before FOR UPDATE
+# locks the row, hence the materialised CTE; SQLite's writers are serialised by BEGIN IMMEDIATE already.
+_HEAD_AND_NEXT_ID: dict[str, sa.Executable] = {
+    "postgresql": sa.text("WITH h AS MATERIALIZED (SELECT seq, hash FROM audit_heads WHERE chain = :c FOR UPDATE) "
+                          "SELECT seq, hash, nextval('audit_events_id_seq') FROM h"),
+    "sqlite": sa.select(audit_heads.c.seq, audit_heads.c.hash,
+                        sa.select(sa.func.coalesce(sa.func.max(audit_events.c.id), 0) + 1).scalar_subquery())
+    .where(audit_heads.c.chain == sa.bindparam("c")),
+}
 _MOVE_HEAD = audit_heads.update().where(audit_heads.c.chain == sa.bindparam("c")).values(
     seq=sa.bindparam("s"), hash=sa.bindparam("h"))
 _INSERT_EVENT = audit_events.insert()
+_ANCHOR_STATE = sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name == "heads").with_for_update()
 
 
 def _from_row(row: RowMapping) -> ChainedEvent:
     """Map an audit_events row."""
     event = AuditEvent(**{name: row[name] for name in _EVENT_FIELDS})
     return ChainedEvent(id=row["id"], event=event, chain=row["chain"], seq=row["seq"],
-                        prev_hash=row["prev_hash"], hash=row["hash"], key_id=row["key_id"])
+                        prev_hash=row["prev_hash"], hash=row["hash"], key_id=row["key_id"],
+                        chain_format=row["chain_format"])
 
 
 class SqlAuditLog:
@@ -42,29 +53,29 @@ class SqlAuditLog:
     def __init__(self, conn: Connection, db: SqlDatabase, signer: ChainSigner):
         self._conn, self._db, self._signer = conn, db, signer
 
-    def _lock_head(self, chain: str) -> tuple[int, str]:
-        """The chain's head, locked for this transaction (created on first use)."""
-        row = self._conn.execute(_HEAD_FOR_UPDATE, {"c": chain}).first()
+    def _lock_head(self, chain: str) -> tuple[int, str, int]:
+        """The chain's head, locked for this transaction (created on first use), and the next event id."""
+        statement = _HEAD_AND_NEXT_ID[self._db.dialect]
+        row = self._conn.execute(statement, {"c": chain}).first()
         if row is None:
             self._conn.execute(self._db.insert_ignore(audit_heads, chain=chain, seq=0, hash=GENESIS_HASH))
-            row = self._conn.execute(_HEAD_FOR_UPDATE, {"c": chain}).first()
+            row = self._conn.execute(statement, {"c": chain}).first()
         assert row is not None
-        return row[0], row[1]
+        return row[0], row[1], int(row[2])
 
     def append(self, event: AuditEvent) -> ChainedEvent:
-        """Chain the event after its chain's head and store it."""
+        """Chain the event, its id included, after its chain's head and store it."""
         chain = chain_of(event)
-        seq, prev_hash = self._lock_head(chain)
+        seq, prev_hash, event_id = self._lock_head(chain)
         seq += 1
         key_id = self._signer.newest_key_id()
-        digest = self._signer.sign(key_id, chain_input(prev_hash, chain, seq, event))
+        digest = self._signer.sign(key_id, chain_input(prev_hash, chain, seq, event, event_id))
         assert digest is not None
         self._conn.execute(_MOVE_HEAD, {"c": chain, "s": seq, "h": digest})
         values = {name: getattr(event, name) for name in _EVENT_FIELDS}
-        event_id = self._conn.execute(_INSERT_EVENT, {"chain": chain, "seq": seq, "prev_hash": prev_hash,
-                                                      "hash": digest, "key_id": key_id, **values}).inserted_primary_key
-        assert event_id is not None
-        return ChainedEvent(id=int(event_id[0]), event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest,
+        self._conn.execute(_INSERT_EVENT, {"id": event_id, "chain": chain, "seq": seq, "prev_hash": prev_hash,
+                                           "hash": digest, "key_id": key_id, "chain_format": CHAIN_FORMAT, **values})
+        return ChainedEvent(id=event_id, event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest,
                             key_id=key_id)
 
     def query(self, query: AuditQuery) -> list[ChainedEvent]:
@@ -90,7 +101,25 @@ class SqlAuditLog:
         for row in self._conn.execution_options(yield_per=1000).execute(select).mappings():
             yield _from_row(row)
 
-    def heads(self) -> dict[str, tuple[int, str]]:
-        """Every chain's head (chains created but still empty are left out)."""
-        rows = self._conn.execute(sa.select(audit_heads).where(audit_heads.c.seq > 0))
-        return {row.chain: (row.seq, row.hash) for row in rows}
+    def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
+        """Every chain's head (chains created but still empty are left out); with `since`, only the heads of
+        chains that have an event at or after it."""
+        select = sa.select(audit_heads).where(audit_heads.c.seq > 0)
+        if since is not None:
+            moved = sa.select(audit_events.c.chain).where(audit_events.c.at >= since).distinct()
+            select = select.where(audit_heads.c.chain.in_(moved))
+        return {row.chain: (row.seq, row.hash) for row in self._conn.execute(select)}
+
+    def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
+        """Take the next scheduled anchor if it is due: (taken, when the previous one was written)."""
+        last = self._conn.execute(_ANCHOR_STATE).first()
+        if last is None:
+            self._conn.execute(self._db.insert_ignore(audit_anchors, name="heads", last_at=None))
+            last = self._conn.execute(_ANCHOR_STATE).first()
+        assert last is not None
+        previous: datetime | None = last[0]
+        # A time further ahead than one period is not believed (clock jump, or someone stopping the schedule).
+        if previous is not None and previous <= now + every and now < previous + every:
+            return False, previous
+        self._conn.execute(audit_anchors.update().where(audit_anchors.c.name == "heads").values(last_at=now))
+        return True, previous

@@ -104,6 +104,8 @@ audit_events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("key_id", sa.String(32), nullable=False),
+    # 1: written before migration 0006, the HMAC does not cover the id; 2: it does.
+    sa.Column("chain_format", sa.SmallInteger(), nullable=False, server_default=sa.text("1")),
     sa.UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
 )
 sa.Index("ix_audit_events_account_id_id", audit_events.c.account_id, audit_events.c.id)
@@ -115,6 +117,14 @@ audit_heads = sa.Table(
     sa.Column("chain", sa.String(64), primary_key=True),
     sa.Column("seq", sa.Integer(), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# When the chain heads were last anchored (written outside the database): one row, so that one process in
+# the whole deployment writes each scheduled anchor, covering the chains that moved since the previous one.
+audit_anchors = sa.Table(
+    "audit_anchors", metadata,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("last_at", UTCDateTime()),
 )
 
 api_keys = sa.Table(
