@@ -21,6 +21,7 @@ from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
+from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
 from verify_service.domain.audit import AuditAnchoring, AuditReader
@@ -168,7 +169,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         customers=CustomerService(uow=uow, vault=vault, clock=clock, default_locale=settings.default_locale),
         checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
                             ttl=timedelta(seconds=settings.verification_ttl_seconds),
-                            separate_counter=not settings.single_instance),
+                            separate_counter=not settings.single_instance,
+                            recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,

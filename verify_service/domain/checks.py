@@ -12,7 +12,7 @@ from typing import Protocol
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
-from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import AttemptCounter, CheckRecorder, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,11 @@ class CheckService:
     """Answers "is this caller the account holder?" and keeps the record."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
-                 policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False):
+                 policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False,
+                 recorder: CheckRecorder | None = None):
         self._uow, self._counter, self._clock = uow, counter, clock
         self._policy, self._factors, self._ttl = policy, factors, ttl
-        self._separate_counter = separate_counter
+        self._separate_counter, self._recorder = separate_counter, recorder
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
@@ -140,7 +141,13 @@ class CheckService:
             actor=actor.key_name)
 
     def _record(self, verification: Verification, outcome: _Outcome, actor: Actor, now: datetime) -> None:
-        """Store the record, its audit events and the durable lock in one transaction."""
+        """Store the record, its audit events and the durable lock in one transaction.
+
+        Without a lock to persist, the record and its event are one durable write where the store can do that.
+        """
+        if self._recorder is not None and not outcome.lock_to_persist:
+            if self._recorder.record(verification, _check_event(verification, actor)):
+                return
         with self._uow(write=True) as uow:
             # Lock order everywhere: customer row, then audit head.
             customer = load_customer(uow, verification.account_id, for_update=True) \

@@ -230,6 +230,15 @@ class AuditLog(Protocol):
         ...
 
 
+class CheckRecorder(Protocol):
+    """A faster way to store a check than a unit of work, where the store has one."""
+
+    def record(self, verification: Verification, event: AuditEvent) -> bool:
+        """Store the record and its chained audit event as one durable write; False if it could not
+        (nothing was written: use a unit of work)."""
+        ...
+
+
 class AnchorSink(Protocol):
     """Somewhere outside the database that keeps signed chain-heads anchors."""
 

@@ -21,7 +21,7 @@ from verify_service.domain.ports import ChainSigner
 if TYPE_CHECKING:
     from verify_service.adapters.sql.database import SqlDatabase
 
-_EVENT_FIELDS = ("event", "at", "account_id", "actor", "agent_id", "channel", "ticket_ref", "ip", "details")
+EVENT_FIELDS = ("event", "at", "account_id", "actor", "agent_id", "channel", "ticket_ref", "ip", "details")
 # Statements built once: building them per call costs more than the round trip (hot path of every check).
 # The head, locked, with the id the next event will have: the id is taken only once the lock is held (so ids
 # rise along every chain) and goes into the event's HMAC. PostgreSQL evaluates a select list before FOR UPDATE
@@ -41,7 +41,7 @@ _ANCHOR_STATE = sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name ==
 
 def _from_row(row: RowMapping) -> ChainedEvent:
     """Map an audit_events row."""
-    event = AuditEvent(**{name: row[name] for name in _EVENT_FIELDS})
+    event = AuditEvent(**{name: row[name] for name in EVENT_FIELDS})
     return ChainedEvent(id=row["id"], event=event, chain=row["chain"], seq=row["seq"],
                         prev_hash=row["prev_hash"], hash=row["hash"], key_id=row["key_id"],
                         chain_format=row["chain_format"])
@@ -72,7 +72,7 @@ class SqlAuditLog:
         digest = self._signer.sign(key_id, chain_input(prev_hash, chain, seq, event, event_id))
         assert digest is not None
         self._conn.execute(_MOVE_HEAD, {"c": chain, "s": seq, "h": digest})
-        values = {name: getattr(event, name) for name in _EVENT_FIELDS}
+        values = {name: getattr(event, name) for name in EVENT_FIELDS}
         self._conn.execute(_INSERT_EVENT, {"id": event_id, "chain": chain, "seq": seq, "prev_hash": prev_hash,
                                            "hash": digest, "key_id": key_id, "chain_format": CHAIN_FORMAT, **values})
         return ChainedEvent(id=event_id, event=event, chain=chain, seq=seq, prev_hash=prev_hash, hash=digest,

@@ -103,6 +103,13 @@ _VERIFICATION_FIELDS = ("account_id", "verified", "result", "level", "attempts_r
                         "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor")
 
 
+def verification_row(verification: Verification) -> dict[str, Any]:
+    """The `verifications` row of a check record."""
+    values = {name: getattr(verification, name) for name in _VERIFICATION_FIELDS}
+    return {"id": verification.verification_id, "factor_pin": verification.factors["pin"],
+            "factor_code": verification.factors["code"], **values}
+
+
 class SqlVerificationRepository:
     """Check records in the `verifications` table."""
 
@@ -111,10 +118,7 @@ class SqlVerificationRepository:
 
     def add(self, verification: Verification) -> None:
         """Insert one record."""
-        values = {name: getattr(verification, name) for name in _VERIFICATION_FIELDS}
-        self._conn.execute(_INSERT_VERIFICATION, {
-            "id": verification.verification_id, "factor_pin": verification.factors["pin"],
-            "factor_code": verification.factors["code"], **values})
+        self._conn.execute(_INSERT_VERIFICATION, verification_row(verification))
 
     def get(self, verification_id: str) -> Verification | None:
         """One record by id."""
