@@ -117,3 +117,26 @@ def test_code_deadlines_are_rounded_up(harness):
     harness.clock.advance(0.25)
     body = harness.call("POST", "/v1/customers/JP1001/codes", "agent", {}).get_json()
     assert body["expires_at"] == "2026-11-23T04:10:07Z" and body["resend_available_at"] == "2026-11-23T04:05:37Z"
+
+
+def test_a_lock_only_the_counter_holds_shows_in_the_summary_the_lock_view_and_the_console(make_harness):
+    # The counter locked the customer but the row never got the lock (its write failed): every view agrees.
+    from verify_service.bootstrap import policy_from
+
+    harness = make_harness("postgres_redis")
+    harness.register()
+    harness.services.users.create("sam", "supervisor", "a long enough password")
+    policy = policy_from(harness.services.settings)
+    for _ in range(policy.threshold):
+        harness.services.counter.record_failure("JP1001", harness.clock.now(), policy)
+    summary = harness.call("GET", "/v1/customers/JP1001").get_json()
+    lock = harness.call("GET", "/v1/customers/JP1001/lock", "admin").get_json()
+    assert summary["status"] == "locked" and lock["locked"] is True
+    assert summary["locked_until"] == lock["locked_until"] is not None
+    web = harness.client
+    web.set_cookie("lang", "en")
+    page = web.get("/console/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    web.post("/console/login", data={"username": "sam", "password": "a long enough password", "csrf_token": token})
+    page = web.get("/console/customers?account_id=JP1001").get_data(as_text=True)
+    assert 'class="big status-locked"' in page

@@ -16,13 +16,13 @@ bp = Blueprint("customers", __name__)
 
 
 def summary(customer: Customer) -> dict[str, Any]:
-    """The summary agents may see: masked contact details, status, lock."""
-    now = services().clock.now()
+    """The summary agents may see: masked contact details, status, lock (decided as the lock view does)."""
+    known = services().locks.standing(customer)
     body: dict[str, Any] = schema_instance(CustomerSummarySchema).dump({
         "account_id": customer.account_id, "phone_masked": mask_phone(customer.phone),
         "email_masked": mask_email(customer.email), "locale": customer.locale,
         "second_factor": customer.second_factor, "pin_issued_at": customer.pin_issued_at,
-        "status": customer.status(now), "locked_until": customer.lock_in_force(now),
+        "status": known.status, "locked_until": known.locked_until,
         "phone_changed_at": customer.phone_changed_at, "created_at": customer.created_at,
     })
     return body

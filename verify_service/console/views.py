@@ -178,7 +178,7 @@ def customer_page() -> Response:
         return page("customer.html", 404, customer=None, error=translate("no_customer"), account_id=account_id)
     events, _ = services().audit.page(AuditQuery(account_id=account_id, limit=20))
     return page("customer.html", customer=customer, now=services().clock.now(),
-                lock=services().locks.status(account_id), events=events, notice=session.pop("flash", None))
+                lock=services().locks.standing(customer), events=events, notice=session.pop("flash", None))
 
 
 @bp.post("/customers/<account_id>/<action>")

@@ -13,6 +13,7 @@ from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.ports import AttemptCounter, CheckRecorder, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.standing import standing
 from verify_service.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,11 @@ class CheckService:
             customer = load_customer(uow, request.account_id)
         given = [name for name in FACTOR_ORDER if getattr(request, name) is not None]
         factors = dict.fromkeys(given, NOT_CHECKED)
-        if customer.frozen:
+        known = standing(customer, now, self._policy)  # the counter's lock comes back from the counting step
+        if known.frozen:
             outcome = _Outcome("frozen")
-        elif locked_until := customer.lock_in_force(now):
-            outcome = _Outcome("locked", locked_until=locked_until)
+        elif known.locked_until is not None:
+            outcome = _Outcome("locked", locked_until=known.locked_until)
         else:
             factors = {name: self._factors[name].evaluate(customer, request, now) for name in given}
             outcome = self._apply_lockout(customer.account_id, factors, now)

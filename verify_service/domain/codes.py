@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.customers import load_customer
 from verify_service.domain.delivery import new_message
-from verify_service.domain.lockout import LockoutPolicy
+from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.sms_guard import SmsGuard
+from verify_service.domain.standing import standing
 from verify_service.domain.templates import render_code_message
 from verify_service.domain.totp import TotpService
 from verify_service.errors import Conflict, NotFound, RateLimited
@@ -66,10 +67,10 @@ class CodeService:
     def send(self, request: SendRequest, actor: Actor) -> Challenge:
         """Check every refusal, then store the challenge and queue its message in one transaction."""
         now = self._clock.now()
-        counter_lock = self._counter.state(request.account_id, now, self._lock_policy).locked_until
+        counter = self._counter.state(request.account_id, now, self._lock_policy)
         with self._uow(write=True) as uow:
             customer = load_customer(uow, request.account_id, for_update=True)
-            channel = self._refuse_or_channel(customer, request, now, counter_lock)
+            channel = self._refuse_or_channel(customer, request, now, counter)
             self._enforce_limits(uow, customer.account_id, now)
             destination = self._guard.destination_mac(customer.phone)
             self._guard.enforce_caps(uow.challenges, destination, actor.key_name, now)
@@ -78,11 +79,12 @@ class CodeService:
         return challenge
 
     def _refuse_or_channel(self, customer: Customer, request: SendRequest, now: datetime,
-                           counter_lock: datetime | None) -> str:
+                           counter: AttemptState) -> str:
         """409 for frozen, locked, SIM-swap hold or a refused destination; else the channel to use."""
-        if customer.frozen:
+        known = standing(customer, now, self._lock_policy, counter)
+        if known.frozen:
             raise Conflict("The customer is frozen; no code is sent.")
-        if customer.lock_in_force(now) or (counter_lock and counter_lock > now):
+        if known.locked:
             raise Conflict("The customer is locked after too many failed checks; no code is sent.")
         if request.channel is None and customer.second_factor == "totp":
             raise Conflict("The customer uses an authenticator app: ask for its current code, "

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from verify_service.domain.customers import actor_event, load_customer
-from verify_service.domain.lockout import CounterRecord, LockoutPolicy, counter_from_checks, to_ms
+from verify_service.domain.lockout import AttemptState, CounterRecord, LockoutPolicy, counter_from_checks, to_ms
 from verify_service.domain.model import Actor, Customer
 from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
-
-
-@dataclass(frozen=True)
-class LockStatus:
-    """The contract's lock view of one customer."""
-
-    locked: bool
-    locked_until: datetime | None
-    failed_attempts: int
-    threshold: int
+from verify_service.domain.standing import Standing, durable_lock, standing
 
 
 class CheckHistory:
@@ -38,7 +28,7 @@ class CheckHistory:
                 since = max(since, customer.unlocked_at)
             checks = uow.verifications.outcomes_since(key, since, policy.threshold + 1)
         record = counter_from_checks(checks, now, policy)
-        durable = customer.lock_in_force(now)
+        durable = durable_lock(customer, now)
         if durable is not None and (record.locked_until_ms or 0) < to_ms(durable):
             record.locked_until_ms = to_ms(durable)
         return record
@@ -50,23 +40,18 @@ class LockService:
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock, policy: LockoutPolicy):
         self._uow, self._counter, self._clock, self._policy = uow, counter, clock, policy
 
-    def status(self, account_id: str) -> LockStatus:
-        """Whether the customer is locked, until when, and the failure count."""
+    def status(self, account_id: str) -> Standing:
+        """Whether the customer is locked (or frozen), until when, and the failure count."""
         with self._uow() as uow:
             customer = load_customer(uow, account_id)
-        return self._status(customer, self._clock.now())
+        return self.standing(customer)
 
-    def _status(self, customer: Customer, now: datetime) -> LockStatus:
-        """Combine the durable lock with the counter's view."""
-        state = self._counter.state(customer.account_id, now, self._policy)
-        until = max((t for t in (customer.lock_in_force(now), state.locked_until) if t), default=None)
-        failures = state.failures
-        if until is not None:
-            # A lock means the threshold was reached, even if a Redis restart lost the count.
-            failures = max(failures, self._policy.threshold)
-        return LockStatus(until is not None, until, failures, self._policy.threshold)
+    def standing(self, customer: Customer) -> Standing:
+        """The customer's standing now: the durable lock and the counter's, decided by `standing()`."""
+        now = self._clock.now()
+        return standing(customer, now, self._policy, self._counter.state(customer.account_id, now, self._policy))
 
-    def unlock(self, account_id: str, reason: str, actor: Actor) -> LockStatus:
+    def unlock(self, account_id: str, reason: str, actor: Actor) -> Standing:
         """Lift any lock and reset the count; audited with the reason."""
         before = self.status(account_id)
         # The counter may live in the same SQLite file: clear it outside our write transaction.
@@ -80,7 +65,7 @@ class LockService:
             uow.audit.append(actor_event("customer_unlocked", now, account_id, actor, reason=reason,
                                          was_locked=before.locked, failed_attempts=before.failed_attempts))
             uow.commit()
-        return LockStatus(False, None, 0, self._policy.threshold)
+        return standing(customer, now, self._policy, AttemptState(0, None))
 
     def freeze(self, account_id: str, reason: str, actor: Actor) -> Customer:
         """Freeze a customer under suspected takeover (idempotent)."""

@@ -56,18 +56,6 @@ class Customer:
         """True while a supervisor's freeze is in force."""
         return self.frozen_at is not None
 
-    def lock_in_force(self, now: datetime) -> datetime | None:
-        """The durable lock's end if it is still running."""
-        if self.locked_until is not None and self.locked_until > now:
-            return self.locked_until
-        return None
-
-    def status(self, now: datetime) -> str:
-        """`frozen`, `locked` or `active`."""
-        if self.frozen:
-            return "frozen"
-        return "locked" if self.lock_in_force(now) else "active"
-
 
 @dataclass(frozen=True)
 class Actor:
