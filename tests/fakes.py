@@ -11,7 +11,15 @@ from typing import Any
 from verify_service.adapters.crypto import AuditSigner
 from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
-from verify_service.domain.model import ApiKey, AuditEvent, AuditQuery, ChainedEvent, Customer, Verification
+from verify_service.domain.model import (
+    ApiKey,
+    AuditEvent,
+    AuditQuery,
+    ChainedEvent,
+    Customer,
+    SealedSecret,
+    Verification,
+)
 from verify_service.errors import DuplicateKey
 
 START = datetime(2026, 11, 23, 4, 5, 6, tzinfo=UTC)
@@ -96,8 +104,20 @@ class _Customers:
         self._uow.state.customers[customer.account_id] = copy.deepcopy(customer)
 
     def with_old_pin_key(self, newest_key_id: str, limit: int, after: str = "") -> Sequence[Customer]:
-        olds = [c for c in self._uow.state.customers.values() if c.pin and c.pin.key_id != newest_key_id]
-        return olds[:limit]
+        olds = sorted((c for c in self._uow.state.customers.values()
+                       if c.pin and c.pin.key_id != newest_key_id and c.account_id > after),
+                      key=lambda c: c.account_id)
+        return [copy.deepcopy(c) for c in olds[:limit]]
+
+    def count_old_pin_key(self, newest_key_id: str) -> int:
+        return sum(1 for c in self._uow.state.customers.values() if c.pin and c.pin.key_id != newest_key_id)
+
+    def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
+        stored = self._uow.state.customers.get(customer.account_id)
+        if stored is None or stored.pin != old:
+            return False
+        stored.pin = new
+        return True
 
 
 class _Verifications:

@@ -18,9 +18,9 @@ from flask.cli import AppGroup
 
 from verify_service.adapters.anchors import read_anchor_documents
 from verify_service.adapters.delivery.worker import OutboxWorker
-from verify_service.adapters.sql.repositories import SqlCustomerRepository
 from verify_service.bootstrap import Services
 from verify_service.domain.keys import ROLES
+from verify_service.domain.model import Actor
 from verify_service.domain.users import CONSOLE_ROLES
 from verify_service.errors import ConfigError, VerifyError
 
@@ -125,26 +125,10 @@ pins = AppGroup("pins", help="Support PIN maintenance.")
 @_refusals_as_errors
 def rekey(batch: int) -> None:
     """Re-seal every PIN under the newest key of VERIFY_PIN_KEYS, online; exit 1 if any is left behind."""
-    services = _services()
-    newest, moved, after = services.vault.newest_key_id(), 0, ""
-    while True:
-        with services.db.transaction(write=True) as conn:
-            repo = SqlCustomerRepository(conn)
-            customers = repo.with_old_pin_key(newest, batch, after)
-            for customer in customers:
-                assert customer.pin is not None
-                pin = services.vault.open(customer.account_id, customer.pin)
-                # A concurrent rotation wins; its PIN is already under the newest key.
-                moved += repo.replace_pin(customer, customer.pin, services.vault.seal(customer.account_id, pin))
-            conn.commit()
-        if len(customers) < batch:
-            break
-        after = customers[-1].account_id
-    with services.db.transaction(write=False) as conn:
-        left = SqlCustomerRepository(conn).count_old_pin_key(newest)
-    click.echo(f"re-sealed {moved} PIN(s) under key {newest!r}")
-    if left:
-        raise click.ClickException(f"{left} PIN(s) are still under an older key; run rekey again")
+    result = _services().customers.rekey_pins(Actor(key_name="cli"), batch=batch)
+    click.echo(f"re-sealed {result.moved} PIN(s) under key {result.key_id!r}")
+    if result.left:
+        raise click.ClickException(f"{result.left} PIN(s) are still under an older key; run rekey again")
 
 
 audit = AppGroup("audit", help="The tamper-evident audit trail.")

@@ -207,3 +207,13 @@ def test_a_tampered_anchor_is_refused(harness, tmp_path):
     anchor.write_text(anchor.read_text().replace('"A1": [3', '"A1": [2'))
     result = run(harness, "audit", "verify", "--anchor", str(anchor))
     assert result.exit_code == 1 and "signature does not match" in result.output
+
+
+def test_rekey_is_audited_once_with_its_counts(make_harness):
+    old = make_harness("sqlite", pin_keys="k1:test-pin-key-one-000000000000000000000")
+    old.register("A1")
+    both = make_harness("sqlite", clean=False, pin_keys=TEST_PIN_KEYS)
+    assert run(both, "pins", "rekey").exit_code == 0
+    events = both.call("GET", "/v1/audit?event=pins_rekeyed", "admin").get_json()["events"]
+    assert len(events) == 1 and events[0]["actor"] == "cli" and events[0]["account_id"] is None
+    assert events[0]["details"] == {"key_id": "k2", "moved": 1, "left": 0}

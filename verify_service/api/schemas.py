@@ -11,6 +11,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from verify_service.config import SUPPORTED_LOCALES
 from verify_service.domain.masking import normalise_phone
 from verify_service.domain.model import rfc3339, rfc3339_deadline
+from verify_service.domain.names import (
+    AuditEventName,
+    ChallengeStatus,
+    CheckResult,
+    CustomerStatus,
+    DeliveryStatus,
+    FactorResult,
+)
 
 
 class FullMatch(validate.Regexp):
@@ -31,15 +39,10 @@ ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters 
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
-FACTOR_RESULTS = ("match", "mismatch", "expired", "not_checked")
-RESULTS = ("verified", "rejected", "locked", "frozen")
-AUDIT_EVENTS = (
-    "customer_registered", "customer_updated", "pin_issued", "pin_viewed", "pin_rotated",
-    "verification_succeeded", "verification_failed", "verification_blocked", "customer_locked",
-    "customer_unlocked", "customer_frozen", "customer_unfrozen", "code_sent", "code_delivery_failed",
-    "totp_enrolled", "totp_removed", "console_signed_in", "console_signed_out", "console_sign_in_failed",
-    "console_sign_in_throttled",
-)
+# Enumerations come from the domain's named values (domain/names.py).
+FACTOR_RESULTS = tuple(FactorResult)
+RESULTS = tuple(CheckResult)
+AUDIT_EVENTS = tuple(AuditEventName)
 
 
 class Text(fields.String):
@@ -120,7 +123,7 @@ class CustomerSummarySchema(Schema):
     locale = fields.String()
     second_factor = _enum(("sms", "totp"))
     pin_issued_at = UtcDateTime(allow_none=True)
-    status = _enum(("active", "locked", "frozen"))
+    status = _enum(tuple(CustomerStatus))
     locked_until = Deadline(allow_none=True)
     phone_changed_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
@@ -258,8 +261,8 @@ class ChallengeSchema(Schema):
     account_id = fields.String()
     channel = fields.String()
     destination = fields.String(attribute="destination_masked", metadata={"example": "+81 *******678"})
-    status = _enum(("pending", "verified", "expired", "superseded", "killed"))
-    delivery = _enum(("queued", "sent", "failed"))
+    status = _enum(tuple(ChallengeStatus))
+    delivery = _enum(tuple(DeliveryStatus))
     created_at = UtcDateTime()
     expires_at = Deadline()
     resend_available_at = Deadline()

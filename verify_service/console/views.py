@@ -20,6 +20,7 @@ from verify_service.console.i18n import LANGUAGES, current_language, translate
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
 from verify_service.domain.model import AuditQuery, round_up_to_second
+from verify_service.domain.names import AuditEventName
 from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, ValidationFailed, VerifyError
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
@@ -90,7 +91,7 @@ def login() -> Response:
 @auth.signed_in()
 def logout() -> Response:
     """Sign out."""
-    services().users.audit("console_signed_out", str(session["user"]), client_ip())
+    services().users.audit(AuditEventName.CONSOLE_SIGNED_OUT, str(session["user"]), client_ip())
     services().users.bump_sessions(str(session["user"]))  # a copied cookie stops working too
     session.clear()
     return redirect(url_for("console.login"))

@@ -12,12 +12,14 @@ from typing import Protocol
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
+from verify_service.domain.names import AuditEventName, CheckResult, FactorResult
 from verify_service.domain.ports import AttemptCounter, CheckRecorder, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.standing import standing
 from verify_service.errors import NotFound
 
 log = logging.getLogger(__name__)
-MATCH, MISMATCH, EXPIRED, NOT_CHECKED = "match", "mismatch", "expired", "not_checked"
+MATCH, MISMATCH, EXPIRED, NOT_CHECKED = (FactorResult.MATCH, FactorResult.MISMATCH, FactorResult.EXPIRED,
+                                       FactorResult.NOT_CHECKED)
 FACTOR_ORDER = ("pin", "code")
 
 
@@ -37,7 +39,7 @@ class CheckRequest:
 class Factor(Protocol):
     """One kind of evidence a caller can give (PIN, one-time code)."""
 
-    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> FactorResult:
         """`match`, `mismatch` or `expired`; only called when the factor was given."""
         ...
 
@@ -48,7 +50,7 @@ class PinFactor:
     def __init__(self, *, vault: PinVault):
         self._vault = vault
 
-    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> FactorResult:
         """Match the typed PIN against the customer's."""
         if customer.pin is None or request.pin is None:
             return MISMATCH
@@ -90,13 +92,13 @@ class CheckService:
         factors = dict.fromkeys(given, NOT_CHECKED)
         known = standing(customer, now, self._policy)  # the counter's lock comes back from the counting step
         if known.frozen:
-            outcome = _Outcome("frozen")
+            outcome = _Outcome(CheckResult.FROZEN)
         elif known.locked_until is not None:
-            outcome = _Outcome("locked", locked_until=known.locked_until)
+            outcome = _Outcome(CheckResult.LOCKED, locked_until=known.locked_until)
         else:
             factors = {name: self._factors[name].evaluate(customer, request, now) for name in given}
             outcome = self._apply_lockout(customer.account_id, factors, now)
-            if outcome.result == "locked":
+            if outcome.result == CheckResult.LOCKED:
                 factors = dict.fromkeys(given, NOT_CHECKED)
         verification = self._verification(request, actor, factors, outcome, now)
         try:
@@ -108,29 +110,30 @@ class CheckService:
 
     def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:
         """A check whose record could not be written counts nothing: undo its failure (best effort)."""
-        if outcome.result != "rejected":
+        if outcome.result != CheckResult.REJECTED:
             return
         try:
             self._counter.forget_failure(key, now, self._policy)
         except Exception:  # the counter is down too: the original error is what the caller gets
             log.warning("a failure whose check was not recorded could not be uncounted")
 
-    def _apply_lockout(self, key: str, factors: dict[str, str], now: datetime) -> _Outcome:
+    def _apply_lockout(self, key: str, factors: dict[str, FactorResult], now: datetime) -> _Outcome:
         """Count a failure or reset the count, atomically against every instance."""
         if all(value == MATCH for value in factors.values()):
             locked_until = self._counter.record_success(key, now, self._policy)
             if locked_until is not None:
-                return _Outcome("locked", locked_until=locked_until, from_counter=True)
-            return _Outcome("verified")
+                return _Outcome(CheckResult.LOCKED, locked_until=locked_until, from_counter=True)
+            return _Outcome(CheckResult.VERIFIED)
         failure = self._counter.record_failure(key, now, self._policy)
         if not failure.counted:
-            return _Outcome("locked", failure.failures, failure.locked_until, from_counter=True)
-        return _Outcome("rejected", failure.failures, failure.locked_until, failure.locked_now, from_counter=True)
+            return _Outcome(CheckResult.LOCKED, failure.failures, failure.locked_until, from_counter=True)
+        return _Outcome(CheckResult.REJECTED, failure.failures, failure.locked_until, failure.locked_now,
+                        from_counter=True)
 
-    def _verification(self, request: CheckRequest, actor: Actor, factors: dict[str, str],
+    def _verification(self, request: CheckRequest, actor: Actor, factors: dict[str, FactorResult],
                       outcome: _Outcome, now: datetime) -> Verification:
         """Build the record the agent and downstream systems see."""
-        verified = outcome.result == "verified"
+        verified = outcome.result == CheckResult.VERIFIED
         return Verification(
             verification_id=f"ver_{secrets.token_urlsafe(18)}", account_id=request.account_id,
             verified=verified, result=outcome.result,
@@ -170,7 +173,7 @@ class CheckService:
         customer.locked_until = until
         uow.customers.save(customer)
         uow.audit.append(AuditEvent(
-            event="customer_locked", at=now, account_id=verification.account_id, actor=actor.key_name,
+            event=AuditEventName.CUSTOMER_LOCKED, at=now, account_id=verification.account_id, actor=actor.key_name,
             agent_id=verification.agent_id, channel=verification.channel,
             ticket_ref=verification.ticket_ref, ip=actor.ip,
             details={"locked_until": rfc3339_deadline(until), "failed_attempts": self._policy.threshold,
@@ -197,13 +200,15 @@ class CheckService:
         return found
 
 
-_CHECK_EVENTS = {"verified": "verification_succeeded", "rejected": "verification_failed"}
+_CHECK_EVENTS = {CheckResult.VERIFIED: AuditEventName.VERIFICATION_SUCCEEDED,
+                 CheckResult.REJECTED: AuditEventName.VERIFICATION_FAILED}
 
 
 def _check_event(verification: Verification, actor: Actor) -> AuditEvent:
     """The audit event of a check (never the PIN or code typed)."""
     return AuditEvent(
-        event=_CHECK_EVENTS.get(verification.result, "verification_blocked"), at=verification.checked_at,
+        event=_CHECK_EVENTS.get(CheckResult(verification.result), AuditEventName.VERIFICATION_BLOCKED),
+        at=verification.checked_at,
         account_id=verification.account_id, actor=actor.key_name, agent_id=verification.agent_id,
         channel=verification.channel, ticket_ref=verification.ticket_ref, ip=actor.ip,
         details={"verification_id": verification.verification_id, "result": verification.result,

@@ -12,6 +12,7 @@ from verify_service.domain.delivery import new_message
 from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
+from verify_service.domain.names import AuditEventName, ChallengeStatus, FactorResult
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.sms_guard import SmsGuard
 from verify_service.domain.standing import standing
@@ -19,7 +20,7 @@ from verify_service.domain.templates import render_code_message
 from verify_service.domain.totp import TotpService
 from verify_service.errors import Conflict, NotFound, RateLimited
 
-MATCH, MISMATCH, EXPIRED = "match", "mismatch", "expired"
+MATCH, MISMATCH, EXPIRED = FactorResult.MATCH, FactorResult.MISMATCH, FactorResult.EXPIRED
 HOUR = timedelta(hours=1)
 
 
@@ -124,7 +125,7 @@ class CodeService:
         uow.outbox.add(new_message(self._vault, "sms", payload, now, account_id=customer.account_id,
                                    challenge_id=challenge_id, expires_at=challenge.expires_at))
         uow.audit.append(AuditEvent(
-            event="code_sent", at=now, account_id=customer.account_id, actor=actor.key_name, ip=actor.ip,
+            event=AuditEventName.CODE_SENT, at=now, account_id=customer.account_id, actor=actor.key_name, ip=actor.ip,
             agent_id=request.agent_id or actor.agent_id, ticket_ref=request.ticket_ref,
             details={"challenge_id": challenge_id, "channel": channel, "destination": challenge.destination_masked}))
         return challenge
@@ -144,7 +145,7 @@ class CodeFactor:
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, totp: TotpService, max_wrong: int):
         self._uow, self._vault, self._totp, self._max_wrong = uow, vault, totp, max_wrong
 
-    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> str:
+    def evaluate(self, customer: Customer, request: CheckRequest, now: datetime) -> FactorResult:
         """`match` (and the code is used up), `mismatch` or `expired`."""
         code, challenge_id = request.code or "", request.challenge_id
         totp = customer.totp is not None and challenge_id is None
@@ -165,13 +166,13 @@ class CodeFactor:
         return result
 
     def _against(self, uow: UnitOfWork, customer: Customer, challenge: Challenge | None, code: str,
-                 now: datetime) -> str:
+                 now: datetime) -> FactorResult:
         """Compare with one challenge and use the code up on a match (wrong entries are counted by the caller)."""
         if challenge is None or challenge.account_id != customer.account_id:
             return MISMATCH
         status = challenge.status_at(now)
-        if status != "pending":
-            return EXPIRED if status == "expired" else MISMATCH
+        if status != ChallengeStatus.PENDING:
+            return EXPIRED if status == ChallengeStatus.EXPIRED else MISMATCH
         if self._vault.mac_matches(mac_input(challenge.challenge_id, code), challenge.code_mac):
             return MATCH if uow.challenges.consume(challenge.challenge_id) else MISMATCH
         return MISMATCH

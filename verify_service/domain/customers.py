@@ -8,6 +8,7 @@ from typing import Any
 
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Customer
+from verify_service.domain.names import AuditEventName
 from verify_service.domain.pins import generate_pin
 from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import DuplicateKey, NotFound, ValidationFailed
@@ -34,6 +35,15 @@ def actor_event(event: str, at: datetime, account_id: str, actor: Actor, **detai
     """An audit event made by an API key on one customer."""
     return AuditEvent(event=event, at=at, account_id=account_id, actor=actor.key_name, agent_id=actor.agent_id,
                       ip=actor.ip, details=details)
+
+
+@dataclass(frozen=True)
+class RekeyResult:
+    """What `pins rekey` did: PINs moved to the newest key, and PINs still under an older one."""
+
+    key_id: str
+    moved: int
+    left: int
 
 
 class CustomerService:
@@ -80,9 +90,9 @@ class CustomerService:
                             locale=changes.get("locale") or self._default_locale, created_at=now,
                             updated_at=now, pin=self._vault.seal(account_id, pin), pin_issued_at=now)
         uow.customers.add(customer)
-        uow.audit.append(actor_event("customer_registered", now, account_id, actor,
+        uow.audit.append(actor_event(AuditEventName.CUSTOMER_REGISTERED, now, account_id, actor,
                                      phone=mask_phone(customer.phone), locale=customer.locale))
-        uow.audit.append(actor_event("pin_issued", now, account_id, actor, reason="registration"))
+        uow.audit.append(actor_event(AuditEventName.PIN_ISSUED, now, account_id, actor, reason="registration"))
         return customer
 
     def _update(self, uow: UnitOfWork, customer: Customer, changes: dict[str, Any], actor: Actor,
@@ -97,7 +107,7 @@ class CustomerService:
             return
         customer.updated_at = now
         uow.customers.save(customer)
-        uow.audit.append(actor_event("customer_updated", now, customer.account_id, actor,
+        uow.audit.append(actor_event(AuditEventName.CUSTOMER_UPDATED, now, customer.account_id, actor,
                                      fields=sorted(changed), phone_changed="phone" in changed))
 
     def view_pin(self, account_id: str, actor: Actor) -> PinView:
@@ -106,10 +116,10 @@ class CustomerService:
         with self._uow(write=True) as uow:
             customer = load_customer(uow, account_id, for_update=True)
             if customer.pin is None:
-                pin = self._issue(uow, customer, actor, now, event="pin_issued")
+                pin = self._issue(uow, customer, actor, now, event=AuditEventName.PIN_ISSUED)
             else:
                 pin = self._vault.open(account_id, customer.pin)
-            uow.audit.append(actor_event("pin_viewed", now, account_id, actor))
+            uow.audit.append(actor_event(AuditEventName.PIN_VIEWED, now, account_id, actor))
             uow.commit()
         assert customer.pin_issued_at is not None
         return PinView(account_id, pin, customer.pin_issued_at)
@@ -119,7 +129,7 @@ class CustomerService:
         now = self._clock.now()
         with self._uow(write=True) as uow:
             customer = load_customer(uow, account_id, for_update=True)
-            pin = self._issue(uow, customer, actor, now, event="pin_rotated")
+            pin = self._issue(uow, customer, actor, now, event=AuditEventName.PIN_ROTATED)
             uow.commit()
         return PinView(account_id, pin, now)
 
@@ -132,3 +142,28 @@ class CustomerService:
         uow.customers.save(customer)
         uow.audit.append(actor_event(event, now, customer.account_id, actor))
         return pin
+
+    def rekey_pins(self, actor: Actor, *, batch: int = 500) -> RekeyResult:
+        """Re-seal every PIN under the newest key, a batch per transaction, online; audited once at the end.
+
+        A PIN rotated meanwhile is left alone: its new seal already uses the newest key.
+        """
+        newest, moved, after = self._vault.newest_key_id(), 0, ""
+        while True:
+            with self._uow(write=True) as uow:
+                olds = uow.customers.with_old_pin_key(newest, batch, after)
+                for customer in olds:
+                    assert customer.pin is not None
+                    pin = self._vault.open(customer.account_id, customer.pin)
+                    moved += uow.customers.replace_pin(customer, customer.pin,
+                                                       self._vault.seal(customer.account_id, pin))
+                uow.commit()
+            if len(olds) < batch:
+                break
+            after = olds[-1].account_id
+        with self._uow(write=True) as uow:
+            left = uow.customers.count_old_pin_key(newest)
+            uow.audit.append(AuditEvent(event=AuditEventName.PINS_REKEYED, at=self._clock.now(), actor=actor.key_name,
+                                        details={"key_id": newest, "moved": moved, "left": left}))
+            uow.commit()
+        return RekeyResult(newest, moved, left)

@@ -12,6 +12,7 @@ from typing import Any
 
 from verify_service.domain.audit import ANCHOR_EVENT
 from verify_service.domain.model import AuditEvent, OutboxMessage, rfc3339
+from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import AuditLog, Clock, MessageSender, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import DeliveryFailed
 
@@ -136,7 +137,7 @@ class OutboxService:
         log.error("giving up on %s %s: %s", message.kind, message.message_id, reason)
         event = None
         if message.challenge_id is not None:
-            event = AuditEvent(event="code_delivery_failed", at=now, account_id=message.account_id,
+            event = AuditEvent(event=AuditEventName.CODE_DELIVERY_FAILED, at=now, account_id=message.account_id,
                                details={"challenge_id": message.challenge_id, "message_id": message.message_id,
                                         "reason": reason[:200]})
         self._record(message, "failed", event=event, status="failed", last_error=reason[:200],

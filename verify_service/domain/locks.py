@@ -7,6 +7,7 @@ from datetime import datetime
 from verify_service.domain.customers import actor_event, load_customer
 from verify_service.domain.lockout import AttemptState, CounterRecord, LockoutPolicy, counter_from_checks, to_ms
 from verify_service.domain.model import Actor, Customer
+from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
 from verify_service.domain.standing import Standing, durable_lock, standing
 
@@ -62,7 +63,7 @@ class LockService:
             customer = load_customer(uow, account_id, for_update=True)
             customer.locked_until, customer.unlocked_at = None, now
             uow.customers.save(customer)
-            uow.audit.append(actor_event("customer_unlocked", now, account_id, actor, reason=reason,
+            uow.audit.append(actor_event(AuditEventName.CUSTOMER_UNLOCKED, now, account_id, actor, reason=reason,
                                          was_locked=before.locked, failed_attempts=before.failed_attempts))
             uow.commit()
         return standing(customer, now, self._policy, AttemptState(0, None))

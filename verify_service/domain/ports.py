@@ -90,6 +90,14 @@ class CustomerRepository(Protocol):
         """Customers whose PIN is sealed under another key than the newest, by account id after `after`."""
         ...
 
+    def count_old_pin_key(self, newest_key_id: str) -> int:
+        """How many PINs are still sealed under an older key."""
+        ...
+
+    def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
+        """Swap a sealed PIN only if it is still `old` (a concurrent rotation wins); True if swapped."""
+        ...
+
     def advance_totp_step(self, account_id: str, step: int) -> bool:
         """Record a used TOTP step; False if it or a later one was used (replay)."""
         ...

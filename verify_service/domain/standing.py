@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.model import Customer
-
-
-class CustomerStatus(StrEnum):
-    """The summary's `status`."""
-
-    ACTIVE = "active"
-    LOCKED = "locked"
-    FROZEN = "frozen"
+from verify_service.domain.names import CustomerStatus
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import segno
 
 from verify_service.domain.customers import actor_event, load_customer
 from verify_service.domain.model import Actor, Customer
+from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import Clock, PinVault, UnitOfWorkFactory
 from verify_service.errors import Conflict, ValidationFailed
 
@@ -71,7 +72,7 @@ class TotpService:
             customer.updated_at = now
             uow.customers.save(customer)
             uow.customers.advance_totp_step(account_id, step)  # the confirming code is used up
-            uow.audit.append(actor_event("totp_enrolled", now, account_id, actor))
+            uow.audit.append(actor_event(AuditEventName.TOTP_ENROLLED, now, account_id, actor))
             uow.commit()
         return customer
 
@@ -85,7 +86,7 @@ class TotpService:
             customer.updated_at = now
             uow.customers.save(customer)
             if had:
-                uow.audit.append(actor_event("totp_removed", now, account_id, actor))
+                uow.audit.append(actor_event(AuditEventName.TOTP_REMOVED, now, account_id, actor))
             uow.commit()
 
     def check(self, customer: Customer, code: str, now: datetime) -> bool:

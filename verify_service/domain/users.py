@@ -10,6 +10,7 @@ from typing import Protocol
 
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.model import AuditEvent
+from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
 from verify_service.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 
@@ -96,7 +97,7 @@ class UserService:
             throttled = address_key if blocked is not None else user_key
             # Audited once per throttle window, not once per refused try (a flood would fill the trail).
             if self._counter.record_failure(f"audited:{throttled}", now, _ONCE_PER_WINDOW).counted:
-                self._audit("console_sign_in_throttled", now, None, ip)
+                self._audit(AuditEventName.CONSOLE_SIGN_IN_THROTTLED, now, None, ip)
             raise RateLimited("Too many failed sign-ins; try again later.",
                               retry_after=(until - now).total_seconds())
         with self._uow() as uow:
@@ -105,10 +106,10 @@ class UserService:
         if not self._hasher.verify(password, stored) or user is None or user.disabled_at:
             self._counter.record_failure(address_key, now, ADDRESS_THROTTLE)
             # The typed name is kept only for a real user: people type passwords into that field.
-            self._audit("console_sign_in_failed", now, username if user else None, ip)
+            self._audit(AuditEventName.CONSOLE_SIGN_IN_FAILED, now, username if user else None, ip)
             raise SignInFailed()
         self._counter.clear(user_key)
-        self._audit("console_signed_in", now, username, ip)
+        self._audit(AuditEventName.CONSOLE_SIGNED_IN, now, username, ip)
         return user
 
     def current(self, username: str) -> ConsoleUser | None:

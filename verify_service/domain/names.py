@@ -1,0 +1,79 @@
+"""The service's named values: check results, factor outcomes, statuses and audit event names.
+
+The domain uses these members; the API schemas derive their enumerations (and the OpenAPI `enum`s) from them.
+Members are `StrEnum`s, so they compare equal to, store as and serialise as their plain strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CheckResult(StrEnum):
+    """A check's `result`."""
+
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    LOCKED = "locked"
+    FROZEN = "frozen"
+
+
+class FactorResult(StrEnum):
+    """What one factor of a check gave."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    EXPIRED = "expired"
+    NOT_CHECKED = "not_checked"
+
+
+class CustomerStatus(StrEnum):
+    """The customer summary's `status`."""
+
+    ACTIVE = "active"
+    LOCKED = "locked"
+    FROZEN = "frozen"
+
+
+class ChallengeStatus(StrEnum):
+    """A one-time code's status (`killed`: 3 wrong entries)."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    KILLED = "killed"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a code's message is."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AuditEventName(StrEnum):
+    """Every audit event the service writes."""
+
+    CUSTOMER_REGISTERED = "customer_registered"
+    CUSTOMER_UPDATED = "customer_updated"
+    PIN_ISSUED = "pin_issued"
+    PIN_VIEWED = "pin_viewed"
+    PIN_ROTATED = "pin_rotated"
+    PINS_REKEYED = "pins_rekeyed"
+    VERIFICATION_SUCCEEDED = "verification_succeeded"
+    VERIFICATION_FAILED = "verification_failed"
+    VERIFICATION_BLOCKED = "verification_blocked"
+    CUSTOMER_LOCKED = "customer_locked"
+    CUSTOMER_UNLOCKED = "customer_unlocked"
+    CUSTOMER_FROZEN = "customer_frozen"
+    CUSTOMER_UNFROZEN = "customer_unfrozen"
+    CODE_SENT = "code_sent"
+    CODE_DELIVERY_FAILED = "code_delivery_failed"
+    TOTP_ENROLLED = "totp_enrolled"
+    TOTP_REMOVED = "totp_removed"
+    CONSOLE_SIGNED_IN = "console_signed_in"
+    CONSOLE_SIGNED_OUT = "console_signed_out"
+    CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
+    CONSOLE_SIGN_IN_THROTTLED = "console_sign_in_throttled"
