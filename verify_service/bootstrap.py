@@ -16,7 +16,7 @@ from verify_service.adapters.crypto import (
 )
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
-from verify_service.adapters.metrics import record_delivery, record_sms_refusal
+from verify_service.adapters.metrics import record_check, record_code_sent, record_delivery, record_sms_refusal
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
@@ -170,11 +170,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
                             ttl=timedelta(seconds=settings.verification_ttl_seconds),
                             separate_counter=not settings.single_instance,
-                            recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None),
+                            recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
+                            on_checked=record_check),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
-                          guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal)),
+                          guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
+                          on_sent=record_code_sent),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.

@@ -29,11 +29,12 @@ POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedel
 @pytest.fixture
 def world():
     clock, uow, counter = FakeClock(), FakeUnitOfWorkFactory(), FakeAttemptCounter()
+    seen = []
     vault = KeyRingVault.from_setting("t:" + "x" * 40)
     customers = CustomerService(uow=uow, vault=vault, clock=clock, default_locale="ja")
     checks = CheckService(uow=uow, counter=counter, clock=clock, policy=POLICY,
                           factors={"pin": PinFactor(vault=vault), "code": NoCodeSent()},
-                          ttl=timedelta(minutes=15))
+                          ttl=timedelta(minutes=15), on_checked=lambda verification: seen.append(verification))
     locks = LockService(uow=uow, counter=counter, clock=clock, policy=POLICY)
     customers.register_or_update("JP1001", {"phone": "+819012345678"}, ACTOR)
     pin = customers.view_pin("JP1001", ACTOR).pin
@@ -45,6 +46,7 @@ def world():
     w.clock, w.uow, w.counter, w.checks, w.locks, w.customers, w.pin = (
         clock, uow, counter, checks, locks, customers, pin)
     w.wrong = "000001" if pin != "000001" else "000002"
+    w.seen = seen
     return w
 
 
@@ -217,3 +219,11 @@ def test_a_lock_lost_to_a_failed_write_is_repaired_by_the_next_check(world, monk
     assert check(world, world.pin).result == "locked"
     assert world.uow.store.customers["JP1001"].locked_until is not None
     assert events(world)[-1] == "customer_locked"
+
+
+def test_every_answered_check_is_reported_once_to_the_observer(world):
+    answered = [check(world, world.pin), check(world, world.wrong)]
+    assert world.seen == answered
+    with pytest.raises(NotFound):
+        world.checks.check(CheckRequest("NOPE", "phone", "agent-42", pin="123456"), ACTOR)
+    assert len(world.seen) == 2  # a refused check is no answered check

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verify_service.domain.model import Challenge, Verification
 from verify_service.domain.sms_guard import REFUSAL_REASONS
 from verify_service.errors import DependencyUnavailable
 
@@ -33,11 +34,16 @@ def record_sms_refusal(reason: str) -> None:
     SMS_REFUSED.labels(reason).inc()
 
 
-def record_check(result: str, channel: str, locked_now: bool) -> None:
+def record_check(verification: Verification) -> None:
     """Count one verification check (API or console) and a lock it set."""
-    VERIFICATIONS.labels(result, channel).inc()
-    if locked_now:
+    VERIFICATIONS.labels(verification.result, verification.channel).inc()
+    if verification.locked_by_this_check:
         LOCKS.inc()
+
+
+def record_code_sent(challenge: Challenge) -> None:
+    """Count one code queued for delivery (API or console)."""
+    CODES.labels("sent").inc()
 
 
 def record_delivery(kind: str, outcome: str) -> None:

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.adapters import metrics
 from verify_service.api.customers import summary
 from verify_service.api.http import account_id_arg, dump, load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
@@ -41,7 +40,6 @@ def send_code(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     account_id = account_id_arg(account_id)
     request = SendRequest(account_id=account_id, **load_body(CodeSendSchema))
     challenge = services().codes.send(request, actor)
-    metrics.CODES.labels("sent").inc()
     return _challenge(challenge), 201
 
 

@@ -1,4 +1,5 @@
-"""Request plumbing shared by the blueprints: services, auth, bodies, responses."""
+"""Request plumbing shared by the blueprints: auth, bodies, responses (and, from verify_service.web, what the
+console shares with them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from marshmallow import Schema, ValidationError
 
 from verify_service import logs
 from verify_service.api.schemas import ACCOUNT_ID
-from verify_service.bootstrap import Services
 from verify_service.domain.model import Actor
 from verify_service.errors import (
     Forbidden,
@@ -24,6 +24,12 @@ from verify_service.errors import (
     ValidationFailed,
     VerifyError,
 )
+
+# Shared with the console; the blueprints import them from here.
+from verify_service.web import client_ip as client_ip
+from verify_service.web import load_data as load_data
+from verify_service.web import schema_instance as schema_instance
+from verify_service.web import services as services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,16 +44,6 @@ class UnsupportedMediaType(VerifyError):
     """A body that is not application/json."""
 
     status, code, default_message = 415, "unsupported_media_type", "Requests with a body must be application/json."
-
-
-def services() -> Services:
-    """The services this app was built with."""
-    return cast(Services, current_app.extensions["verify"])
-
-
-def client_ip() -> str | None:
-    """The caller's address as the WSGI server saw it (put ProxyFix in front to trust proxies)."""
-    return request.remote_addr
 
 
 def authenticate() -> tuple[str, tuple[str, ...]]:
@@ -119,12 +115,6 @@ def _raw_body() -> Any:
         raise InvalidJson() from None
 
 
-@functools.cache
-def schema_instance(schema: type[Schema]) -> Schema:
-    """One instance per schema class: building one deep-copies its fields, and instances are reusable."""
-    return schema()
-
-
 def load_body(schema: type[Schema]) -> dict[str, Any]:
     """Validate the body with a schema; 400 with per-field details when it fails."""
     raw = _raw_body()
@@ -151,15 +141,6 @@ def path_id(value: str, validator: Callable[[str], Any], what: str) -> str:
     except ValidationError:
         raise NotFound(f"No {what} {value[:80]!r}.") from None
     return value
-
-
-def load_data(schema: type[Schema], raw: Any) -> dict[str, Any]:
-    """Validate any mapping (body or query string) with a schema."""
-    try:
-        return cast(dict[str, Any], schema_instance(schema).load(raw))
-    except ValidationError as error:
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        raise ValidationFailed(details=messages) from None
 
 
 def dump(schema: type[Schema], obj: Any, status: int = 200) -> tuple[dict[str, Any], int]:

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.adapters import metrics
 from verify_service.api.http import dump, load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
@@ -24,7 +23,6 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema))
     verification = services().checks.check(request, actor)
-    metrics.record_check(verification.result, verification.channel, verification.locked_by_this_check)
     return dump(VerificationSchema, verification)
 
 

@@ -12,8 +12,8 @@ from typing import Any, TypeVar, cast
 from flask import abort, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from verify_service.api.http import client_ip, services
 from verify_service.domain.model import Actor
+from verify_service.web import client_ip, services
 
 F = TypeVar("F", bound=Callable[..., Any])
 

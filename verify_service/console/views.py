@@ -12,8 +12,6 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from verify_service.adapters import metrics
-from verify_service.api.http import client_ip, load_data, services
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, translate
@@ -22,6 +20,7 @@ from verify_service.domain.codes import SendRequest
 from verify_service.domain.model import AuditQuery, round_up_to_second
 from verify_service.domain.names import AuditEventName
 from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, ValidationFailed, VerifyError
+from verify_service.web import client_ip, load_data, services
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
@@ -128,7 +127,6 @@ def verify() -> Response:
     except VerifyError as error:
         form["pin"] = form["code"] = ""
         return page("verify.html", error.status, form=form, error=_explain(error))
-    metrics.record_check(result.result, result.channel, result.locked_by_this_check)
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
     return page("verify.html", form=form, result=result, say=translate(say))
@@ -147,7 +145,6 @@ def send_code() -> Response:
         return page("verify.html", error.status, form=form, error=_explain(error))
     except ValidationError:
         return page("verify.html", 400, form=form, error=translate("no_customer"))
-    metrics.CODES.labels("sent").inc()
     wait = int((challenge.resend_available_at - services().clock.now()).total_seconds())
     return page("verify.html", form=form, challenge=challenge, resend_seconds=max(0, wait))
 

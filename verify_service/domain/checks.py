@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -78,10 +78,11 @@ class CheckService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
                  policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False,
-                 recorder: CheckRecorder | None = None):
+                 recorder: CheckRecorder | None = None, on_checked: Callable[[Verification], None] | None = None):
         self._uow, self._counter, self._clock = uow, counter, clock
         self._policy, self._factors, self._ttl = policy, factors, ttl
         self._separate_counter, self._recorder = separate_counter, recorder
+        self._on_checked = on_checked or (lambda verification: None)
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
@@ -106,6 +107,7 @@ class CheckService:
         except Exception:
             self._uncount(request.account_id, outcome, now)
             raise
+        self._on_checked(verification)
         return verification
 
     def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,9 +62,11 @@ class CodeService:
     """Sends one-time codes through the outbox and reports on them."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, counter: AttemptCounter,
-                 policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard):
+                 policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard,
+                 on_sent: Callable[[Challenge], None] | None = None):
         self._uow, self._vault, self._clock, self._counter = uow, vault, clock, counter
         self._policy, self._lock_policy, self._guard = policy, lock_policy, guard
+        self._on_sent = on_sent or (lambda challenge: None)
 
     def send(self, request: SendRequest, actor: Actor) -> Challenge:
         """Check every refusal, then store the challenge and queue its message in one transaction."""
@@ -77,6 +80,7 @@ class CodeService:
             self._guard.enforce_caps(uow.challenges, destination, actor.key_name, now)
             challenge = self._create(uow, customer, request, channel, now, actor, destination)
             uow.commit()
+        self._on_sent(challenge)
         return challenge
 
     def _refuse_or_channel(self, customer: Customer, request: SendRequest, now: datetime,
