@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import hmac
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from verify_service.errors import DuplicateKey
 
 if TYPE_CHECKING:
     from verify_service.domain.ports import SendLog, UnitOfWorkFactory
+    from verify_service.domain.users import PasswordHasher
 
 START = datetime(2026, 11, 23, 4, 5, 6, tzinfo=UTC)
 SIGNER = AuditSigner.from_setting("t:fake-audit-key-000000000000000000000000")
@@ -454,6 +458,23 @@ class FakeSendLog:
         return times[n - 1] if len(times) >= n else None
 
 
+class FakePasswordHasher:
+    """Salted SHA-256 in place of argon2 (fast); records every hash a password was checked against."""
+
+    def __init__(self) -> None:
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        salt = secrets.token_hex(8)
+        return f"fake${salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        self.verified.append(password_hash)
+        _, salt, digest = (password_hash.split("$") + ["", ""])[:3]
+        return hmac.compare_digest(hashlib.sha256((salt + password).encode()).hexdigest(), digest)
+
+
 if TYPE_CHECKING:  # `mypy tests/fakes.py` checks the fakes against the ports
     _factory: UnitOfWorkFactory = FakeUnitOfWorkFactory()
     _send_log: SendLog = FakeSendLog()
+    _hasher: PasswordHasher = FakePasswordHasher()
