@@ -1,6 +1,7 @@
 """One-time codes with fakes: CodeService sends (refusals, limits, the sealed outbox message) and the code factor."""
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -288,3 +289,13 @@ def test_of_two_checks_racing_with_the_right_code_only_one_matches(world, monkey
     assert world.evaluate(code) == "mismatch"
     assert world.stored(challenge.challenge_id).status == "verified"
 
+
+def test_the_hold_end_shown_in_the_refusal_is_never_early(world):
+    world.clock.advance(0.25)  # real clocks have microseconds
+    world.customers.register_or_update(ACCOUNT, {"phone": "+819087654321"}, ACTOR)
+    with pytest.raises(Conflict) as refused:
+        world.send()
+    shown = re.search(r"until (\S+Z)", refused.value.message)
+    assert shown is not None
+    world.clock.current = datetime.fromisoformat(shown.group(1).replace("Z", "+00:00"))
+    assert world.send().channel == "sms"  # whoever waits until the time shown is let through
