@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import hmac
+import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.crypto import AuditSigner
 from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
+from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
     ApiKey,
     AuditEvent,
     AuditQuery,
     ChainedEvent,
+    Challenge,
     Customer,
+    OutboxMessage,
     SealedSecret,
     Verification,
 )
+from verify_service.domain.ports import PinVault
+from verify_service.domain.users import ConsoleUser
 from verify_service.errors import DuplicateKey
+
+if TYPE_CHECKING:
+    from verify_service.domain.ports import SendLog, UnitOfWorkFactory
+    from verify_service.domain.users import PasswordHasher
 
 START = datetime(2026, 11, 23, 4, 5, 6, tzinfo=UTC)
 SIGNER = AuditSigner.from_setting("t:fake-audit-key-000000000000000000000000")
@@ -85,6 +99,38 @@ class FakeStore:
         self.heads: dict[str, tuple[int, str]] = {}
         self.anchored_at: datetime | None = None
         self.keys: dict[str, tuple[ApiKey, str]] = {}
+        self.challenges: dict[str, Challenge] = {}
+        self.locked_destinations: list[bytes] = []
+        self.outbox: list[OutboxRow] = []
+        self.users: dict[str, ConsoleUser] = {}
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One row of the outbox table as the SQL adapter stores it (the lease columns included)."""
+
+    id: int
+    message_id: str
+    kind: str
+    payload: SealedSecret
+    created_at: datetime
+    next_attempt_at: datetime
+    account_id: str | None = None
+    challenge_id: str | None = None
+    expires_at: datetime | None = None
+    status: str = "pending"
+    attempts: int = 0
+    claimed_until: datetime | None = None
+    claim_token: str | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+    def message(self) -> OutboxMessage:
+        """The domain record of this row."""
+        return OutboxMessage(message_id=self.message_id, kind=self.kind, payload=self.payload,
+                             created_at=self.created_at, next_attempt_at=self.next_attempt_at,
+                             account_id=self.account_id, challenge_id=self.challenge_id, expires_at=self.expires_at,
+                             status=self.status, attempts=self.attempts, id=self.id, claim_token=self.claim_token)
 
 
 class _Customers:
@@ -101,7 +147,19 @@ class _Customers:
         self._uow.state.customers[customer.account_id] = copy.deepcopy(customer)
 
     def save(self, customer: Customer) -> None:
-        self._uow.state.customers[customer.account_id] = copy.deepcopy(customer)
+        stored = self._uow.state.customers.get(customer.account_id)
+        if stored is None:  # an UPDATE of no row
+            return
+        saved = copy.deepcopy(customer)
+        saved.totp_last_step = stored.totp_last_step  # only advance_totp_step moves it, atomically
+        self._uow.state.customers[customer.account_id] = saved
+
+    def advance_totp_step(self, account_id: str, step: int) -> bool:
+        stored = self._uow.state.customers.get(account_id)
+        if stored is None or (stored.totp_last_step is not None and stored.totp_last_step >= step):
+            return False
+        stored.totp_last_step = step
+        return True
 
     def with_old_pin_key(self, newest_key_id: str, limit: int, after: str = "") -> Sequence[Customer]:
         olds = sorted((c for c in self._uow.state.customers.values()
@@ -147,6 +205,7 @@ class _Audit:
         seq, prev = state.heads.get(chain, (0, GENESIS_HASH))
         event_id = len(state.events) + 1
         digest = SIGNER.sign("t", chain_input(prev, chain, seq + 1, event, event_id))
+        assert digest is not None
         item = ChainedEvent(event_id, event, chain, seq + 1, prev, digest, "t")
         state.events.append(item)
         state.heads[chain] = (seq + 1, digest)
@@ -200,17 +259,157 @@ class _Keys:
         return [k for k, _ in self._uow.state.keys.values()]
 
 
+class _Challenges:
+    """Challenges like SqlChallengeRepository: every racing change is guarded by the stored status."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add(self, challenge: Challenge) -> None:
+        if challenge.challenge_id in self._uow.state.challenges:
+            raise DuplicateKey(challenge.challenge_id)
+        self._uow.state.challenges[challenge.challenge_id] = copy.deepcopy(challenge)
+
+    def get(self, challenge_id: str) -> Challenge | None:
+        return copy.deepcopy(self._uow.state.challenges.get(challenge_id))
+
+    def latest(self, account_id: str) -> Challenge | None:
+        mine = [c for c in self._uow.state.challenges.values() if c.account_id == account_id]
+        newest = max(mine, key=lambda c: (c.created_at, c.challenge_id), default=None)
+        return copy.deepcopy(newest)
+
+    def sent_since(self, account_id: str, since: datetime) -> list[datetime]:
+        return sorted(c.created_at for c in self._uow.state.challenges.values()
+                      if c.account_id == account_id and c.created_at > since)
+
+    def lock_destination(self, destination_mac: bytes) -> None:
+        self._uow.state.locked_destinations.append(destination_mac)
+
+    def nth_latest_send(self, since: datetime, n: int, *, destination_mac: bytes | None = None,
+                        actor: str | None = None) -> datetime | None:
+        times = sorted((c.created_at for c in self._uow.state.challenges.values() if c.created_at > since
+                        and (destination_mac is None or c.destination_mac == destination_mac)
+                        and (actor is None or c.actor == actor)), reverse=True)
+        return times[n - 1] if len(times) >= n else None
+
+    def supersede_pending(self, account_id: str, now: datetime) -> int:
+        retired = [c for c in self._uow.state.challenges.values()
+                   if c.account_id == account_id and c.status == "pending" and c.expires_at > now]
+        for challenge in retired:
+            challenge.status = "superseded"
+        return len(retired)
+
+    def consume(self, challenge_id: str) -> bool:
+        stored = self._uow.state.challenges.get(challenge_id)
+        if stored is None or stored.status != "pending":
+            return False
+        stored.status = "verified"
+        return True
+
+    def record_wrong(self, challenge_id: str, max_wrong: int) -> None:
+        stored = self._uow.state.challenges.get(challenge_id)
+        if stored is None or stored.status != "pending":
+            return
+        stored.wrong_entries += 1
+        if stored.wrong_entries >= max_wrong:
+            stored.status = "killed"
+
+    def set_delivery(self, challenge_id: str, delivery: str) -> None:
+        stored = self._uow.state.challenges.get(challenge_id)
+        if stored is not None:
+            stored.delivery = delivery
+
+
+class _Outbox:
+    """The outbox like SqlOutboxRepository: due rows are leased to one worker, results need the lease."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+        self.added = 0
+
+    def add(self, message: OutboxMessage) -> None:
+        rows = self._uow.state.outbox
+        if any(row.message_id == message.message_id for row in rows):
+            raise DuplicateKey(message.message_id)
+        self.added += 1
+        rows.append(OutboxRow(
+            id=len(rows) + 1, message_id=message.message_id, kind=message.kind, payload=message.payload,
+            created_at=message.created_at, next_attempt_at=message.next_attempt_at, account_id=message.account_id,
+            challenge_id=message.challenge_id, expires_at=message.expires_at, status=message.status,
+            attempts=message.attempts))
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime, token: str) -> list[OutboxMessage]:
+        rows = self._uow.state.outbox
+        due = sorted((row for row in rows if row.status == "pending" and row.next_attempt_at <= now
+                      and (row.claimed_until is None or row.claimed_until < now)),
+                     key=lambda row: (row.next_attempt_at, row.id))[:limit]
+        claimed = []
+        for row in sorted(due, key=lambda row: row.id):
+            leased = dataclasses.replace(row, claimed_until=lease_until, claim_token=token)
+            rows[row.id - 1] = leased
+            claimed.append(leased.message())
+        return claimed
+
+    def finish(self, message: OutboxMessage, **values: Any) -> bool:
+        rows = self._uow.state.outbox
+        row = next((r for r in rows if r.id == message.id), None)
+        if row is None or row.claim_token is None or row.claim_token != message.claim_token:
+            return False
+        rows[row.id - 1] = dataclasses.replace(row, claimed_until=None, claim_token=None, **values)
+        return True
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        pending = [row.created_at for row in self._uow.state.outbox if row.status == "pending"]
+        return len(pending), min(pending, default=None)
+
+
+class _Users:
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add(self, user: ConsoleUser) -> None:
+        if user.username in self._uow.state.users:
+            raise DuplicateKey(user.username)
+        self._uow.state.users[user.username] = dataclasses.replace(user, disabled_at=None, session_epoch=0)
+
+    def by_username(self, username: str) -> ConsoleUser | None:
+        return self._uow.state.users.get(username)
+
+    def bump_epoch(self, username: str, *, disable_at: datetime | None) -> bool:
+        user = self._uow.state.users.get(username)
+        if user is None:
+            return False
+        changed = dataclasses.replace(user, session_epoch=user.session_epoch + 1)
+        if disable_at is not None:
+            changed = dataclasses.replace(changed, disabled_at=disable_at)
+        self._uow.state.users[username] = changed
+        return True
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, like a transaction."""
 
-    def __init__(self, store: FakeStore, log: list[str]):
+    customers: _Customers
+    verifications: _Verifications
+    audit: _Audit | SecurityEventAuditLog
+    api_keys: _Keys
+    challenges: _Challenges
+    outbox: _Outbox
+    users: _Users
+
+    def __init__(self, store: FakeStore, log: list[str], *, events_vault: PinVault | None = None,
+                 after_outbox: Callable[[], None] | None = None):
         self._store, self._log = store, log
+        self._events_vault, self._after_outbox = events_vault, after_outbox
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:
         self.state = copy.deepcopy(self._store)
         self.customers, self.verifications = _Customers(self), _Verifications(self)
         self.audit, self.api_keys = _Audit(self), _Keys(self)
+        self.challenges, self.outbox, self.users = _Challenges(self), _Outbox(self), _Users(self)
+        if self._events_vault is not None:
+            self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -221,17 +420,21 @@ class FakeUnitOfWork:
         self._store.__dict__.update(self.state.__dict__)
         self.committed = True
         self._log.append("commit")
+        if self.outbox.added and self._after_outbox is not None:
+            self._after_outbox()
 
 
 class FakeUnitOfWorkFactory:
-    """Makes fake units of work over one shared store."""
+    """Makes fake units of work over one shared store; with events_vault, security events are queued."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, events_vault: PinVault | None = None) -> None:
         self.store = FakeStore()
         self.log: list[str] = []
+        self.events_vault = events_vault
+        self.after_outbox: Callable[[], None] | None = None
 
     def __call__(self, *, write: bool = False, snapshot: bool = False) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.store, self.log)
+        return FakeUnitOfWork(self.store, self.log, events_vault=self.events_vault, after_outbox=self.after_outbox)
 
 
 class FakeSendLog:
@@ -253,3 +456,25 @@ class FakeSendLog:
         times = sorted((at for at, mac, key in self.sends if at > since
                         and destination_mac in (None, mac) and actor in (None, key)), reverse=True)
         return times[n - 1] if len(times) >= n else None
+
+
+class FakePasswordHasher:
+    """Salted SHA-256 in place of argon2 (fast); records every hash a password was checked against."""
+
+    def __init__(self) -> None:
+        self.verified: list[str] = []
+
+    def hash(self, password: str) -> str:
+        salt = secrets.token_hex(8)
+        return f"fake${salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        self.verified.append(password_hash)
+        _, salt, digest = (password_hash.split("$") + ["", ""])[:3]
+        return hmac.compare_digest(hashlib.sha256((salt + password).encode()).hexdigest(), digest)
+
+
+if TYPE_CHECKING:  # `mypy tests/fakes.py` checks the fakes against the ports
+    _factory: UnitOfWorkFactory = FakeUnitOfWorkFactory()
+    _send_log: SendLog = FakeSendLog()
+    _hasher: PasswordHasher = FakePasswordHasher()

@@ -12,7 +12,7 @@ from verify_service.domain.customers import load_customer
 from verify_service.domain.delivery import new_message
 from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
-from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer
+from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ChallengeStatus, FactorResult
 from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.sms_guard import SmsGuard
@@ -97,7 +97,7 @@ class CodeService:
         hold_end = customer.phone_changed_at + self._policy.phone_change_hold if customer.phone_changed_at else None
         if hold_end and now < hold_end:
             raise Conflict(f"The phone number changed recently; SMS codes are refused until "
-                           f"{hold_end:%Y-%m-%dT%H:%M:%SZ} to guard against SIM swap.")
+                           f"{rfc3339_deadline(hold_end)} to guard against SIM swap.")
         self._guard.check_destination(customer.phone, self._policy.allowed_countries)
         return request.channel or "sms"
 
