@@ -27,7 +27,8 @@ ERROR_TEXT = {
     429: "Too many requests (`rate_limited`); see Retry-After.",
     503: "A dependency (database, Redis, key ring) is unavailable (`service_unavailable`); see Retry-After.",
 }
-COMMON_ERRORS = (401, 403, 413, 415, 503)
+COMMON_ERRORS = (401, 403, 413, 415, 429, 503)  # 429: every /v1 key has a request rate (VERIFY_RATE_LIMIT_PER_SECOND)
+SUCCESS_TEXT = {200: "Success.", 201: "Created.", 204: "No content."}
 PATH_PARAMS = {
     "account_id": (ACCOUNT_ID, "JP1001"),
     "verification_id": (VERIFICATION_ID, "ver_3q2Hc9"),
@@ -42,7 +43,7 @@ class Operation:
     """What the document says about one endpoint."""
 
     summary: str
-    ok: int = 200
+    ok: tuple[int, ...] = (200,)
     response: type[Schema] | None = None
     body: type[Schema] | None = None
     query: type[Schema] | None = None
@@ -51,14 +52,17 @@ class Operation:
     roles: tuple[str, ...] = field(default_factory=tuple)
 
 
-def documented(summary: str, *, ok: int = 200, response: type[Schema] | None = None,
+def documented(summary: str, *, ok: int | tuple[int, ...] = 200, response: type[Schema] | None = None,
                body: type[Schema] | None = None, query: type[Schema] | None = None,
                errors: tuple[int, ...] = (), body_required: bool = True) -> Callable[[F], F]:
-    """Attach an Operation to a view (put it under @requires, which adds the roles)."""
+    """Attach an Operation to a view (put it under @requires, which adds the roles).
+
+    `ok` is the success status, or every success status the view answers (PUT: 201 created, 200 updated).
+    """
 
     def decorate(view: F) -> F:
         view.__openapi__ = Operation(  # type: ignore[attr-defined]
-            summary, ok, response, body, query, errors, body_required)
+            summary, (ok,) if isinstance(ok, int) else ok, response, body, query, errors, body_required)
         return view
 
     return decorate
@@ -66,10 +70,12 @@ def documented(summary: str, *, ok: int = 200, response: type[Schema] | None = N
 
 def _responses(op: Operation, public: bool) -> dict[str, Any]:
     """The success response and every error the endpoint can give, all in the one error shape."""
-    success: dict[str, Any] = {"description": "Success."}
-    if op.response is not None:
-        success["content"] = {"application/json": {"schema": op.response}}
-    responses = {str(op.ok): success}
+    responses: dict[str, Any] = {}
+    for status in op.ok:
+        success: dict[str, Any] = {"description": SUCCESS_TEXT[status]}
+        if op.response is not None and status != 204:
+            success["content"] = {"application/json": {"schema": op.response}}
+        responses[str(status)] = success
     statuses = set(op.errors) | ({503} if public else set(COMMON_ERRORS))
     if op.body is not None:
         statuses.add(400)
