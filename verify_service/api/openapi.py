@@ -58,6 +58,7 @@ def documented(summary: str, *, ok: int | tuple[int, ...] = 200, response: type[
     """Attach an Operation to a view (put it under @requires, which adds the roles).
 
     `ok` is the success status, or every success status the view answers (PUT: 201 created, 200 updated).
+    With `body_required`, `load_body` refuses a request without a body, as the document says.
     """
 
     def decorate(view: F) -> F:
