@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import get_fields, resolve_schema_cls
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask
 from marshmallow import Schema
 
-from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema
+from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema, StrictSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,10 +112,39 @@ def _operation(op: Operation, path: str) -> dict[str, Any]:
     return operation
 
 
+class Converter(OpenAPIConverter):
+    """apispec's converter, plus the rules a StrictSchema states across fields (`at_least_one`)."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        """The JSON Schema of a marshmallow schema; each `at_least_one` group becomes `anyOf` of `required`."""
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        cls = resolve_schema_cls(schema)
+        if not (isinstance(cls, type) and issubclass(cls, StrictSchema) and cls.at_least_one):
+            return jsonschema
+        fields = get_fields(schema)
+        any_ofs = []
+        for group in cls.at_least_one:
+            for name in group:
+                if fields[name].allow_none:  # `required` says present, not non-null
+                    raise ValueError(f"{cls.__name__}.{name} is in at_least_one and must not allow null")
+            any_ofs.append([{"required": [fields[name].data_key or name]} for name in group])
+        if len(any_ofs) == 1:
+            jsonschema["anyOf"] = any_ofs[0]
+        else:
+            jsonschema["allOf"] = [{"anyOf": any_of} for any_of in any_ofs]
+        return jsonschema
+
+
+class Plugin(MarshmallowPlugin):
+    """The marshmallow plugin with our converter."""
+
+    Converter = Converter
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """Walk the app's routes and document every view that carries an Operation."""
     spec = APISpec(title="verify-service", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[Plugin()],
                    info={"description": "Is this caller the account holder? Support PINs, one-time codes, "
                                         "lockout and audit for support desks. Every /v1 endpoint needs "
                                         "`Authorization: Bearer <api key>`."})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
@@ -90,10 +90,23 @@ def _enum(values: tuple[str, ...], **kwargs: Any) -> fields.String:
 
 
 class StrictSchema(Schema):
-    """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit)."""
+    """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit).
+
+    `at_least_one` lists groups of fields of which a body must give at least one (not null); the OpenAPI
+    document states each group as `anyOf` of `required` (verify_service.api.openapi.Converter).
+    """
+
+    at_least_one: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     class Meta:
         unknown = "raise"
+
+    @validates_schema
+    def _at_least_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Each group of `at_least_one` has a field given."""
+        for group in self.at_least_one:
+            if all(data.get(name) is None for name in group):
+                raise ValidationError(f"Give at least one of {' and '.join(group)}.", group[0])
 
 
 class CustomerPutSchema(StrictSchema):
@@ -141,6 +154,8 @@ class EmptySchema(StrictSchema):
 class CheckRequestSchema(StrictSchema):
     """POST /v1/verifications."""
 
+    at_least_one = (("pin", "code"),)
+
     account_id = fields.String(required=True, validate=ACCOUNT_ID, metadata={"example": "JP1001"})
     pin = fields.String(validate=SIX_DIGITS, metadata={"example": "583920"})
     code = fields.String(validate=SIX_DIGITS, metadata={"example": "119204"})
@@ -148,12 +163,6 @@ class CheckRequestSchema(StrictSchema):
     channel = _enum(("phone", "chat"), required=True)
     agent_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "agent-42"})
     ticket_ref = Text(allow_none=True, validate=validate.Length(max=64), metadata={"example": "T-2026-000123"})
-
-    @validates_schema
-    def _pin_or_code(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """At least one factor."""
-        if data.get("pin") is None and data.get("code") is None:
-            raise ValidationError("Give at least one of pin and code.", "pin")
 
 
 class FactorsSchema(Schema):
