@@ -30,8 +30,8 @@ def summary(customer: Customer) -> dict[str, Any]:
 
 @bp.put("/v1/customers/<account_id>")
 @requires("portal")
-@documented("Register a customer (201, a PIN is issued) or update one (200).", response=CustomerSummarySchema,
-            body=CustomerPutSchema, errors=(404,))
+@documented("Register a customer (201, a PIN is issued) or update one (200).", ok=(201, 200),
+            response=CustomerSummarySchema, body=CustomerPutSchema)
 def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Register (201, a PIN is issued) or update (200)."""
     account_id = account_id_arg(account_id)

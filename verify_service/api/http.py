@@ -101,13 +101,22 @@ def check_body_type() -> None:
         raise UnsupportedMediaType()
 
 
+def _body_required() -> bool:
+    """Whether the OpenAPI document says this endpoint's body is required (its view's Operation)."""
+    operation = getattr(current_app.view_functions.get(request.endpoint or ""), "__openapi__", None)
+    return operation is not None and operation.body is not None and bool(operation.body_required)
+
+
 def _raw_body() -> Any:
-    """The JSON body as Python data ({} when there is none)."""
+    """The JSON body as Python data ({} when there is none and the document does not require one)."""
     data = request.get_data(cache=True)
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None and len(data) >= limit:
         raise PayloadTooLarge()  # a chunked body is cut at the limit, not refused, by the server
     if not data.strip():
+        if _body_required():
+            raise ValidationFailed("This endpoint needs a JSON object body.",
+                                   details={"_schema": ["Missing request body."]})
         return {}
     try:
         return json.loads(data.decode("utf-8"))

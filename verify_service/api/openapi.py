@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import get_fields, resolve_schema_cls
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask
 from marshmallow import Schema
 
-from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema
+from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema, StrictSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +29,8 @@ ERROR_TEXT = {
     429: "Too many requests (`rate_limited`); see Retry-After.",
     503: "A dependency (database, Redis, key ring) is unavailable (`service_unavailable`); see Retry-After.",
 }
-COMMON_ERRORS = (401, 403, 413, 415, 503)
+COMMON_ERRORS = (401, 403, 413, 415, 429, 503)  # 429: every /v1 key has a request rate (VERIFY_RATE_LIMIT_PER_SECOND)
+SUCCESS_TEXT = {200: "Success.", 201: "Created.", 204: "No content."}
 PATH_PARAMS = {
     "account_id": (ACCOUNT_ID, "JP1001"),
     "verification_id": (VERIFICATION_ID, "ver_3q2Hc9"),
@@ -42,7 +45,7 @@ class Operation:
     """What the document says about one endpoint."""
 
     summary: str
-    ok: int = 200
+    ok: tuple[int, ...] = (200,)
     response: type[Schema] | None = None
     body: type[Schema] | None = None
     query: type[Schema] | None = None
@@ -51,14 +54,18 @@ class Operation:
     roles: tuple[str, ...] = field(default_factory=tuple)
 
 
-def documented(summary: str, *, ok: int = 200, response: type[Schema] | None = None,
+def documented(summary: str, *, ok: int | tuple[int, ...] = 200, response: type[Schema] | None = None,
                body: type[Schema] | None = None, query: type[Schema] | None = None,
                errors: tuple[int, ...] = (), body_required: bool = True) -> Callable[[F], F]:
-    """Attach an Operation to a view (put it under @requires, which adds the roles)."""
+    """Attach an Operation to a view (put it under @requires, which adds the roles).
+
+    `ok` is the success status, or every success status the view answers (PUT: 201 created, 200 updated).
+    With `body_required`, `load_body` refuses a request without a body, as the document says.
+    """
 
     def decorate(view: F) -> F:
         view.__openapi__ = Operation(  # type: ignore[attr-defined]
-            summary, ok, response, body, query, errors, body_required)
+            summary, (ok,) if isinstance(ok, int) else ok, response, body, query, errors, body_required)
         return view
 
     return decorate
@@ -66,10 +73,12 @@ def documented(summary: str, *, ok: int = 200, response: type[Schema] | None = N
 
 def _responses(op: Operation, public: bool) -> dict[str, Any]:
     """The success response and every error the endpoint can give, all in the one error shape."""
-    success: dict[str, Any] = {"description": "Success."}
-    if op.response is not None:
-        success["content"] = {"application/json": {"schema": op.response}}
-    responses = {str(op.ok): success}
+    responses: dict[str, Any] = {}
+    for status in op.ok:
+        success: dict[str, Any] = {"description": SUCCESS_TEXT[status]}
+        if op.response is not None and status != 204:
+            success["content"] = {"application/json": {"schema": op.response}}
+        responses[str(status)] = success
     statuses = set(op.errors) | ({503} if public else set(COMMON_ERRORS))
     if op.body is not None:
         statuses.add(400)
@@ -103,10 +112,39 @@ def _operation(op: Operation, path: str) -> dict[str, Any]:
     return operation
 
 
+class Converter(OpenAPIConverter):
+    """apispec's converter, plus the rules a StrictSchema states across fields (`at_least_one`)."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        """The JSON Schema of a marshmallow schema; each `at_least_one` group becomes `anyOf` of `required`."""
+        jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        cls = resolve_schema_cls(schema)
+        if not (isinstance(cls, type) and issubclass(cls, StrictSchema) and cls.at_least_one):
+            return jsonschema
+        fields = get_fields(schema)
+        any_ofs = []
+        for group in cls.at_least_one:
+            for name in group:
+                if fields[name].allow_none:  # `required` says present, not non-null
+                    raise ValueError(f"{cls.__name__}.{name} is in at_least_one and must not allow null")
+            any_ofs.append([{"required": [fields[name].data_key or name]} for name in group])
+        if len(any_ofs) == 1:
+            jsonschema["anyOf"] = any_ofs[0]
+        else:
+            jsonschema["allOf"] = [{"anyOf": any_of} for any_of in any_ofs]
+        return jsonschema
+
+
+class Plugin(MarshmallowPlugin):
+    """The marshmallow plugin with our converter."""
+
+    Converter = Converter
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """Walk the app's routes and document every view that carries an Operation."""
     spec = APISpec(title="verify-service", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[Plugin()],
                    info={"description": "Is this caller the account holder? Support PINs, one-time codes, "
                                         "lockout and audit for support desks. Every /v1 endpoint needs "
                                         "`Authorization: Bearer <api key>`."})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
@@ -39,20 +39,36 @@ ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters 
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
+# Every valid number in E.164 (libphonenumber's metadata: 6 to 19 digits with the country code) matches this;
+# whether it is a valid number is checked with libphonenumber (`normalise_phone`), which no pattern can state.
+E164_SHAPE = r"^\+[1-9][0-9]{5,18}$"
 # Enumerations come from the domain's named values (domain/names.py).
 FACTOR_RESULTS = tuple(FactorResult)
 RESULTS = tuple(CheckResult)
 AUDIT_EVENTS = tuple(AuditEventName)
 
 
-class Text(fields.String):
-    """A string with no control characters (tabs and newlines only where allowed) and no lone surrogates."""
+# Whitespace (str.isspace, Unicode White_Space) that Text lets through; \t \n \r only in multiline Text.
+# Written as regex class contents that mean the same in Python and ECMA-262 (the OpenAPI document's dialect).
+_SPACES = r" \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_LINE_BREAKS = r"\t\n\r"
 
-    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any):
-        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$" if multiline else r"^[^\x00-\x1f\x7f]*$"
+
+class Text(fields.String):
+    """A string with no control characters (tabs and newlines only where allowed) and no lone surrogates.
+
+    `blank=False` also refuses a string of only whitespace. The document's `pattern` states the same rules
+    (except lone surrogates, which a portable pattern cannot name): ^[whitespace]*[visible][allowed]*$.
+    """
+
+    def __init__(self, *args: Any, multiline: bool = False, blank: bool = True, **kwargs: Any):
+        controls = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" if multiline else r"\x00-\x1f\x7f"
+        spaces = _SPACES + (_LINE_BREAKS if multiline else "")
+        pattern = f"^[^{controls}]*$" if blank else f"^[{spaces}]*[^{controls}{spaces}][^{controls}]*$"
         kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(*args, **kwargs)
         self.multiline = multiline
+        self.visible = None if blank else re.compile(f"[^{controls}{spaces}]")
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         """Refuse what a database or a log line should never receive."""
@@ -60,6 +76,8 @@ class Text(fields.String):
         allowed = "\t\n\r" if self.multiline else ""
         if any((ord(c) < 32 and c not in allowed) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
             raise ValidationError("Must not contain control characters.")
+        if self.visible is not None and self.visible.search(text) is None:
+            raise ValidationError("Must not be blank.")
         return text
 
 
@@ -93,16 +111,30 @@ def _enum(values: tuple[str, ...], **kwargs: Any) -> fields.String:
 
 
 class StrictSchema(Schema):
-    """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit)."""
+    """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit).
+
+    `at_least_one` lists groups of fields of which a body must give at least one (not null); the OpenAPI
+    document states each group as `anyOf` of `required` (verify_service.api.openapi.Converter).
+    """
+
+    at_least_one: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     class Meta:
         unknown = "raise"
+
+    @validates_schema
+    def _at_least_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Each group of `at_least_one` has a field given."""
+        for group in self.at_least_one:
+            if all(data.get(name) is None for name in group):
+                raise ValidationError(f"Give at least one of {' and '.join(group)}.", group[0])
 
 
 class CustomerPutSchema(StrictSchema):
     """PUT /v1/customers/{account_id}."""
 
-    phone = fields.String(metadata={"description": "E.164, required on creation", "example": "+819012345678"})
+    phone = fields.String(metadata={"description": "A valid number in E.164; required on creation",
+                                    "pattern": E164_SHAPE, "example": "+819012345678"})
     email = fields.Email(allow_none=True, validate=validate.Length(max=254),
                          metadata={"example": "a@example.com"})
     locale = _enum(SUPPORTED_LOCALES, metadata={"example": "ja"})
@@ -144,6 +176,8 @@ class EmptySchema(StrictSchema):
 class CheckRequestSchema(StrictSchema):
     """POST /v1/verifications."""
 
+    at_least_one = (("pin", "code"),)
+
     account_id = fields.String(required=True, validate=ACCOUNT_ID, metadata={"example": "JP1001"})
     pin = fields.String(validate=SIX_DIGITS, metadata={"example": "583920"})
     code = fields.String(validate=SIX_DIGITS, metadata={"example": "119204"})
@@ -151,12 +185,6 @@ class CheckRequestSchema(StrictSchema):
     channel = _enum(("phone", "chat"), required=True)
     agent_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "agent-42"})
     ticket_ref = Text(allow_none=True, validate=validate.Length(max=64), metadata={"example": "T-2026-000123"})
-
-    @validates_schema
-    def _pin_or_code(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """At least one factor."""
-        if data.get("pin") is None and data.get("code") is None:
-            raise ValidationError("Give at least one of pin and code.", "pin")
 
 
 class FactorsSchema(Schema):
@@ -202,13 +230,8 @@ class LockSchema(Schema):
 class ReasonSchema(StrictSchema):
     """Body of unlock, freeze and unfreeze."""
 
-    reason = Text(required=True, multiline=True, validate=validate.Length(min=1, max=500))
-
-    @validates("reason")
-    def _not_blank(self, value: str, **kwargs: Any) -> None:
-        """A reason of only spaces is no reason."""
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
+    # A reason of only whitespace is no reason.
+    reason = Text(required=True, multiline=True, blank=False, validate=validate.Length(min=1, max=500))
 
 
 class AuditQuerySchema(StrictSchema):
