@@ -69,6 +69,10 @@ class Settings:
     http_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 1.0
     db_timeout_seconds: float = 5.0
+    # Multi-instance mode (Redis): live API keys are cached per process; a revocation reaches every
+    # instance through Redis pub/sub at once, and this bounds an entry's age should that message be lost.
+    # 0 looks every key up on every request. Without Redis keys are never cached.
+    api_key_cache_seconds: int = 5
 
     @property
     def single_instance(self) -> bool:
@@ -134,6 +138,7 @@ _INT_FIELDS = {
     "sms_max_per_number_per_hour": ("VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR", 1),
     "sms_max_per_key_per_hour": ("VERIFY_SMS_MAX_PER_KEY_PER_HOUR", 1),
     "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
+    "api_key_cache_seconds": ("VERIFY_API_KEY_CACHE_SECONDS", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
