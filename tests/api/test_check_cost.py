@@ -1,19 +1,30 @@
 """What one verification check costs: SQL statements and Redis round trips (a regression guard, not a timing)."""
 
+import psycopg
 from sqlalchemy import event
 
 
 def count_statements(harness, action):
+    """Statements sent to the database: through SQLAlchemy, or straight to psycopg on a hot path."""
     statements = []
 
     def record(conn, cursor, statement, *args):
         statements.append(statement.split()[0].upper())
 
-    event.listen(harness.services.db.engine, "before_cursor_execute", record)
+    engine = harness.services.db.engine
+    original = psycopg.Connection.execute
+
+    def driver_execute(self, query, *args, **kwargs):
+        statements.append(str(query).split()[0].upper())
+        return original(self, query, *args, **kwargs)
+
+    event.listen(engine, "before_cursor_execute", record)
+    psycopg.Connection.execute = driver_execute
     try:
         action()
     finally:
-        event.remove(harness.services.db.engine, "before_cursor_execute", record)
+        psycopg.Connection.execute = original
+        event.remove(engine, "before_cursor_execute", record)
     return statements
 
 
