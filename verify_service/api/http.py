@@ -125,12 +125,17 @@ def schema_instance(schema: type[Schema]) -> Schema:
     return schema()
 
 
-def load_body(schema: type[Schema]) -> dict[str, Any]:
-    """Validate the body with a schema; 400 with per-field details when it fails."""
+def load_body(schema: type[Schema], valid_as_is: Callable[[dict[str, Any]], bool] | None = None,
+              ) -> dict[str, Any]:
+    """Validate the body with a schema; 400 with per-field details when it fails.
+
+    `valid_as_is` may vouch for a body the schema would load unchanged (a hot path's common shape):
+    it must answer True only for such bodies; anything else goes through the schema.
+    """
     raw = _raw_body()
     if not isinstance(raw, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"_schema": ["Must be an object."]})
-    data = load_data(schema, raw)
+    data = raw if valid_as_is is not None and valid_as_is(raw) else load_data(schema, raw)
     if isinstance(data.get("agent_id"), str):
         logs.agent_id.set(data["agent_id"])
     return data
