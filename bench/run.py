@@ -1,6 +1,10 @@
 """Load benchmark: gunicorn (2 workers) on PostgreSQL + Redis, wrk on loopback, ratios within one run.
 
-    python bench/run.py [--sizes 1000,1000000] [--duration 10] [--connections 16]
+    python bench/run.py [--sizes 1000,1000000] [--duration 10] [--connections 16] [--scenarios floor,minimal,right]
+
+Every scenario is compared with two references measured in the same run: the floor (a bare Flask
+endpoint, bench/floor_app.py) and the minimal design (bench/minimal_app.py: what any correct check
+must do, one PostgreSQL read, one Redis EVALSHA and one single-statement durable write).
 
 Writes bench/RESULTS.md. Needs wrk (apt-get install wrk), PostgreSQL and Redis
 (BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults).
@@ -49,6 +53,7 @@ request = function()
   local a, p = accounts[i], pins[i]
   local h = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
   if mode == "floor" then return wrk.format("GET", "/", {}) end
+  if mode == "minimal" then mode = "right" end
   if mode == "summary" then return wrk.format("GET", "/v1/customers/" .. a, h) end
   if mode == "send" then return wrk.format("POST", "/v1/customers/" .. a .. "/codes", h, "{}") end
   local body = '{"account_id":"' .. a .. '","channel":"phone","agent_id":"bench"'
@@ -59,10 +64,14 @@ request = function()
 end
 delay = function() return pause end
 """
-SCENARIOS = [("floor", "bare Flask JSON endpoint (the floor)"), ("right", "PIN check, right PIN"),
+SCENARIOS = [("floor", "bare Flask JSON endpoint (the floor)"),
+             ("minimal", "minimal design, right PIN (1 read, 1 EVALSHA, 1 single-statement durable write)"),
+             ("right", "PIN check, right PIN"),
              ("wrong", "PIN check, wrong PIN"), ("code", "PIN + code (code path; codes are single-use, "
              "so this measures lookup + mismatch)"), ("send", "code send (challenge + outbox + audit)"),
-             ("summary", "customer summary read")]
+             ("summary", "customer summary read"),
+             ("right_half", "PIN check, right PIN, at about half its peak rate")]
+APPS = {"floor": "bench.floor_app:app", "minimal": "bench.minimal_app:app"}  # every other scenario: wsgi:app
 
 
 def wait_for(url: str, seconds: float = 30) -> None:
@@ -78,11 +87,11 @@ def wait_for(url: str, seconds: float = 30) -> None:
 
 
 def gunicorn(app: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """gunicorn, 2 sync workers, as in production."""
+    """gunicorn, 2 sync workers, as in production (the same settings for every app)."""
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-w", "2", "-b", f"127.0.0.1:{port}", app],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(f"http://127.0.0.1:{port}/healthz" if app == "wsgi:app" else f"http://127.0.0.1:{port}/")
+    wait_for(f"http://127.0.0.1:{port}/healthz")
     return process
 
 
@@ -133,29 +142,47 @@ def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
     return env, sample, key.strip().splitlines()[-1]
 
 
-def bench_size(size: int, duration: int, connections: int) -> dict[str, dict[str, float]]:
-    """Every scenario at full load, then the PIN check at half its peak rate."""
+def audit_verify(env: dict[str, str]) -> str:
+    """`flask audit verify` over everything the run wrote (the minimal design's events included)."""
+    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "audit", "verify"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    return (done.stdout or done.stderr).strip().splitlines()[-1]
+
+
+def bench_size(size: int, duration: int, connections: int, wanted: list[str]) -> dict[str, dict[str, float]]:
+    """The wanted scenarios at full load, then the PIN check at half its peak rate; one app per server."""
     env, sample, key = prepare(size)
     results: dict[str, dict[str, float]] = {}
-    floor_port, port = free_port(), free_port()
-    floor = gunicorn("bench.floor_app:app", env, floor_port)
-    app = gunicorn("wsgi:app", env, port)
+    apps = {APPS.get(mode, "wsgi:app") for mode in wanted if mode != "right_half"}
+    ports = {app: free_port() for app in apps}
+    servers = [gunicorn(app, env, port) for app, port in ports.items()]
     try:
-        for mode, _ in SCENARIOS:
-            target = floor_port if mode == "floor" else port
+        for mode in wanted:
+            if mode == "right_half":
+                continue
+            target = ports[APPS.get(mode, "wsgi:app")]
             run_wrk(target, script_for(mode, sample, key), 2, connections)  # warm up
             results[mode] = run_wrk(target, script_for(mode, sample, key), duration, connections)
             print(size, mode, results[mode], flush=True)
-        peak = results["right"]["rps"]
-        # wrk has no fixed rate; a per-connection pause gives about half the peak.
-        pause = max(1, int(connections * 1000 / (peak / 2)))
-        results["right_half"] = run_wrk(port, script_for("right", sample, key, pause), duration, connections)
-        print(size, "right at half peak", results["right_half"], flush=True)
+        if "right_half" in wanted:
+            peak = results["right"]["rps"]
+            # wrk has no fixed rate; a per-connection pause gives about half the peak.
+            pause = max(1, int(connections * 1000 / (peak / 2)))
+            results["right_half"] = run_wrk(ports["wsgi:app"], script_for("right", sample, key, pause), duration,
+                                            connections)
+            print(size, "right at half peak", results["right_half"], flush=True)
     finally:
-        for process in (floor, app):
+        for process in servers:
             process.terminate()
             process.wait(timeout=30)
+    audit = audit_verify(env)
+    print(size, audit, flush=True)
+    results["audit"] = {"intact": float(audit.startswith("audit trail intact"))}
+    NOTES_AUDIT[size] = audit
     return results
+
+
+NOTES_AUDIT: dict[int, str] = {}
 
 
 def machine() -> str:
@@ -166,6 +193,11 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
+def _ratio(value: float, reference: dict[str, float] | None) -> str:
+    """A throughput ratio, or a dash when the reference was not measured in this run."""
+    return f"{value / reference['rps']:.0%}" if reference else "–"
+
+
 def report(all_results: dict[int, dict[str, dict[str, float]]], duration: int, connections: int) -> str:
     """RESULTS.md."""
     small, large = min(all_results), max(all_results)
@@ -174,17 +206,24 @@ def report(all_results: dict[int, dict[str, dict[str, float]]], duration: int, c
              f"{connections} connections, {duration} s per scenario after a 2 s warm-up. `python bench/run.py`.\n"]
     for size in sorted(all_results):
         res = all_results[size]
-        floor = res["floor"]["rps"]
-        lines.append(f"\n## {size:,} customers\n\n| scenario | requests/s | p50 ms | p99 ms | vs floor | non-2xx |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for mode, label in SCENARIOS + [("right_half", "PIN check, right PIN, at about half its peak rate")]:
+        floor, minimal = res.get("floor"), res.get("minimal")
+        lines.append(f"\n## {size:,} customers\n\n"
+                     "| scenario | requests/s | p50 ms | p99 ms | vs floor | vs minimal | non-2xx |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for mode, label in SCENARIOS:
+            if mode not in res:
+                continue
             r = res[mode]
             lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                         f"{r['rps'] / floor:.0%} | {r['non2xx']:.0f} |")
+                         f"{_ratio(r['rps'], floor)} | {_ratio(r['rps'], minimal)} | {r['non2xx']:.0f} |")
+        if size in NOTES_AUDIT:
+            lines.append(f"\nAfter the run, `flask audit verify`: {NOTES_AUDIT[size]}.")
     if small != large:
         lines.append(f"\n## {large:,} vs {small:,} customers\n\n| scenario | throughput ratio | p50 ratio |")
         lines.append("| --- | ---: | ---: |")
         for mode, label in SCENARIOS[1:]:
+            if mode not in all_results[large] or mode not in all_results[small]:
+                continue
             a, b = all_results[large][mode], all_results[small][mode]
             lines.append(f"| {label} | {a['rps'] / b['rps']:.2f} | {a['p50'] / b['p50']:.2f} |")
     return "\n".join(lines) + "\n"
@@ -196,10 +235,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    names = [mode for mode, _ in SCENARIOS]
+    parser.add_argument("--scenarios", default=",".join(names),
+                        help=f"comma-separated, run in this order: {', '.join(names)} (right_half needs right)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
-    results = {size: bench_size(size, args.duration, args.connections)
+    wanted = [mode for mode in names if mode in args.scenarios.split(",")]
+    unknown = set(args.scenarios.split(",")) - set(names)
+    if unknown or not wanted:
+        sys.exit(f"unknown scenario(s) {', '.join(sorted(unknown)) or '(none given)'}; choose from {', '.join(names)}")
+    if "right_half" in wanted and "right" not in wanted:
+        wanted.insert(wanted.index("right_half"), "right")
+    results = {size: bench_size(size, args.duration, args.connections, wanted)
                for size in (int(s) for s in args.sizes.split(","))}
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
     body = report(results, args.duration, args.connections)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,6 +21,16 @@ from verify_service.domain.ports import Clock
 MAX_BODY_BYTES = 64 * 1024
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Only the console has sessions (its cookie's path is /console): API requests build no signer for one."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """The signed cookie session under /console; an empty, unsaved one elsewhere."""
+        if not request.path.startswith("/console"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings | None = None,
                clock: Clock | None = None) -> Flask:
     """The application factory: settings from VERIFY_* (or given), services wired once."""
@@ -30,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_SECURE=settings.env == "production", SESSION_COOKIE_PATH="/console")
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = ConsoleSessions()
     services: Services = build_services(settings, clock=clock)
     app.extensions["verify"] = services
     Migrate(app, services.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)

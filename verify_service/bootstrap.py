@@ -19,6 +19,7 @@ from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.metrics import record_check, record_code_sent, record_delivery, record_sms_refusal
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
+from verify_service.adapters.redis.revocations import RedisRevocationFeed
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
@@ -72,6 +73,7 @@ class Services:
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
         self.worker.stop()
+        self.keys.close()
         self.db.dispose()
 
 
@@ -165,7 +167,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                                   "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong)}
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
-        keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key),
+        keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
+                        feed=RedisRevocationFeed(settings.redis_url, timeout=settings.redis_timeout_seconds)
+                        if settings.redis_url else None, cache_seconds=settings.api_key_cache_seconds),
         customers=CustomerService(uow=uow, vault=vault, clock=clock, default_locale=settings.default_locale),
         checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
                             ttl=timedelta(seconds=settings.verification_ttl_seconds),

@@ -77,6 +77,10 @@ class Settings:
     def audit_anchoring(self) -> bool:
         """Scheduled anchors are on: a destination is set and the period is not 0."""
         return self.audit_anchor_seconds > 0 and bool(self.audit_anchor_file or self.audit_anchor_webhook)
+    # Multi-instance mode (Redis): live API keys are cached per process; a revocation reaches every
+    # instance through Redis pub/sub at once, and this bounds an entry's age should that message be lost.
+    # 0 looks every key up on every request. Without Redis keys are never cached.
+    api_key_cache_seconds: int = 5
 
     @property
     def single_instance(self) -> bool:
@@ -146,6 +150,7 @@ _INT_FIELDS = {
     "sms_max_per_key_per_hour": ("VERIFY_SMS_MAX_PER_KEY_PER_HOUR", 1),
     "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
     "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 0),
+    "api_key_cache_seconds": ("VERIFY_API_KEY_CACHE_SECONDS", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

@@ -18,6 +18,17 @@ REQUEST_SECONDS = Histogram(
     "verify_http_request_duration_seconds", "HTTP request latency by route and status.",
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+_REQUEST_SERIES: dict[tuple[str, str, int], Histogram] = {}
+
+
+def request_seconds(method: str, route: str, status: int) -> Histogram:
+    """The latency series of one (method, route, status), looked up once per process (labels() locks)."""
+    series = _REQUEST_SERIES.get((method, route, status))
+    if series is None:
+        series = _REQUEST_SERIES[(method, route, status)] = REQUEST_SECONDS.labels(method, route, str(status))
+    return series
+
+
 VERIFICATIONS = Counter("verify_verifications_total", "Verification checks by result.", ["result", "channel"])
 LOCKS = Counter("verify_customer_locks_total", "Customers locked after too many failed checks.")
 CODES = Counter("verify_codes_total", "One-time code messages: sent (queued), delivered, failed.", ["outcome"])

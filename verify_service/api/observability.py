@@ -36,7 +36,7 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     method = request.method if request.method in KNOWN_METHODS else "OTHER"
-    metrics.REQUEST_SECONDS.labels(method, route, str(response.status_code)).observe(elapsed)
+    metrics.request_seconds(method, route, response.status_code).observe(elapsed)
     response.headers["X-Request-ID"] = logs.request_id.get() or ""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import dump, load_body, path_id, requires, schema_instance, services
+from verify_service.api.http import load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
 from verify_service.domain.checks import CheckRequest
-from verify_service.domain.model import Actor
+from verify_service.domain.model import Actor, Verification, rfc3339, rfc3339_deadline
 
 bp = Blueprint("verifications", __name__)
 
@@ -23,7 +23,21 @@ def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema))
     verification = services().checks.check(request, actor)
-    return dump(VerificationSchema, verification)
+    return verification_body(verification), 200
+
+
+def verification_body(verification: Verification) -> dict[str, Any]:
+    """VerificationSchema's dump written out for the hot path: the same JSON, key for key, in its order."""
+    locked_until, valid_until = verification.locked_until, verification.valid_until
+    return {
+        "verification_id": verification.verification_id, "account_id": verification.account_id,
+        "verified": verification.verified, "result": verification.result,
+        "factors": {name: verification.factors[name] for name in ("pin", "code") if name in verification.factors},
+        "level": verification.level, "attempts_remaining": verification.attempts_remaining,
+        "locked_until": rfc3339_deadline(locked_until) if locked_until is not None else None,
+        "checked_at": rfc3339(verification.checked_at),
+        "valid_until": rfc3339_deadline(valid_until) if valid_until is not None else None,
+    }
 
 
 @bp.get("/v1/verifications/<verification_id>")

@@ -1,9 +1,19 @@
-"""API keys: named, role-bearing, shown once and stored only as a hash."""
+"""API keys: named, role-bearing, shown once and stored only as a hash.
+
+With a revocation feed (multi-instance mode: Redis pub/sub), live keys are cached in each process:
+a revocation clears this process's cache at once, and every other process's when it next
+authenticates after the feed's message arrived (sub-millisecond on one network). A cached entry is
+never older than `cache_seconds`, the bound when a message is lost (Redis unreachable at revoke time);
+while the feed is down nothing is cached. Without a feed every request looks its key up.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable
+from typing import Literal, Protocol
 
 from verify_service.domain.model import ApiKey
 from verify_service.domain.ports import Clock, UnitOfWorkFactory
@@ -11,14 +21,40 @@ from verify_service.errors import Conflict, NotFound, ValidationFailed
 
 ROLES = ("agent", "portal", "admin")
 KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
+FeedState = Literal["live", "changed", "down"]
+LIVE: FeedState = "live"  # subscribed, nothing revoked since the last poll: cached keys hold
+CHANGED: FeedState = "changed"  # a revocation was announced (or the feed was re-made): drop the cache
+DOWN: FeedState = "down"  # no subscription: revocations would go unseen, so cache nothing
+
+
+class RevocationFeed(Protocol):
+    """Tells every instance that a key was revoked."""
+
+    def publish(self) -> bool:
+        """Announce a revocation (after its commit); False when the announcement could not be made."""
+        ...
+
+    def poll(self) -> FeedState:
+        """Whether this process's cached keys still hold (cheap: no waiting)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
 
 
 class KeyService:
     """Creates, revokes, lists and authenticates API keys."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, generate: Callable[[], str],
-                 digest: Callable[[str], str]):
+                 digest: Callable[[str], str], feed: RevocationFeed | None = None, cache_seconds: float = 0,
+                 monotonic: Callable[[], float] = time.monotonic):
         self._uow, self._clock, self._generate, self._digest = uow, clock, generate, digest
+        self._feed = feed if cache_seconds > 0 else None
+        self._cache_seconds, self._monotonic = cache_seconds, monotonic
+        self._cache: dict[str, tuple[ApiKey, float]] = {}  # key hash -> (live key, cached until)
+        self._generation = 0  # moves on every clear: a lookup that raced a clear is not cached
+        self._lock = threading.Lock()
 
     def create(self, name: str, roles: list[str]) -> tuple[ApiKey, str]:
         """A new key and its secret (the only time the secret exists in clear)."""
@@ -37,11 +73,14 @@ class KeyService:
         return key, secret
 
     def revoke(self, name: str) -> None:
-        """Revoke a live key by name."""
+        """Revoke a live key by name: refused from now on here, and by every instance the feed reaches."""
         with self._uow(write=True) as uow:
             if not uow.api_keys.revoke(name, self._clock.now()):
                 raise NotFound(f"No live key named {name!r}.")
             uow.commit()
+        if self._feed is not None:
+            self._clear()
+            self._feed.publish()
 
     def list(self) -> list[ApiKey]:
         """Every key, oldest first (never a secret: none is stored)."""
@@ -49,6 +88,44 @@ class KeyService:
             return uow.api_keys.all()
 
     def authenticate(self, secret: str) -> ApiKey | None:
-        """The live key for this secret, or None."""
+        """The live key for this secret, or None (unknown and revoked keys are never cached)."""
+        digest = self._digest(secret)
+        if self._feed is None:
+            return self._lookup(digest)
+        now = self._monotonic()
+        with self._lock:
+            state = self._feed.poll()
+            if state == CHANGED:
+                self._clear_locked()
+            elif state == DOWN:
+                self._clear_locked()
+                return self._lookup(digest)
+            cached = self._cache.get(digest)
+            if cached is not None and now < cached[1]:
+                return cached[0]
+            generation = self._generation
+        key = self._lookup(digest)
+        if key is not None:
+            with self._lock:
+                if generation == self._generation:
+                    self._cache[digest] = (key, now + self._cache_seconds)
+        return key
+
+    def close(self) -> None:
+        """Release the revocation feed's connections."""
+        if self._feed is not None:
+            self._feed.close()
+
+    def _lookup(self, digest: str) -> ApiKey | None:
+        """The live key with this hash, from the database."""
         with self._uow() as uow:
-            return uow.api_keys.by_hash(self._digest(secret))
+            return uow.api_keys.by_hash(digest)
+
+    def _clear(self) -> None:
+        """Drop every cached key."""
+        with self._lock:
+            self._clear_locked()
+
+    def _clear_locked(self) -> None:
+        self._cache.clear()
+        self._generation += 1

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -125,6 +126,27 @@ class SqlDatabase:
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""
         self.engine.dispose()
+
+
+def fetch_one_on_driver(conn: Connection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """One row of a hot-path SELECT sent straight to psycopg on `conn`'s connection and transaction.
+
+    SQLAlchemy's execution (context, result metadata, row processing) costs several times the round
+    trip itself; the caller maps the row. Outages still become 503s, and a broken connection is
+    dropped with the pool's other connections, as SQLAlchemy does when it sees a disconnect.
+    """
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        return driver.execute(sql, params).fetchone()
+    except psycopg.Error as error:
+        if driver.broken or driver.closed:
+            conn.invalidate()
+            conn.engine.dispose()
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            log.warning("database unavailable: %s", type(error).__name__)
+            raise DependencyUnavailable(retry_after=2) from error
+        raise
 
 
 @contextlib.contextmanager

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from verify_service.adapters.sql.tables import api_keys, console_users, customers, verifications
+from verify_service.adapters.sql.database import fetch_one_on_driver
+from verify_service.adapters.sql.tables import UTCDateTime, api_keys, console_users, customers, verifications
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
 from verify_service.domain.users import ConsoleUser
 
@@ -42,6 +43,10 @@ def _customer_values(customer: Customer) -> dict[str, Any]:
 
 
 _CUSTOMER = sa.select(customers).where(customers.c.account_id == sa.bindparam("a"))
+# The same read as plain SQL for psycopg (PostgreSQL): every check starts with it.
+_CUSTOMER_COLUMNS = tuple(column.name for column in customers.c)
+_CUSTOMER_UTC = frozenset(column.name for column in customers.c if isinstance(column.type, UTCDateTime))
+_CUSTOMER_SQL = f"SELECT {', '.join(_CUSTOMER_COLUMNS)} FROM customers WHERE account_id = %s"
 _CUSTOMER_FOR_UPDATE = _CUSTOMER.with_for_update()
 _INSERT_VERIFICATION = verifications.insert()
 _LIVE_KEY = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("h"), api_keys.c.revoked_at.is_(None))
@@ -55,6 +60,13 @@ class SqlCustomerRepository:
 
     def get(self, account_id: str, *, for_update: bool = False) -> Customer | None:
         """One customer by account id."""
+        if not for_update and self._conn.dialect.name == "postgresql":
+            found = fetch_one_on_driver(self._conn, _CUSTOMER_SQL, (account_id,))
+            if found is None:
+                return None
+            values = {name: value.astimezone(UTC) if name in _CUSTOMER_UTC and value is not None else value
+                      for name, value in zip(_CUSTOMER_COLUMNS, found, strict=True)}
+            return _customer_from_row(cast(RowMapping, values))
         query = _CUSTOMER_FOR_UPDATE if for_update else _CUSTOMER
         row = self._conn.execute(query, {"a": account_id}).mappings().first()
         return _customer_from_row(row) if row else None

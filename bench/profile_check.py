@@ -1,0 +1,100 @@
+"""Profile PIN checks in-process (Flask test client, PostgreSQL + Redis mode), one request at a time.
+
+    python bench/profile_check.py [--checks 2000] [--top 40] [--sort tottime|cumulative] [--wall]
+
+The profile counts this process's CPU time (waits on PostgreSQL and Redis do not show). `--wall` skips
+the profiler and prints the mean wall and CPU time of one check (the profiler's own overhead inflates
+Python-heavy code, so read its shares, and use --wall for absolute numbers). `--trace` prints what one
+check sends to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import seed  # noqa: E402
+from verify_service import create_app  # noqa: E402
+from verify_service.config import load_settings  # noqa: E402
+
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+PIN_KEYS = "bench:bench-pin-key-0000000000000000000000000000"
+
+
+def main() -> None:
+    """Fresh database, 1,000 customers, then profile or time the checks."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checks", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--wall", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="print what one check sends to PostgreSQL")
+    args = parser.parse_args()
+    name = "verify_bench_profile"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    settings = load_settings({}, env="test", database_url=url, redis_url=REDIS_URL, pin_keys=PIN_KEYS,
+                             rate_limit_per_second=0, failure_window_seconds=1, outbox_inprocess=False)
+    app = create_app(settings=settings)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    services = app.extensions["verify"]
+    secret = services.keys.create("bench", ["agent"])[1]
+    sample = seed(url, 1000, PIN_KEYS, 1000)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    def check(i: int) -> None:
+        account_id, pin = sample[i % len(sample)]
+        response = client.post("/v1/verifications", headers=headers,
+                               json={"account_id": account_id, "channel": "phone", "agent_id": "bench", "pin": pin})
+        assert response.status_code == 200, response.get_json()
+
+    for i in range(200):  # warm up: connections, prepared statements, audit heads
+        check(i)
+    if args.trace:
+        from psycopg import Connection
+
+        original_command, original_execute = Connection._exec_command, psycopg.Cursor.execute
+        Connection._exec_command = lambda self, command, *a, **k: (  # type: ignore[method-assign]
+            print("command:", command), original_command(self, command, *a, **k))[1]
+        psycopg.Cursor.execute = lambda self, query, *a, **k: (  # type: ignore[method-assign]
+            print("execute:", str(query)[:100].replace("\n", " ")), original_execute(self, query, *a, **k))[1]
+        check(0)
+        Connection._exec_command, psycopg.Cursor.execute = original_command, original_execute  # type: ignore
+    if args.wall:
+        cpu = time.process_time()
+        started = time.perf_counter()
+        for i in range(args.checks):
+            check(i)
+        print(f"{(time.perf_counter() - started) / args.checks * 1000:.3f} ms per check (wall, one at a time), "
+              f"{(time.process_time() - cpu) / args.checks * 1000:.3f} ms CPU in this process")
+    else:
+        profiler = cProfile.Profile(time.process_time)  # CPU time: waits on PostgreSQL/Redis do not count
+        profiler.enable()
+        for i in range(args.checks):
+            check(i)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    services.close()
+
+
+if __name__ == "__main__":
+    main()

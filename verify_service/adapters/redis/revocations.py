@@ -1,0 +1,97 @@
+"""API key revocations announced to every instance through Redis pub/sub.
+
+Each process holds one subscription and reads it without blocking at the start of every
+authentication (no thread: a sync worker reads its pending messages before it trusts its cache).
+A revocation publishes one message after its commit; every subscribed process drops its cached keys
+when it next authenticates. A subscription that breaks, or was just made, counts as "something may
+have been missed": the cache is dropped, and is not used at all while there is no subscription.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import redis
+from redis.backoff import NoBackoff
+from redis.client import PubSub
+from redis.retry import Retry
+
+from verify_service.domain.keys import CHANGED, DOWN, LIVE, FeedState
+
+log = logging.getLogger(__name__)
+CHANNEL = "verify:api-keys:revoked"
+
+
+class RedisRevocationFeed:
+    """Publishes revocations and tells this process whether its cached keys still hold."""
+
+    def __init__(self, url: str, *, timeout: float, retry_after: float = 5.0,
+                 monotonic: Callable[[], float] = time.monotonic):
+        # No retries inside redis-py: a broken subscription must surface here, not be silently re-made.
+        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                            retry=Retry(NoBackoff(), 0))
+        self._timeout, self._retry_after, self._monotonic = timeout, retry_after, monotonic
+        self._pubsub: PubSub | None = None
+        self._pid: int | None = None
+        self._next_try = 0.0
+
+    def publish(self) -> bool:
+        """Announce a revocation; False (logged) when Redis could not be told."""
+        try:
+            self._client.publish(CHANNEL, "revoked")
+            return True
+        except redis.RedisError as error:
+            log.warning("key revoked, but other instances could not be told (%s): they refuse it once their "
+                        "cached entry expires", type(error).__name__)
+            return False
+
+    def poll(self) -> FeedState:
+        """LIVE: nothing announced since the last poll; CHANGED: drop the cache; DOWN: do not cache."""
+        if self._pubsub is None or self._pid != os.getpid():
+            return self._subscribe()
+        try:
+            changed = False
+            while self._pubsub.get_message(timeout=0) is not None:
+                changed = True  # a revocation (or anything unexpected: be safe)
+            return CHANGED if changed else LIVE
+        except (redis.RedisError, OSError):
+            log.warning("key revocation feed lost; API keys are looked up on every request until it is back")
+            self._drop()
+            return DOWN
+
+    def _subscribe(self) -> FeedState:
+        """Subscribe (at most once per retry_after after a failure) and wait for Redis to confirm."""
+        if self._pid != os.getpid():
+            self._pubsub = None  # a forked child must not read its parent's socket
+        if self._monotonic() < self._next_try:
+            return DOWN
+        try:
+            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+            pubsub.subscribe(CHANNEL)
+            confirmed = pubsub.get_message(timeout=self._timeout)
+            if confirmed is None or confirmed.get("type") != "subscribe":
+                raise redis.ConnectionError("no subscription confirmation")
+        except (redis.RedisError, OSError) as error:
+            log.warning("key revocation feed unavailable (%s); API keys are looked up on every request",
+                        type(error).__name__)
+            self._next_try = self._monotonic() + self._retry_after
+            return DOWN
+        self._pubsub, self._pid = pubsub, os.getpid()
+        return CHANGED  # whatever was cached before this subscription may have missed a revocation
+
+    def _drop(self) -> None:
+        """Forget the subscription (a later poll makes a new one)."""
+        if self._pubsub is not None and self._pid == os.getpid():
+            try:
+                self._pubsub.close()
+            except (redis.RedisError, OSError):
+                pass
+        self._pubsub = None
+
+    def close(self) -> None:
+        """Release the subscription and the publishing connection."""
+        self._drop()
+        self._client.close()
