@@ -1,9 +1,16 @@
 """The lockout rule itself (CounterRecord), with a fake clock."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.fakes import START
-from verify_service.domain.lockout import CounterRecord, LockoutPolicy, attempts_remaining, to_ms
+from verify_service.domain.lockout import (
+    CounterRecord,
+    LockoutPolicy,
+    attempts_remaining,
+    counter_from_checks,
+    from_ms,
+    to_ms,
+)
 
 POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedelta(hours=24))
 T0 = to_ms(START)
@@ -75,3 +82,31 @@ def test_attempts_remaining_follows_the_contract():
     assert attempts_remaining("rejected", 5, POLICY) == 0
     assert attempts_remaining("locked", 5, POLICY) == 0
     assert attempts_remaining("frozen", 0, POLICY) == 0
+
+
+def replay(events, policy=POLICY):
+    """Run (ms, "fail"|"ok") events through the rule; return it and the check records they leave, newest first."""
+    record, checks = CounterRecord([]), []
+    for at_ms, kind in events:
+        if kind == "fail":
+            outcome = record.fail(at_ms, policy)
+            if outcome.counted:
+                checks.append((from_ms(at_ms), "rejected", outcome.locked_until if outcome.locked_now else None))
+        elif record.succeed(at_ms, policy) is None:
+            checks.append((from_ms(at_ms), "verified", None))
+    return record, checks[::-1]
+
+
+def test_milliseconds_round_trip_exactly_in_2038():
+    """Float seconds lost a millisecond in some years (2004, 2038-39): a lock's end read back from a record moved."""
+    for value in (2_165_821_153_719, 2_187_066_668_022, 1_073_744_100_646, T0):
+        assert to_ms(from_ms(value)) == value
+    assert to_ms(datetime(2038, 4, 10, 4, 16, 38, 163000, tzinfo=UTC)) == 2_154_485_798_163
+
+
+def test_a_lock_ending_in_2038_is_rebuilt_to_the_millisecond():
+    start = to_ms(datetime(2038, 4, 23, 4, 49, 6, 584000, tzinfo=UTC))  # its lock ends at a millisecond floats lost
+    record, checks = replay([(start + i, "fail") for i in range(5)])
+    rebuilt = counter_from_checks(checks, from_ms(start + 24 * HOUR), POLICY)
+    assert rebuilt.locked_until_ms == record.locked_until_ms == start + 4 + 24 * HOUR
+    assert rebuilt.locked(start + 4 + 24 * HOUR - 1)

@@ -128,16 +128,20 @@ def counter_from_checks(checks: list[tuple[datetime, str, datetime | None]], now
     return CounterRecord(sorted(t for t in failures if t > horizon)[-policy.threshold:])
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch."""
-    return int(moment.timestamp() * 1000)
+    """Milliseconds since the epoch, rounded down (in integers: float seconds lose a millisecond in some years)."""
+    return (moment - EPOCH) // MILLISECOND
 
 
 def from_ms(value: int | None) -> datetime | None:
-    """A UTC datetime from epoch milliseconds (None stays None)."""
+    """A UTC datetime from epoch milliseconds (None stays None); to_ms(from_ms(t)) == t."""
     if value is None:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return EPOCH + value * MILLISECOND
 
 
 def attempts_remaining(result: str, failures: int, policy: LockoutPolicy) -> int:
