@@ -150,3 +150,15 @@ def test_simultaneous_wrong_checks_after_redis_forgot_still_lock_at_exactly_five
     for thread in threads:
         thread.join()
     assert answers.count("rejected") == 3 and answers.count("locked") == 9
+
+
+@pytest.mark.parametrize("window_hours", [24, 48])
+def test_a_failure_at_the_instant_a_lock_ends_still_counts_after_redis_forgot_it(make_harness, window_hours):
+    """The lock runs while now < its end: the check at the end itself counts, in Redis and in a rebuild."""
+    harness = make_harness("postgres_redis", failure_window_seconds=window_hours * 3600)
+    pin = harness.register()
+    results(harness, wrong(pin), 5)  # the fake clock stands still: the lock ends 24 h from now exactly
+    harness.clock.advance(24 * 3600)
+    assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 3

@@ -97,6 +97,15 @@ def replay(events, policy=POLICY):
     return record, checks[::-1]
 
 
+def test_rebuild_counts_a_failure_at_the_instant_a_lock_ends():
+    """The lock runs while now < its end: a check at the end itself is after the lock, and counts."""
+    lock_end = T0 + 4 + 24 * HOUR
+    record, checks = replay([(T0 + i, "fail") for i in range(5)] + [(lock_end, "fail")])
+    now = lock_end + HOUR
+    assert record.state(now, POLICY).failures == 1
+    assert counter_from_checks(checks, from_ms(now), POLICY).state(now, POLICY) == record.state(now, POLICY)
+
+
 def test_milliseconds_round_trip_exactly_in_2038():
     """Float seconds lost a millisecond in some years (2004, 2038-39): a lock's end read back from a record moved."""
     for value in (2_165_821_153_719, 2_187_066_668_022, 1_073_744_100_646, T0):

@@ -121,7 +121,7 @@ def counter_from_checks(checks: list[tuple[datetime, str, datetime | None]], now
         if locked_until is not None:
             if locked_until > now:
                 return CounterRecord(sorted([*failures, to_ms(checked_at)]), to_ms(locked_until))
-            failures = [t for t in failures if t > to_ms(locked_until)]
+            failures = [t for t in failures if t >= to_ms(locked_until)]  # the lock ran while now < its end
             break
         failures.append(to_ms(checked_at))
     horizon = to_ms(now) - policy.window_ms
