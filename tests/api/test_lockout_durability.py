@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from tests.servers import RedisServer
+from verify_service.bootstrap import policy_from
 from verify_service.domain.model import Actor
 
 REASON = {"reason": "caller proved identity on a video call"}
@@ -150,6 +151,24 @@ def test_simultaneous_wrong_checks_after_redis_forgot_still_lock_at_exactly_five
     for thread in threads:
         thread.join()
     assert answers.count("rejected") == 3 and answers.count("locked") == 9
+
+
+def counter_state(harness):
+    return harness.services.counter.state("JP1001", harness.clock.now(), policy_from(harness.services.settings))
+
+
+def test_a_lock_rebuilt_after_redis_forgot_it_counts_the_failures_that_set_it(make_harness):
+    """Issue 9's case: failures at 0, 20, 21, 22, 23 h, asked at 25 h, is 5 failures as the rule counts them."""
+    harness = make_harness("postgres_redis")
+    pin = harness.register()
+    for hours in (0, 20, 1, 1, 1):
+        harness.clock.advance(hours * 3600)
+        fifth = harness.check(pin=wrong(pin)).get_json()
+    assert fifth["result"] == "rejected" and fifth["locked_until"]
+    harness.clock.advance(2 * 3600)
+    known = counter_state(harness)
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    assert counter_state(harness) == known and known.failures == 5
 
 
 @pytest.mark.parametrize("window_hours", [24, 48])

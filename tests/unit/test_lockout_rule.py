@@ -97,6 +97,21 @@ def replay(events, policy=POLICY):
     return record, checks[::-1]
 
 
+def test_rebuild_during_a_lock_keeps_the_five_failures_that_set_it():
+    """Issue 9's case: failures at 0, 20, 21, 22, 23 h, asked at 25 h: the rule says 5, and so must a rebuild."""
+    record, checks = replay([(T0 + hours * HOUR, "fail") for hours in (0, 20, 21, 22, 23)])
+    now = T0 + 25 * HOUR
+    rebuilt = counter_from_checks(checks, from_ms(now), POLICY)
+    assert rebuilt == record and rebuilt.state(now, POLICY) == record.state(now, POLICY)
+    assert rebuilt.state(now, POLICY).failures == 5 and to_ms(rebuilt.state(now, POLICY).locked_until) == T0 + 47 * HOUR
+
+
+def test_rebuild_during_a_lock_stops_at_the_last_reset():
+    record, checks = replay([(T0, "fail"), (T0 + 1, "ok")] + [(T0 + HOUR + i, "fail") for i in range(5)])
+    assert counter_from_checks(checks, from_ms(T0 + 2 * HOUR), POLICY) == record
+    assert len(record.failures) == 5
+
+
 def test_rebuild_counts_a_failure_at_the_instant_a_lock_ends():
     """The lock runs while now < its end: a check at the end itself is after the lock, and counts."""
     lock_end = T0 + 4 + 24 * HOUR
