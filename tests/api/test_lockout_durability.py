@@ -171,6 +171,17 @@ def test_a_lock_rebuilt_after_redis_forgot_it_counts_the_failures_that_set_it(ma
     assert counter_state(harness) == known and known.failures == 5
 
 
+def test_a_right_pin_after_redis_forgot_a_running_lock_answers_locked(make_harness):
+    """The customer row's lock answers first, so a counter Redis forgot is never reset by a success."""
+    harness = make_harness("postgres_redis")
+    pin = harness.register()
+    locked_until = results(harness, wrong(pin), 5)[-1]["locked_until"]
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    answer = harness.check(pin=pin).get_json()
+    assert answer["result"] == "locked" and answer["locked_until"] == locked_until
+    assert counter_state(harness).failures == 5
+
+
 @pytest.mark.parametrize("window_hours", [24, 48])
 def test_a_failure_at_the_instant_a_lock_ends_still_counts_after_redis_forgot_it(make_harness, window_hours):
     """The lock runs while now < its end: the check at the end itself counts, in Redis and in a rebuild."""

@@ -29,7 +29,7 @@ local known = redis.call('EXISTS', KEYS[1]) == 1
 local fraw, lraw
 if known then
   fraw, lraw = redis.call('HGET', KEYS[1], 'f') or '', redis.call('HGET', KEYS[1], 'l') or ''
-elseif ARGV[7] == '1' or op == 'ok' then
+elseif ARGV[7] == '1' or op == 'ok' then  -- a success is asked only when the customer row holds no lock
   fraw, lraw = ARGV[8], ARGV[9]
 elseif op == 'undo' then
   return {0, -1, 0}
@@ -166,7 +166,7 @@ class RedisAttemptCounter:
         return FailureOutcome(counted, failures, from_ms(locked))
 
     def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
-        """Reset unless locked."""
+        """Reset unless locked (a forgotten counter is not rebuilt first: see AttemptCounter.record_success)."""
         _, locked, _ = self._run(key, now, policy, "ok")
         return from_ms(locked)
 
