@@ -1,5 +1,6 @@
 """The lockout rule itself (CounterRecord), with a fake clock."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes import START
@@ -95,6 +96,17 @@ def replay(events, policy=POLICY):
         elif record.succeed(at_ms, policy) is None:
             checks.append((from_ms(at_ms), "verified", None))
     return record, checks[::-1]
+
+
+def test_state_changes_nothing():
+    running = CounterRecord([T0, T0 + HOUR, T0 + 2 * HOUR], T0 + 26 * HOUR)
+    for record in (running, CounterRecord([T0, T0 + HOUR]), CounterRecord([T0], T0 + HOUR), CounterRecord([])):
+        before = copy.deepcopy(record)
+        answers = [record.state(T0 + hours * HOUR, POLICY) for hours in (0, 3, 25, 30, 50, 0, 3)]
+        assert record == before
+        assert answers[:2] == answers[-2:]  # asking later first changes no earlier answer
+    assert running.state(T0 + 25 * HOUR, POLICY).failures == 3  # a running lock keeps its failures
+    assert running.state(T0 + 26 * HOUR, POLICY).failures == 0  # its end resets the count
 
 
 def test_rebuild_during_a_lock_keeps_the_five_failures_that_set_it():
