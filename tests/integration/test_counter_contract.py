@@ -1,4 +1,8 @@
-"""One contract for the AttemptCounter port: the fake, SQL on SQLite, SQL on PostgreSQL, and Redis."""
+"""One contract for the AttemptCounter port: the fake, SQL on SQLite, SQL on PostgreSQL, and Redis.
+
+test_counter_differential.py is the randomized half of this suite: thousands of operation sequences, every answer
+compared with the rule's.
+"""
 
 import threading
 from datetime import timedelta
