@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from tests.servers import RedisServer
+from verify_service.bootstrap import policy_from
 from verify_service.domain.model import Actor
 
 REASON = {"reason": "caller proved identity on a video call"}
@@ -150,3 +151,44 @@ def test_simultaneous_wrong_checks_after_redis_forgot_still_lock_at_exactly_five
     for thread in threads:
         thread.join()
     assert answers.count("rejected") == 3 and answers.count("locked") == 9
+
+
+def counter_state(harness):
+    return harness.services.counter.state("JP1001", harness.clock.now(), policy_from(harness.services.settings))
+
+
+def test_a_lock_rebuilt_after_redis_forgot_it_counts_the_failures_that_set_it(make_harness):
+    """Issue 9's case: failures at 0, 20, 21, 22, 23 h, asked at 25 h, is 5 failures as the rule counts them."""
+    harness = make_harness("postgres_redis")
+    pin = harness.register()
+    for hours in (0, 20, 1, 1, 1):
+        harness.clock.advance(hours * 3600)
+        fifth = harness.check(pin=wrong(pin)).get_json()
+    assert fifth["result"] == "rejected" and fifth["locked_until"]
+    harness.clock.advance(2 * 3600)
+    known = counter_state(harness)
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    assert counter_state(harness) == known and known.failures == 5
+
+
+def test_a_right_pin_after_redis_forgot_a_running_lock_answers_locked(make_harness):
+    """The customer row's lock answers first, so a counter Redis forgot is never reset by a success."""
+    harness = make_harness("postgres_redis")
+    pin = harness.register()
+    locked_until = results(harness, wrong(pin), 5)[-1]["locked_until"]
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    answer = harness.check(pin=pin).get_json()
+    assert answer["result"] == "locked" and answer["locked_until"] == locked_until
+    assert counter_state(harness).failures == 5
+
+
+@pytest.mark.parametrize("window_hours", [24, 48])
+def test_a_failure_at_the_instant_a_lock_ends_still_counts_after_redis_forgot_it(make_harness, window_hours):
+    """The lock runs while now < its end: the check at the end itself counts, in Redis and in a rebuild."""
+    harness = make_harness("postgres_redis", failure_window_seconds=window_hours * 3600)
+    pin = harness.register()
+    results(harness, wrong(pin), 5)  # the fake clock stands still: the lock ends 24 h from now exactly
+    harness.clock.advance(24 * 3600)
+    assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4
+    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 3

@@ -1,4 +1,8 @@
-"""One contract for the AttemptCounter port: the fake, SQL on SQLite, SQL on PostgreSQL, and Redis."""
+"""One contract for the AttemptCounter port: the fake, SQL on SQLite, SQL on PostgreSQL, and Redis.
+
+test_counter_differential.py is the randomized half of this suite: thousands of operation sequences, every answer
+compared with the rule's.
+"""
 
 import threading
 from datetime import timedelta
@@ -11,7 +15,7 @@ from tests.fakes import START, FakeAttemptCounter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.bootstrap import build_services
-from verify_service.domain.lockout import LockoutPolicy
+from verify_service.domain.lockout import AttemptState, LockoutPolicy
 
 POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedelta(hours=24))
 
@@ -79,6 +83,27 @@ def test_window_drops_old_failures(counter):
         counter.record_failure("C1", at(i), POLICY)
     outcome = counter.record_failure("C1", at(10) + timedelta(hours=24), POLICY)
     assert outcome.failures == 1 and outcome.locked_until is None
+
+
+def test_a_running_lock_keeps_counting_the_failures_that_set_it(counter):
+    """Issue 9's case: failures at 0, 20, 21, 22, 23 h, asked at 25 h: 5 (Redis said 5, SQL said 4)."""
+    for hours in (0, 20, 21, 22, 23):
+        counter.record_failure("C1", at(hours * 3600), POLICY)
+    assert counter.state("C1", at(25 * 3600), POLICY) == AttemptState(5, at(47 * 3600))
+    assert counter.record_failure("C1", at(25 * 3600), POLICY).failures == 5
+
+
+def test_a_query_changes_nothing(counter):
+    """Asking after the lock ended, or after the failures aged out, changes no answer about earlier moments."""
+    for i in range(5):
+        counter.record_failure("C1", at(i), POLICY)
+    during = counter.state("C1", at(3600), POLICY)
+    assert counter.state("C1", at(4) + timedelta(hours=24), POLICY) == AttemptState(0, None)
+    assert counter.state("C1", at(3600), POLICY) == during == AttemptState(5, at(4) + timedelta(hours=24))
+    for i in range(3):
+        counter.record_failure("C2", at(i), POLICY)
+    assert counter.state("C2", at(10) + timedelta(hours=24), POLICY).failures == 0
+    assert counter.state("C2", at(10), POLICY) == AttemptState(3, None)
 
 
 def test_customers_are_counted_apart(counter):

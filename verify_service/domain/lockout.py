@@ -112,32 +112,49 @@ def counter_from_checks(checks: list[tuple[datetime, str, datetime | None]], now
     """The counter that a customer's recorded checks imply: (checked_at, result, locked_until), newest first.
 
     Every counted failure has a `rejected` record; the one that reached the threshold carries the
-    lock's end. A `verified` check reset the count, and so did the end of a lock.
+    lock's end. A `verified` check reset the count, and so did the end of a lock. A running lock keeps
+    the failures that set it (the rule counts them until the lock ends), so they are looked up too.
     """
     failures: list[int] = []
-    for checked_at, result, locked_until in checks:
+    for index, (checked_at, result, locked_until) in enumerate(checks):
         if result == "verified":
             break
         if locked_until is not None:
             if locked_until > now:
-                return CounterRecord(sorted([*failures, to_ms(checked_at)]), to_ms(locked_until))
-            failures = [t for t in failures if t > to_ms(locked_until)]
+                before = _failures_that_locked(checks[index + 1:], to_ms(checked_at), policy)
+                return CounterRecord(sorted([*failures, *before, to_ms(checked_at)]), to_ms(locked_until))
+            failures = [t for t in failures if t >= to_ms(locked_until)]  # the lock ran while now < its end
             break
         failures.append(to_ms(checked_at))
     horizon = to_ms(now) - policy.window_ms
     return CounterRecord(sorted(t for t in failures if t > horizon)[-policy.threshold:])
 
 
+def _failures_that_locked(older: list[tuple[datetime, str, datetime | None]], locked_at_ms: int,
+                          policy: LockoutPolicy) -> list[int]:
+    """The failures counted with the one that set a lock: rejected checks in its window, back to a reset."""
+    found: list[int] = []
+    for checked_at, result, locked_until in older[:policy.threshold - 1]:
+        if result != "rejected" or locked_until is not None or to_ms(checked_at) <= locked_at_ms - policy.window_ms:
+            break
+        found.append(to_ms(checked_at))
+    return found
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
 def to_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch."""
-    return int(moment.timestamp() * 1000)
+    """Milliseconds since the epoch, rounded down (in integers: float seconds lose a millisecond in some years)."""
+    return (moment - EPOCH) // MILLISECOND
 
 
 def from_ms(value: int | None) -> datetime | None:
-    """A UTC datetime from epoch milliseconds (None stays None)."""
+    """A UTC datetime from epoch milliseconds (None stays None); to_ms(from_ms(t)) == t."""
     if value is None:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return EPOCH + value * MILLISECOND
 
 
 def attempts_remaining(result: str, failures: int, policy: LockoutPolicy) -> int:

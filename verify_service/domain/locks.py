@@ -24,7 +24,7 @@ class CheckHistory:
             customer = uow.customers.get(key)
             if customer is None:  # sign-in throttles and unknown customers have no records
                 return CounterRecord([])
-            since = now - max(policy.window, policy.lock_for)
+            since = now - (policy.window + policy.lock_for)  # back to the failures that set a running lock
             if customer.unlocked_at is not None:
                 since = max(since, customer.unlocked_at)
             checks = uow.verifications.outcomes_since(key, since, policy.threshold + 1)

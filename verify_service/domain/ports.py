@@ -346,7 +346,11 @@ class AttemptCounter(Protocol):
         ...
 
     def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
-        """Reset the count unless locked; return the lock's end if locked."""
+        """Reset the count unless locked; return the lock's end if locked.
+
+        Asked only while the customer's row holds no running lock (CheckService looks there first): a counter
+        Redis forgot is then reset without a rebuild, which could only have found a lock the row would hold.
+        """
         ...
 
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:

@@ -29,7 +29,7 @@ local known = redis.call('EXISTS', KEYS[1]) == 1
 local fraw, lraw
 if known then
   fraw, lraw = redis.call('HGET', KEYS[1], 'f') or '', redis.call('HGET', KEYS[1], 'l') or ''
-elseif ARGV[7] == '1' or op == 'ok' then
+elseif ARGV[7] == '1' or op == 'ok' then  -- a success is asked only when the customer row holds no lock
   fraw, lraw = ARGV[8], ARGV[9]
 elseif op == 'undo' then
   return {0, -1, 0}
@@ -78,6 +78,33 @@ CLEARED_TTL_MS = 86_400_000  # an empty counter's marker; when it expires, a reb
 FORGOTTEN = -2  # the script's answer for a counter Redis does not have
 
 
+def script_args(now: datetime, policy: LockoutPolicy, op: str, *, seed: CounterRecord | None,
+                at: datetime | None = None) -> list[int | str]:
+    """COUNTER_SCRIPT's ARGV for `op` (fail, ok, state, undo of the failure at `at`).
+
+    `seed` is what a counter Redis does not know starts from; None asks the script to answer FORGOTTEN instead
+    (the caller rebuilds the counter and calls again with it).
+    """
+    ttl = max(policy.window_ms, policy.lock_ms) + GC_MARGIN_MS
+    start: list[int | str] = ["0", "", ""] if seed is None else \
+        ["1", ",".join(map(str, seed.failures)), seed.locked_until_ms or ""]
+    return [to_ms(now), policy.window_ms, policy.lock_ms, policy.threshold, ttl, op, *start,
+            to_ms(at) if at else -1]
+
+
+def script_answer(raw: list[int]) -> tuple[int, int | None, bool]:
+    """The script's reply as (failures, locked_until_ms or None, counted)."""
+    failures, locked, counted = (int(value) for value in raw)
+    return failures, (locked if locked >= 0 else None), bool(counted)
+
+
+def queue_clear(pipe: redis.client.Pipeline, redis_key: str) -> None:
+    """Queue the commands that empty one counter, keeping its key as the "known, nothing counted" marker."""
+    pipe.delete(redis_key)
+    pipe.hset(redis_key, "f", "")
+    pipe.pexpire(redis_key, CLEARED_TTL_MS)
+
+
 def connect(url: str, *, timeout: float) -> redis.Redis:
     """A client that gives up quickly (fail closed) and reconnects by itself."""
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -111,18 +138,16 @@ class RedisAttemptCounter:
     def _run(self, key: str, now: datetime, policy: LockoutPolicy, op: str, at: datetime | None = None,
              ) -> tuple[int, int | None, bool]:
         """Run the script, rebuilding a forgotten counter: (failures, locked_until_ms or None, counted)."""
-        ttl = max(policy.window_ms, policy.lock_ms) + GC_MARGIN_MS
-        args: list[int | str] = [to_ms(now), policy.window_ms, policy.lock_ms, policy.threshold, ttl, op]
-        undo: list[int | str] = [to_ms(at) if at else -1]
-        seed: list[int | str] = ["1", "", ""] if self._history is None else ["0", "", ""]
+        seed = CounterRecord([]) if self._history is None else None
+        raw = self._call(key, script_args(now, policy, op, seed=seed, at=at))
+        if int(raw[0]) == FORGOTTEN:
+            raw = self._call(key, script_args(now, policy, op, seed=self._rebuilt(key, now, policy), at=at))
+        return script_answer(raw)
+
+    def _call(self, key: str, args: list[int | str]) -> list[int]:
+        """One script call on the customer's key."""
         with translate_errors():
-            failures, locked, counted = self._script(keys=[self._key(key)], args=args + seed + undo)
-        if int(failures) == FORGOTTEN:
-            record = self._rebuilt(key, now, policy)
-            seed = ["1", ",".join(map(str, record.failures)), record.locked_until_ms or ""]
-            with translate_errors():
-                failures, locked, counted = self._script(keys=[self._key(key)], args=args + seed + undo)
-        return int(failures), (int(locked) if int(locked) >= 0 else None), bool(counted)
+            return list(self._script(keys=[self.redis_key(key)], args=args))
 
     def _rebuilt(self, key: str, now: datetime, policy: LockoutPolicy) -> CounterRecord:
         """The counter as the durable records tell it."""
@@ -131,7 +156,7 @@ class RedisAttemptCounter:
         log.info("lockout counter rebuilt from check records (Redis did not know it)")
         return record
 
-    def _key(self, key: str) -> str:
+    def redis_key(self, key: str) -> str:
         """The Redis key of one counter."""
         return f"{self._prefix}attempts:{key}"
 
@@ -141,7 +166,7 @@ class RedisAttemptCounter:
         return FailureOutcome(counted, failures, from_ms(locked))
 
     def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
-        """Reset unless locked."""
+        """Reset unless locked (a forgotten counter is not rebuilt first: see AttemptCounter.record_success)."""
         _, locked, _ = self._run(key, now, policy, "ok")
         return from_ms(locked)
 
@@ -157,9 +182,7 @@ class RedisAttemptCounter:
     def clear(self, key: str) -> None:
         """Forget the customer's failures and lock (known to be none: no rebuild afterwards)."""
         with translate_errors(), self._client.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key(key))
-            pipe.hset(self._key(key), "f", "")
-            pipe.pexpire(self._key(key), CLEARED_TTL_MS)
+            queue_clear(pipe, self.redis_key(key))
             pipe.execute()
 
     def ping(self) -> None:
