@@ -37,6 +37,7 @@ from verify_service.domain.lockout import CounterRecord, LockoutPolicy, from_ms,
 from verify_service.domain.locks import CheckHistory
 from verify_service.domain.model import Customer, Verification
 from verify_service.domain.ports import AttemptCounter
+from verify_service.domain.standing import durable_lock
 
 SEED = int(os.environ.get("VERIFY_DIFF_SEED", "20261123"))
 ONLY = os.environ.get("VERIFY_DIFF_ONLY")
@@ -342,7 +343,7 @@ def test_redis_counter_with_rebuilds_answers_like_the_rule(redis_client: redis.R
             if kind == "evict":
                 redis_client.delete(redis_key)
                 got = None
-            elif kind == "ok" and records.customer.lock_in_force(at):
+            elif kind == "ok" and durable_lock(records.customer, at):
                 # AttemptCounter.record_success is asked only when the row holds no lock (CheckService looks first).
                 got = records.customer.locked_until
             else:
