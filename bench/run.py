@@ -7,7 +7,9 @@ endpoint, bench/floor_app.py) and the minimal design (bench/minimal_app.py: what
 must do, one PostgreSQL read, one Redis EVALSHA and one single-statement durable write).
 
 Writes bench/RESULTS.md. Needs wrk (apt-get install wrk), PostgreSQL and Redis
-(BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults).
+(BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults). Each run works in a database and a Redis
+logical database of its own, so runs from several worktrees on one machine do not disturb each other
+(they still share its CPUs).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bench.seed import seed  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")  # a free index of 10-15 is claimed
 PIN_KEYS = "bench:bench-pin-key-0000000000000000000000000000"
 SAMPLE = 1000
 BIN = Path(sys.executable).parent
@@ -117,15 +119,42 @@ def script_for(mode: str, sample: list[tuple[str, str]], key: str, pause: int = 
                      "pins": ",".join(f'"{p}"' for _, p in sample), "key": key, "mode": mode, "pause": pause}
 
 
+def database_name(size: int) -> str:
+    """This run's own database: several runs (other worktrees) may share the machine."""
+    return f"verify_bench_{size}_{os.getpid()}"
+
+
+def claim_redis() -> str:
+    """A logical Redis database of this run's own (BENCH_REDIS_URL's index, or the first free of 10-15)."""
+    if "BENCH_REDIS_URL" in os.environ:
+        return REDIS_URL
+    admin = redis.Redis.from_url(REDIS_URL)
+    for index in range(10, 16):
+        if admin.set(f"verify-bench:claim:{index}", os.getpid(), nx=True, ex=3600):
+            return f"{REDIS_URL.rsplit('/', 1)[0]}/{index}"
+    sys.exit("every Redis logical database 10-15 is claimed by another benchmark run")
+
+
+def release(env: dict[str, str], size: int) -> None:
+    """Drop this run's database and give back its Redis database."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database_name(size)}" WITH (FORCE)')
+    url = env["VERIFY_REDIS_URL"]
+    redis.Redis.from_url(url).flushdb()
+    if "BENCH_REDIS_URL" not in os.environ:
+        redis.Redis.from_url(REDIS_URL).delete(f"verify-bench:claim:{url.rsplit('/', 1)[1]}")
+
+
 def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
-    """A fresh database and Redis, `size` customers; the env, a sample with PINs, an agent key."""
-    name = f"verify_bench_{size}"
+    """A fresh database and Redis of this run's own, `size` customers; the env, a sample with PINs, an agent key."""
+    name = database_name(size)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis_url = claim_redis()
+    redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
-           "VERIFY_REDIS_URL": REDIS_URL, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
+           "VERIFY_REDIS_URL": redis_url, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
            "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",
            "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000",
            "VERIFY_SMS_MAX_PER_KEY_PER_HOUR": "1000000000", "VERIFY_SMS_MAX_PER_HOUR": "1000000000",
@@ -176,6 +205,7 @@ def bench_size(size: int, duration: int, connections: int, wanted: list[str]) ->
             process.terminate()
             process.wait(timeout=30)
     audit = audit_verify(env)
+    release(env, size)
     print(size, audit, flush=True)
     results["audit"] = {"intact": float(audit.startswith("audit trail intact"))}
     NOTES_AUDIT[size] = audit
