@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.crypto import AuditSigner
-from verify_service.domain.audit import GENESIS_HASH, chain_input, chain_of
+from verify_service.domain.audit import GENESIS_HASH, anchor_due, chain_input, chain_of
 from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
@@ -227,7 +227,7 @@ class _Audit:
 
     def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
         previous = self._uow.state.anchored_at
-        if previous is not None and previous <= now + every and now < previous + every:
+        if not anchor_due(previous, now, every):
             return False, previous
         self._uow.state.anchored_at = now
         return True, previous

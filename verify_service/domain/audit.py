@@ -212,6 +212,14 @@ def open_anchor(signer: ChainSigner, document: Any) -> tuple[dict[str, tuple[int
     return heads, at
 
 
+def anchor_due(previous: datetime | None, now: datetime, every: timedelta) -> bool:
+    """Whether the next scheduled anchor is due, given when the previous one was taken.
+
+    A time further ahead than one period is not believed (clock jump, or someone stopping the schedule).
+    """
+    return previous is None or previous > now + every or now >= previous + every
+
+
 class AuditAnchoring:
     """Writes a signed anchor of the chain heads every `every`, so removing the newest events (or a whole chain)
     is caught by `audit verify` without the operator exporting anything.

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads
-from verify_service.domain.audit import CHAIN_FORMAT, GENESIS_HASH, chain_input, chain_of
+from verify_service.domain.audit import CHAIN_FORMAT, GENESIS_HASH, anchor_due, chain_input, chain_of
 from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
 from verify_service.domain.ports import ChainSigner
 
@@ -118,8 +118,7 @@ class SqlAuditLog:
             last = self._conn.execute(_ANCHOR_STATE).first()
         assert last is not None
         previous: datetime | None = last[0]
-        # A time further ahead than one period is not believed (clock jump, or someone stopping the schedule).
-        if previous is not None and previous <= now + every and now < previous + every:
+        if not anchor_due(previous, now, every):
             return False, previous
         self._conn.execute(audit_anchors.update().where(audit_anchors.c.name == "heads").values(last_at=now))
         return True, previous
