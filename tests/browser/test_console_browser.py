@@ -163,3 +163,64 @@ def test_japanese_page(site, browser):
     sign_in(tab, site)
     shot(tab, "verify-page-ja")
     context.close()
+
+
+def test_after_an_answer_the_next_callers_number_replaces_the_last_one(site, page):
+    pin = site.register()
+    site.register("JP1002", "+819012345670")
+    sign_in(page, site)
+    assert "VERIFIED" in verify(page, "JP1001", pin)
+    assert page.evaluate("document.activeElement.name") == "account_id"
+    assert page.evaluate("document.activeElement.selectionStart") == 0
+    assert page.evaluate("document.activeElement.selectionEnd") == len("JP1001")
+    page.keyboard.type("JP1002")  # typing straight away replaces the selected number
+    assert page.input_value("input[name=account_id]") == "JP1002"
+    assert page.input_value("input[name=pin]") == ""
+
+
+def test_after_a_code_is_sent_the_cursor_waits_in_the_code_field(site, page):
+    site.register()
+    sign_in(page, site)
+    page.fill("input[name=account_id]", "JP1001")
+    with page.expect_navigation():
+        page.click("text=Send code")
+    assert page.evaluate("document.activeElement.name") == "code"
+
+
+def test_full_width_digits_typed_with_an_ime_become_digits(site, page):
+    pin = site.register()
+    full = pin.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    sign_in(page, site)
+    page.fill("input[name=account_id]", "ＪＰ１００１")
+    page.focus("input[name=pin]")
+    page.keyboard.insert_text(full)  # what an IME commits
+    page.dispatch_event("input[name=pin]", "compositionend")
+    assert page.input_value("input[name=pin]") == pin
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    text = page.inner_text("#result")
+    assert "VERIFIED" in text and "PIN: matched" in text and "JP1001" in text
+    shot(page, "verify-full-width")
+
+
+def test_the_locking_attempt_says_locked_in_words(site, page):
+    pin = site.register()
+    wrong = "000001" if pin != "000001" else "000002"
+    for _ in range(4):
+        site.check(pin=wrong)
+    sign_in(page, site)
+    text = verify(page, "JP1001", wrong)
+    assert "LOCKED NOW" in text and "PIN: wrong" in text and "NOT VERIFIED" not in text
+    assert "mismatch" not in text and "not_checked" not in text
+    shot(page, "verify-locking-attempt")
+
+
+def test_the_language_switch_keeps_the_page(site, page):
+    site.register()
+    sign_in(page, site, "sam")
+    page.goto(site.base_url + "/console/customers?account_id=JP1001")
+    with page.expect_navigation():
+        page.click("header a[lang=ja]")
+    assert page.url.endswith("/console/customers?account_id=JP1001")
+    assert "スーパーバイザー" in page.content() and "お客様登録" in page.inner_text("table")
+    shot(page, "supervisor-ja")

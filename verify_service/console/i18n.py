@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
+from verify_service.console.words import EVENT_WORDS, WORDS
+
 LANGUAGES = ("ja", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -67,6 +69,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+for _language, _words in WORDS.items():
+    MESSAGES[_language].update(_words)
+
 
 def current_language() -> str:
     """The `lang` cookie if set, else the best of Accept-Language, else Japanese."""
@@ -80,3 +85,9 @@ def translate(key: str, **values: object) -> str:
     """A message in the current language."""
     text = MESSAGES[current_language()].get(key) or MESSAGES["en"].get(key, key)
     return text.format(**values) if values else text
+
+
+def event_label(name: str) -> str:
+    """An audit event's name in words (an event without a label reads as its name with spaces)."""
+    labels = EVENT_WORDS[current_language()]
+    return labels.get(name) or EVENT_WORDS["en"].get(name) or name.replace("_", " ").capitalize()

@@ -14,18 +14,21 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, current_language, translate
+from verify_service.console.i18n import LANGUAGES, current_language, event_label, translate
+from verify_service.console.words import factor_key, half_width, refusal_key
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
 from verify_service.domain.model import AuditQuery, round_up_to_second
 from verify_service.domain.names import AuditEventName
-from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, ValidationFailed, VerifyError
+from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, VerifyError
 from verify_service.web import client_ip, load_data, services
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
 bp.after_request(auth.no_store)
 SAY = {"verified": "say_verified", "rejected": "say_rejected", "locked": "say_locked", "frozen": "say_frozen"}
+KEEP = ("account_id", "channel", "ticket_ref")  # what a page's address keeps of the form (never a secret)
+TYPED = ("account_id", "pin", "code")  # fields an IME may type in full width
 
 
 def local_time(moment: datetime | None) -> str:
@@ -49,7 +52,35 @@ def local_deadline(moment: datetime | None) -> str:
 def _helpers() -> dict[str, Any]:
     """Template helpers: translation, language, CSRF token, user, times."""
     return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
-            "local_deadline": local_deadline, "user": session.get("user"), "role": session.get("role")}
+            "local_deadline": local_deadline, "user": session.get("user"), "role": session.get("role"),
+            "event_label": event_label, "factor_words": factor_words, "here": here()}
+
+
+def factor_words(result: Any, given: bool) -> str:
+    """One factor's result in words."""
+    return translate(factor_key(result, given))
+
+
+def here() -> str:
+    """This page's address to come back to: a form post comes back to its page with the non-secret fields kept."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    if request.endpoint in ("console.verify", "console.send_code"):
+        kept: dict[str, Any] = {k: v for k in KEEP if (v := read_field(k))}
+        return url_for("console.verify_page", **kept)
+    return url_for("console.login") if request.endpoint == "console.login" else url_for("console.verify_page")
+
+
+def console_path(address: str) -> str | None:
+    """The path and query of a console address on this site, or None (never a redirect off the site)."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("", "http", "https") or parts.netloc not in ("", request.host):
+        return None
+    if not parts.path.startswith("/console") or "\\" in address or ".." in parts.path:
+        return None
+    if parts.path in ("/console/verify", "/console/send-code"):  # posted forms: back to the form's page
+        return url_for("console.verify_page")
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def valid_account_id(value: str) -> bool:
@@ -99,9 +130,8 @@ def logout() -> Response:
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
     """Remember the chosen language in a cookie."""
-    referrer = urlsplit(request.referrer or "")
-    same_site = referrer.netloc == request.host and referrer.path.startswith("/console")
-    response = redirect(referrer.path if same_site else url_for("console.verify_page"))
+    target = console_path(request.args.get("next", "")) or console_path(request.referrer or "")
+    response = redirect(target or url_for("console.verify_page"))
     if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="Strict", httponly=True)
     return response
@@ -110,15 +140,16 @@ def switch_language(code: str) -> Response:
 @bp.get("")
 @auth.signed_in()
 def verify_page() -> Response:
-    """The verify-a-caller form."""
-    return page("verify.html", form={"channel": "phone"})
+    """The verify-a-caller form (an address may fill in the account, channel and ticket)."""
+    form = {k: half_width(request.args.get(k, ""))[:64] for k in KEEP}
+    return page("verify.html", form={**form, "channel": form["channel"] or "phone"})
 
 
 @bp.post("/verify")
 @auth.signed_in()
 def verify() -> Response:
     """Run a check as the signed-in agent and show the answer in large type."""
-    form = {k: request.form.get(k, "").strip() for k in ("account_id", "pin", "code", "channel", "ticket_ref")}
+    form = {k: read_field(k) for k in ("account_id", "pin", "code", "channel", "ticket_ref")}
     body = {k: v for k, v in form.items() if v}
     body["agent_id"] = session["user"]
     try:
@@ -127,16 +158,17 @@ def verify() -> Response:
     except VerifyError as error:
         form["pin"] = form["code"] = ""
         return page("verify.html", error.status, form=form, error=_explain(error))
+    given = {"pin": bool(form["pin"]), "code": bool(form["code"])}
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
-    return page("verify.html", form=form, result=result, say=translate(say))
+    return page("verify.html", form=form, result=result, given=given, say=translate(say))
 
 
 @bp.post("/send-code")
 @auth.signed_in()
 def send_code() -> Response:
     """Send a one-time code and show where it went and when a resend is possible."""
-    form = {k: request.form.get(k, "").strip() for k in ("account_id", "channel", "ticket_ref")}
+    form = {k: read_field(k) for k in KEEP}
     try:
         ACCOUNT_ID(form["account_id"])
         body = load_data(CodeSendSchema, {"agent_id": session["user"], "ticket_ref": form["ticket_ref"] or None})
@@ -144,22 +176,31 @@ def send_code() -> Response:
     except VerifyError as error:
         return page("verify.html", error.status, form=form, error=_explain(error))
     except ValidationError:
-        return page("verify.html", 400, form=form, error=translate("no_customer"))
+        return page("verify.html", 400, form=form, error=translate("invalid_account_id"))
     wait = int((challenge.resend_available_at - services().clock.now()).total_seconds())
     return page("verify.html", form=form, challenge=challenge, resend_seconds=max(0, wait))
 
 
+def read_field(name: str) -> str:
+    """A form field, trimmed; the account number, PIN and code also with full-width characters as ASCII."""
+    value = request.form.get(name, "")
+    return half_width(value) if name in TYPED else value.strip()
+
+
 def _explain(error: VerifyError) -> str:
-    """A refusal in the agent's language."""
-    if isinstance(error, NotFound):
-        return translate("no_customer")
-    if isinstance(error, RateLimited):
-        return translate("rate_limited", seconds=error.retry_after)
-    if isinstance(error, DependencyUnavailable):
-        return translate("unavailable")
-    if isinstance(error, ValidationFailed) and error.details:
-        return "; ".join(f"{translate(k)}: {' '.join(map(str, v))}" for k, v in error.details.items())
-    return translate("error", message=error.message)
+    """A refusal in the agent's language, from its code and reason (never the API's English message)."""
+    key, values = refusal_key(error)
+    if key == "refuse_phone_changed":
+        values["until"] = local_deadline(_parse_deadline(str(values["until"])))
+    return translate(key, **values)
+
+
+def _parse_deadline(value: str) -> datetime | None:
+    """An RFC 3339 deadline from a refusal's details, or None."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 @bp.get("/customers")

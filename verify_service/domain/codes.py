@@ -88,16 +88,18 @@ class CodeService:
         """409 for frozen, locked, SIM-swap hold or a refused destination; else the channel to use."""
         known = standing(customer, now, self._lock_policy, counter)
         if known.frozen:
-            raise Conflict("The customer is frozen; no code is sent.")
+            raise Conflict("The customer is frozen; no code is sent.", details={"reason": "frozen"})
         if known.locked:
-            raise Conflict("The customer is locked after too many failed checks; no code is sent.")
+            raise Conflict("The customer is locked after too many failed checks; no code is sent.",
+                           details={"reason": "locked"})
         if request.channel is None and customer.second_factor == "totp":
             raise Conflict("The customer uses an authenticator app: ask for its current code, "
-                           "or send channel \"sms\" explicitly.")
+                           "or send channel \"sms\" explicitly.", details={"reason": "totp"})
         hold_end = customer.phone_changed_at + self._policy.phone_change_hold if customer.phone_changed_at else None
         if hold_end and now < hold_end:
             raise Conflict(f"The phone number changed recently; SMS codes are refused until "
-                           f"{rfc3339_deadline(hold_end)} to guard against SIM swap.")
+                           f"{rfc3339_deadline(hold_end)} to guard against SIM swap.",
+                           details={"reason": "phone_changed", "until": rfc3339_deadline(hold_end)})
         self._guard.check_destination(customer.phone, self._policy.allowed_countries)
         return request.channel or "sms"
 
@@ -106,10 +108,12 @@ class CodeService:
         recent = uow.challenges.sent_since(account_id, now - HOUR)
         if recent and now < recent[-1] + self._policy.resend_after:
             wait = (recent[-1] + self._policy.resend_after - now).total_seconds()
-            raise RateLimited("A code was sent moments ago; wait before sending another.", retry_after=wait)
+            raise RateLimited("A code was sent moments ago; wait before sending another.", retry_after=wait,
+                              details={"reason": "resend_cooldown"})
         if len(recent) >= self._policy.max_sends_per_hour:
             wait = (recent[-self._policy.max_sends_per_hour] + HOUR - now).total_seconds()
-            raise RateLimited("Too many codes sent to this customer in the last hour.", retry_after=wait)
+            raise RateLimited("Too many codes sent to this customer in the last hour.", retry_after=wait,
+                              details={"reason": "per_customer"})
 
     def _create(self, uow: UnitOfWork, customer: Customer, request: SendRequest, channel: str, now: datetime,
                 actor: Actor, destination_mac: bytes) -> Challenge:

@@ -1,0 +1,196 @@
+"""The console speaks in words (factors, the locking headline, refusals, events); IME digits; the language switch."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.console.test_console import PASSWORD, csrf, post, sign_in
+
+FULL_WIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}  # ASCII as a Japanese IME types it
+API_VALUES = ("not_checked", "mismatch", "not_given", "verification_failed", "verification_succeeded", "sms")
+
+
+@pytest.fixture
+def console(make_harness, mode):
+    harness = make_harness(mode)
+    harness.services.users.create("alice", "agent", PASSWORD)
+    harness.services.users.create("sam", "supervisor", PASSWORD)
+    return harness
+
+
+def client_in(console, lang):
+    """A signed-in agent's client in one language."""
+    web = console.client
+    web.set_cookie("lang", lang)
+    sign_in(web)
+    return web
+
+
+def screen(html):
+    """What the page shows: its text without tags, attributes or scripts."""
+    main = html.split("<main>", 1)[-1]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+
+
+def wrong_pin(pin):
+    return "000001" if pin != "000001" else "000002"
+
+
+def test_each_factor_of_an_answer_is_named_in_words(console):
+    pin = console.register()
+    web = client_in(console, "en")
+    shown = screen(post(web, "/console/verify", account_id="JP1001", pin=pin, channel="phone").get_data(as_text=True))
+    assert "PIN: matched" in shown and "One-time code: not entered" in shown
+    shown = screen(post(web, "/console/verify", account_id="JP1001", pin=wrong_pin(pin), code="123456",
+                        channel="phone").get_data(as_text=True))
+    assert "PIN: wrong" in shown and "One-time code: wrong" in shown
+    assert not [value for value in API_VALUES if value in shown]
+
+
+def test_factors_in_japanese_are_words_too(console):
+    pin = console.register()
+    web = client_in(console, "ja")
+    shown = screen(post(web, "/console/verify", account_id="JP1001", pin=wrong_pin(pin),
+                        channel="phone").get_data(as_text=True))
+    assert "PIN: 不一致" in shown and "ワンタイムコード: 未入力" in shown and "確認できません" in shown
+    assert not [value for value in API_VALUES if value in shown]
+
+
+def test_a_locked_customer_shows_not_checked_for_what_was_typed(console):
+    pin = console.register()
+    for _ in range(5):
+        console.check(pin=wrong_pin(pin))
+    web = client_in(console, "en")
+    shown = screen(post(web, "/console/verify", account_id="JP1001", pin=pin, channel="phone").get_data(as_text=True))
+    assert "LOCKED" in shown and "PIN: not checked" in shown and "One-time code: not entered" in shown
+
+
+def test_the_locking_attempt_headline_says_locked(console):
+    pin = console.register()
+    for _ in range(4):
+        console.check(pin=wrong_pin(pin))
+    headlines = (("en", "LOCKED NOW", "NOT VERIFIED"), ("ja", "ロックされました", "確認できません"))
+    for lang, headline, not_this in headlines:
+        console.call("DELETE", "/v1/customers/JP1001/lock", "admin", {"reason": "test"})
+        for _ in range(4):
+            console.check(pin=wrong_pin(pin))
+        web = client_in(console, lang)
+        html = post(web, "/console/verify", account_id="JP1001", pin=wrong_pin(pin), channel="phone")
+        shown = screen(html.get_data(as_text=True))
+        assert headline in shown and not_this not in shown
+        assert 'class="result result-locked"' in html.get_data(as_text=True)
+
+
+def test_full_width_digits_and_letters_from_an_ime_are_accepted_on_the_console(console):
+    pin = console.register()
+    web = client_in(console, "en")
+    page = post(web, "/console/verify", account_id="JP1001".translate(FULL_WIDTH), pin=pin.translate(FULL_WIDTH),
+                channel="phone")
+    assert page.status_code == 200 and "VERIFIED" in page.get_data(as_text=True)
+    events = console.call("GET", "/v1/audit?event=verification_succeeded", "admin").get_json()["events"]
+    assert [event["agent_id"] for event in events] == ["alice"]
+
+
+def test_full_width_digits_are_still_refused_by_the_api(console):
+    pin = console.register()
+    response = console.check(pin=pin.translate(FULL_WIDTH))
+    assert response.status_code == 400 and "pin" in response.get_json()["error"]["details"]
+
+
+def test_a_pin_that_is_not_six_digits_is_explained_in_the_agents_language(console):
+    console.register()
+    for lang, text in (("en", "The PIN must be 6 digits."), ("ja", "PINは6桁の数字です。")):
+        web = client_in(console, lang)
+        page = post(web, "/console/verify", account_id="JP1001", pin="12345", channel="phone")
+        assert page.status_code == 400 and text in page.get_data(as_text=True)
+        assert "Must be exactly" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang, text", [("en", "The account is locked after too many failed checks"),
+                                        ("ja", "確認の失敗が多いため口座はロック中です")])
+def test_a_refused_code_send_is_explained_in_words(console, lang, text):
+    pin = console.register()
+    for _ in range(5):
+        console.check(pin=wrong_pin(pin))
+    web = client_in(console, lang)
+    page = post(web, "/console/send-code", account_id="JP1001")
+    assert page.status_code == 409 and text in page.get_data(as_text=True)
+
+
+def test_the_sim_swap_hold_names_its_end_in_the_agents_zone(console):
+    console.register()
+    console.call("PUT", "/v1/customers/JP1001", "portal", {"phone": "+819012345679"})
+    web = client_in(console, "ja")
+    web.set_cookie("tz", "Asia/Tokyo")
+    page = post(web, "/console/send-code", account_id="JP1001").get_data(as_text=True)
+    assert "SIMスワップ対策" in page and "(Asia/Tokyo)" in page
+
+
+def test_code_send_refusals_carry_a_reason_in_the_api(console):
+    pin = console.register()
+    body = {"agent_id": "agent-42"}
+    assert console.call("POST", "/v1/customers/JP1001/codes", "agent", body).status_code == 201
+    cooldown = console.call("POST", "/v1/customers/JP1001/codes", "agent", body).get_json()["error"]
+    assert cooldown["details"]["reason"] == "resend_cooldown"
+    for _ in range(5):
+        console.check(pin=wrong_pin(pin))
+    locked = console.call("POST", "/v1/customers/JP1001/codes", "agent", body).get_json()["error"]
+    assert locked["details"] == {"reason": "locked"}
+    console.call("POST", "/v1/customers/JP1001/freeze", "admin", {"reason": "takeover"})
+    frozen = console.call("POST", "/v1/customers/JP1001/codes", "agent", body).get_json()["error"]
+    assert frozen["details"] == {"reason": "frozen"}
+
+
+def test_the_supervisor_page_names_events_and_the_second_factor_in_words(console):
+    pin = console.register()
+    console.check(pin=wrong_pin(pin))
+    web = client_in(console, "en")
+    web.get("/console")
+    sign_in(web, "sam")
+    shown = screen(web.get("/console/customers?account_id=JP1001").get_data(as_text=True))
+    assert "Check: not verified" in shown and "Customer registered" in shown and "SMS code" in shown
+    assert "Phone" in shown  # the check's channel
+    assert not [value for value in API_VALUES if value in shown]
+
+
+def test_the_language_switch_keeps_the_supervisors_customer_page(console):
+    console.register()
+    web = console.client
+    web.set_cookie("lang", "en")
+    sign_in(web, "sam")
+    html = web.get("/console/customers?account_id=JP1001").get_data(as_text=True)
+    link = re.search(r'href="(/console/lang/ja[^"]*)"', html).group(1).replace("&amp;", "&")
+    response = web.get(link)
+    assert response.headers["Location"] == "/console/customers?account_id=JP1001"
+    assert "スーパーバイザー" in web.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_language_switch_after_a_check_keeps_the_form_but_never_the_pin(console):
+    pin = console.register()
+    web = client_in(console, "en")
+    html = post(web, "/console/verify", account_id="JP1001", pin=pin, channel="chat",
+                ticket_ref="T-7").get_data(as_text=True)
+    link = re.search(r'href="(/console/lang/ja[^"]*)"', html).group(1).replace("&amp;", "&")
+    target = web.get(link).headers["Location"]
+    assert urlsplit(target).path == "/console" and pin not in target
+    assert parse_qs(urlsplit(target).query) == {"account_id": ["JP1001"], "channel": ["chat"], "ticket_ref": ["T-7"]}
+    page = web.get(target).get_data(as_text=True)
+    assert 'value="JP1001"' in page and 'value="T-7"' in page and "本人確認" in page
+    assert re.search(r'value="chat"\s+checked', page)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/console", "//evil.example/console", "/\\evil.example",
+                                    "javascript:alert(1)", "/v1/customers", "/console/../v1"])
+def test_the_language_switch_never_follows_next_off_the_console(client_signed_out, target):
+    response = client_signed_out.get("/console/lang/ja", query_string={"next": target})
+    location = response.headers["Location"]
+    assert location.startswith("/console") and "evil" not in location and ".." not in location
+
+
+@pytest.fixture
+def client_signed_out(console):
+    web = console.client
+    csrf(web)
+    return web
+
