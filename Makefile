@@ -40,7 +40,7 @@ test: $(VENV)/.dev ## The whole suite (finds PostgreSQL and Redis, or starts thr
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev ## ruff and mypy
-	$(BIN)/ruff check verify_service tests bench wsgi.py gunicorn.conf.py migrations/env.py
+	$(BIN)/ruff check verify_service tests bench examples wsgi.py gunicorn.conf.py migrations/env.py
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev ## Load benchmark (needs wrk, PostgreSQL, Redis): writes bench/RESULTS.md
