@@ -225,6 +225,9 @@ class _Audit:
         moved = {e.chain for e in self._uow.state.events if since is None or e.event.at >= since}
         return {chain: head for chain, head in self._uow.state.heads.items() if chain in moved}
 
+    def last_anchor_at(self) -> datetime | None:
+        return self._uow.state.anchored_at
+
     def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
         previous = self._uow.state.anchored_at
         if not anchor_due(previous, now, every):

@@ -63,3 +63,19 @@ def test_invented_http_methods_do_not_become_new_metric_labels(harness):
     text = harness.client.get("/metrics").get_data(as_text=True)
     assert "BREW" not in text
     assert 'method="OTHER"' in text
+
+
+def test_metrics_show_how_long_ago_the_newest_audit_anchor_was_taken(make_harness, mode, tmp_path):
+    harness = make_harness(mode, audit_anchor_file=str(tmp_path / "anchors.jsonl"), audit_anchor_seconds=60)
+    text = harness.client.get("/metrics").get_data(as_text=True)
+    assert "verify_audit_anchor_period_seconds 60.0" in text
+    assert "verify_audit_anchor_age_seconds" not in text  # no anchor yet: no age to show
+    assert harness.services.anchors.run_if_due() is not None
+    harness.clock.advance(150)  # the schedule stopped: two and a half periods without an anchor
+    text = harness.client.get("/metrics").get_data(as_text=True)
+    assert "verify_audit_anchor_age_seconds 150.0" in text
+
+
+def test_without_anchoring_there_is_no_anchor_age(harness):
+    text = harness.client.get("/metrics").get_data(as_text=True)
+    assert "verify_audit_anchor" not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -83,8 +83,30 @@ class BacklogCollector(Collector):
                                 value=max(0.0, age))
 
 
-def render(backlog: BacklogCollector) -> bytes:
-    """The exposition text: every worker's counters (multiprocess) plus the live backlog."""
+class AnchorAgeCollector(Collector):
+    """How long ago the newest scheduled audit anchor was taken, read at scrape time (only with anchoring on).
+
+    Alert when it exceeds about two periods: a stopped schedule widens the window in which the newest
+    events can be removed unseen."""
+
+    def __init__(self, age: Callable[[], timedelta | None], period: timedelta):
+        self._age, self._period = age, period
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        """The age (absent before the first anchor, and while the database is down) and the period."""
+        yield GaugeMetricFamily("verify_audit_anchor_period_seconds", "How often an audit anchor is due.",
+                                value=self._period.total_seconds())
+        try:
+            age = self._age()
+        except DependencyUnavailable:
+            return
+        if age is not None:
+            yield GaugeMetricFamily("verify_audit_anchor_age_seconds", "Seconds since the newest audit anchor.",
+                                    value=max(0.0, age.total_seconds()))
+
+
+def render(*live_collectors: Collector) -> bytes:
+    """The exposition text: every worker's counters (multiprocess) plus the live gauges."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -94,5 +116,6 @@ def render(backlog: BacklogCollector) -> bytes:
 
         body = generate_latest(REGISTRY)
     live = CollectorRegistry()
-    live.register(backlog)
+    for collector in live_collectors:
+        live.register(collector)
     return body + generate_latest(live)

@@ -8,6 +8,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from prometheus_client.registry import Collector
 
 from verify_service import logs
 from verify_service.adapters import metrics
@@ -55,8 +56,10 @@ def _finish(response: Response) -> Response:
 def metrics_view() -> Response:
     """Prometheus text format: every worker's counters and the live outbox backlog."""
     svc = services()
-    collector = metrics.BacklogCollector(svc.outbox.backlog, svc.clock.now)
-    return Response(metrics.render(collector), mimetype="text/plain; version=0.0.4")
+    collectors: list[Collector] = [metrics.BacklogCollector(svc.outbox.backlog, svc.clock.now)]
+    if svc.anchors.enabled:
+        collectors.append(metrics.AnchorAgeCollector(svc.anchors.age, svc.anchors.period))
+    return Response(metrics.render(*collectors), mimetype="text/plain; version=0.0.4")
 
 
 def install(app: Flask) -> None:

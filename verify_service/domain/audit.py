@@ -235,6 +235,22 @@ class AuditAnchoring:
         self._every, self._lookback = every, max(lookback, every)
         self._next_look: datetime | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """True when anchors have somewhere to go."""
+        return bool(self._sinks)
+
+    @property
+    def period(self) -> timedelta:
+        """How often an anchor is due."""
+        return self._every
+
+    def age(self) -> timedelta | None:
+        """How long ago the newest anchor was taken by any instance (None before the first)."""
+        with self._uow() as uow:
+            last = uow.audit.last_anchor_at()
+        return None if last is None else self._clock.now() - last
+
     def run_if_due(self) -> dict[str, Any] | None:
         """Write the anchor if this process should (cheap when it is not its turn): the document written."""
         now = self._clock.now()

@@ -45,6 +45,7 @@ class SecurityEventAuditLog:
     def __init__(self, inner: AuditLog, uow: UnitOfWork, vault: PinVault):
         self._inner, self._uow, self._vault = inner, uow, vault
         self.query, self.walk, self.heads, self.claim_anchor = inner.query, inner.walk, inner.heads, inner.claim_anchor
+        self.last_anchor_at = inner.last_anchor_at
 
     def append(self, event: AuditEvent) -> Any:
         """Chain the event; queue its security event in the same transaction."""

@@ -237,6 +237,10 @@ class AuditLog(Protocol):
         (taken, when the previous anchor was taken)."""
         ...
 
+    def last_anchor_at(self) -> datetime | None:
+        """When the newest scheduled anchor was taken (None before the first)."""
+        ...
+
 
 class CheckRecorder(Protocol):
     """A faster way to store a check than a unit of work, where the store has one."""

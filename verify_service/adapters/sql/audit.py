@@ -110,6 +110,12 @@ class SqlAuditLog:
             select = select.where(audit_heads.c.chain.in_(moved))
         return {row.chain: (row.seq, row.hash) for row in self._conn.execute(select)}
 
+    def last_anchor_at(self) -> datetime | None:
+        """When the newest scheduled anchor was taken (None before the first)."""
+        at: datetime | None = self._conn.execute(
+            sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name == "heads")).scalar()
+        return at
+
     def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
         """Take the next scheduled anchor if it is due: (taken, when the previous one was written)."""
         last = self._conn.execute(_ANCHOR_STATE).first()
