@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
+from verify_service.console.contact_texts import CONTACT_TEXTS
+
 LANGUAGES = ("ja", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -66,6 +68,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unavailable": "サービスが一時的に利用できません。もう一度お試しください。",
     },
 }
+
+MESSAGES = {language: {**texts, **CONTACT_TEXTS.get(language, {})} for language, texts in MESSAGES.items()}
 
 
 def current_language() -> str:
