@@ -33,16 +33,16 @@ def contact_id_of(response):
     return re.search(r"/console/contacts/(con_[A-Za-z0-9_-]+)", response.headers["Location"]).group(1)
 
 
-def test_the_verify_page_has_a_start_contact_button_tied_to_the_form(client):
+def test_the_verify_page_has_a_start_contact_button_in_the_verify_form(client):
     page = client.get("/console").get_data(as_text=True)
-    assert re.search(r'<button[^>]*form="verify-form"[^>]*formaction="/console/contacts"', page)
-    assert "Start contact" in page
+    form = re.search(r'<form[^>]*id="verify-form".*?</form>', page, re.S).group(0)
+    assert re.search(r'<button type="submit" formaction="/console/contacts"[^>]*>Start contact</button>', form)
 
 
 def test_starting_a_contact_shows_the_phrase_the_name_and_the_expiry(console, client):
     console.services.agents.name("alice", "Alice", Actor("cli"))
     response = start(client)
-    assert response.status_code == 302 and response.headers["Location"].endswith("#contact")
+    assert response.status_code == 302
     cid = contact_id_of(response)
     page = client.get(f"/console/contacts/{cid}").get_data(as_text=True)
     phrase = console.call("GET", f"/v1/contacts/{cid}", "agent").get_json()["phrase"]

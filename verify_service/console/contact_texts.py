@@ -5,8 +5,8 @@ from __future__ import annotations
 CONTACT_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "start_contact": "Start contact",
-        "start_contact_hint": "Before you call or write to a customer: uses the account number, channel and "
-                              "ticket reference above. The customer sees you on their account page.",
+        "start_contact_hint": "Before you call or write to a customer: uses this form's account number, channel "
+                              "and ticket reference. The customer sees you on their account page.",
         "contact_title": "Contact about ticket {ticket}",
         "contact_status": "Status",
         "contact_active": "active", "contact_ended": "ended", "contact_expired": "expired",
@@ -22,7 +22,7 @@ CONTACT_TEXTS: dict[str, dict[str, str]] = {
     },
     "ja": {
         "start_contact": "連絡を開始",
-        "start_contact_hint": "お客様へ電話・チャットする前に押してください。上の口座番号・チャネル・チケット番号を"
+        "start_contact_hint": "お客様へ電話・チャットする前に押してください。このフォームの口座番号・チャネル・チケット番号を"
                               "使います。お客様のマイページにあなたからの連絡として表示されます。",
         "contact_title": "チケット{ticket}の連絡",
         "contact_status": "状態",

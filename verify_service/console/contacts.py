@@ -36,7 +36,7 @@ def start_contact() -> Response:
     except VerifyError as error:
         return page("verify.html", error.status, form=form, error=_explain(error))
     # After a POST, a redirect: reloading the page refreshes the status instead of posting again.
-    return redirect(url_for("console.contact_page", contact_id=view.contact_id, _anchor="contact"))
+    return redirect(url_for("console.contact_page", contact_id=view.contact_id))
 
 
 @bp.get("/contacts/<contact_id>")
@@ -64,4 +64,4 @@ def end_contact(contact_id: str) -> Response:
         return page("verify.html", 404, form={"channel": "phone"}, error=translate("contact_not_found"))
     except VerifyError as error:
         return page("verify.html", error.status, form={"channel": "phone"}, error=_explain(error))
-    return redirect(url_for("console.contact_page", contact_id=contact_id, _anchor="contact"))
+    return redirect(url_for("console.contact_page", contact_id=contact_id))
