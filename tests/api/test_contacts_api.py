@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from tests.api.test_concurrency import fire_together
 from verify_service.adapters.sql.tables import audit_events, contacts
 from verify_service.domain.contacts import PHRASE_ALPHABET
 from verify_service.domain.model import Actor
@@ -239,3 +240,25 @@ def test_the_openapi_document_describes_the_contact_endpoints(harness):
     assert "post" in paths["/v1/customers/{account_id}/contacts/{contact_id}/report"]
     assert spec["components"]["schemas"]["Contact"]["properties"]["status"]["enum"] == ["active", "ended", "expired"]
 
+
+
+def test_simultaneous_starts_for_one_ticket_make_one_contact(make_harness, mode):
+    h = make_harness(mode)
+    h.register()
+
+    def send(i):
+        response = start(h)
+        return response.status_code, response.get_json()["contact_id"]
+
+    results = fire_together(8, send)
+    assert sorted(status for status, _ in results) == [200] * 7 + [201]
+    assert len({contact_id for _, contact_id in results}) == 1
+
+
+def test_simultaneous_reports_raise_one_event(make_harness, mode):
+    h = make_harness(mode)
+    h.register()
+    contact_id = start(h).get_json()["contact_id"]
+    results = fire_together(8, lambda i: report(h, contact_id).status_code)
+    assert results == [200] * 8
+    assert len(h.call("GET", "/v1/audit?event=contact_reported", "admin").get_json()["events"]) == 1

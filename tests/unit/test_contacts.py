@@ -7,6 +7,7 @@ import pytest
 
 from tests.fakes import FakeClock, FakeUnitOfWorkFactory
 from tests.unit.worlds import ACCOUNT, ACTOR, PHONE, VAULT
+from verify_service.config import load_settings
 from verify_service.domain.agents import AgentNames
 from verify_service.domain.contact_messages import contact_texts
 from verify_service.domain.contacts import (
@@ -19,7 +20,7 @@ from verify_service.domain.contacts import (
 )
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.model import Actor
-from verify_service.errors import Conflict, NotFound
+from verify_service.errors import ConfigError, Conflict, NotFound
 
 PORTAL = Actor("portal-key", "10.0.0.2")
 
@@ -185,3 +186,10 @@ def test_locked_or_frozen_customers_can_be_contacted(world):
     customer.frozen_at = world.clock.now()
     customer.locked_until = world.clock.now()
     assert world.start()[1]
+
+
+@pytest.mark.parametrize("raw", ["0", "ten", "-5"])
+def test_a_bad_contact_ttl_setting_fails_fast_naming_the_variable(raw):
+    with pytest.raises(ConfigError, match="VERIFY_CONTACT_TTL_SECONDS"):
+        load_settings({"VERIFY_CONTACT_TTL_SECONDS": raw})
+    assert load_settings({"VERIFY_CONTACT_TTL_SECONDS": "120"}).contact_ttl_seconds == 120

@@ -22,8 +22,8 @@ CONTACT_TEXTS: dict[str, dict[str, str]] = {
     },
     "ja": {
         "start_contact": "連絡を開始",
-        "start_contact_hint": "お客様へ電話・チャットする前に押してください。このフォームの口座番号・チャネル・チケット番号を"
-                              "使います。お客様のマイページにあなたからの連絡として表示されます。",
+        "start_contact_hint": "お客様へ電話・チャットする前に押してください。"
+                              "このフォームの口座番号・チャネル・チケット番号を使います。お客様のマイページにあなたからの連絡として表示されます。",
         "contact_title": "チケット{ticket}の連絡",
         "contact_status": "状態",
         "contact_active": "連絡中", "contact_ended": "終了", "contact_expired": "期限切れ",
