@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.crypto import AuditSigner
+from verify_service.domain.agents import AgentProfile
 from verify_service.domain.audit import GENESIS_HASH, anchor_due, chain_input, chain_of
+from verify_service.domain.contacts import Contact
 from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
@@ -103,6 +105,8 @@ class FakeStore:
         self.locked_destinations: list[bytes] = []
         self.outbox: list[OutboxRow] = []
         self.users: dict[str, ConsoleUser] = {}
+        self.contacts: dict[str, Contact] = {}
+        self.agent_profiles: dict[str, AgentProfile] = {}
 
 
 @dataclass(frozen=True)
@@ -389,6 +393,54 @@ class _Users:
         return True
 
 
+class _Contacts:
+    """Contacts like SqlContactRepository: ending and reporting change a contact once."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add(self, contact: Contact) -> None:
+        if contact.contact_id in self._uow.state.contacts:
+            raise DuplicateKey(contact.contact_id)
+        self._uow.state.contacts[contact.contact_id] = copy.deepcopy(contact)
+
+    def get(self, contact_id: str) -> Contact | None:
+        return copy.deepcopy(self._uow.state.contacts.get(contact_id))
+
+    def active(self, account_id: str, now: datetime, *, ticket_ref: str | None = None) -> list[Contact]:
+        found = [c for c in self._uow.state.contacts.values() if c.account_id == account_id
+                 and c.ended_at is None and c.expires_at > now and ticket_ref in (None, c.ticket_ref)]
+        return [copy.deepcopy(c) for c in sorted(found, key=lambda c: (c.started_at, c.contact_id))]
+
+    def end(self, contact_id: str, at: datetime) -> bool:
+        stored = self._uow.state.contacts.get(contact_id)
+        if stored is None or stored.ended_at is not None:
+            return False
+        stored.ended_at = at
+        return True
+
+    def report(self, contact_id: str, at: datetime, reason: str | None) -> bool:
+        stored = self._uow.state.contacts.get(contact_id)
+        if stored is None or stored.reported_at is not None:
+            return False
+        stored.reported_at, stored.report_reason = at, reason
+        return True
+
+
+class _AgentProfiles:
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def get(self, agent_id: str) -> AgentProfile | None:
+        return self._uow.state.agent_profiles.get(agent_id)
+
+    def put(self, profile: AgentProfile) -> None:
+        self._uow.state.agent_profiles[profile.agent_id] = profile
+
+    def all(self) -> list[AgentProfile]:
+        return sorted(self._uow.state.agent_profiles.values(), key=lambda p: p.agent_id)
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, like a transaction."""
 
@@ -399,6 +451,8 @@ class FakeUnitOfWork:
     challenges: _Challenges
     outbox: _Outbox
     users: _Users
+    contacts: _Contacts
+    agent_profiles: _AgentProfiles
 
     def __init__(self, store: FakeStore, log: list[str], *, events_vault: PinVault | None = None,
                  after_outbox: Callable[[], None] | None = None):
@@ -411,6 +465,7 @@ class FakeUnitOfWork:
         self.customers, self.verifications = _Customers(self), _Verifications(self)
         self.audit, self.api_keys = _Audit(self), _Keys(self)
         self.challenges, self.outbox, self.users = _Challenges(self), _Outbox(self), _Users(self)
+        self.contacts, self.agent_profiles = _Contacts(self), _AgentProfiles(self)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self

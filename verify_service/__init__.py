@@ -15,6 +15,7 @@ from verify_service.api.errors import register_error_handlers
 from verify_service.api.http import check_body_type
 from verify_service.bootstrap import Services, build_services
 from verify_service.config import PROJECT_ROOT, Settings, load_settings
+from verify_service.console import contacts as console_contacts  # noqa: F401 (its routes join the console's)
 from verify_service.console import views as console_views
 from verify_service.domain.ports import Clock
 

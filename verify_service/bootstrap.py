@@ -25,9 +25,11 @@ from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
+from verify_service.domain.agents import AgentNames
 from verify_service.domain.audit import AuditAnchoring, AuditReader
 from verify_service.domain.checks import CheckService, Factor, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
+from verify_service.domain.contacts import ContactPolicy, ContactService
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, OutboxService
 from verify_service.domain.keys import KeyService
@@ -69,6 +71,8 @@ class Services:
     worker: OutboxWorker
     limiter: TokenBucketLimiter
     users: UserService
+    contacts: ContactService
+    agents: AgentNames
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -185,4 +189,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.
         users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(settings, db), clock=clock),
+        contacts=ContactService(uow=uow, vault=vault, clock=clock, policy=ContactPolicy(
+            ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name)),
+        agents=AgentNames(uow=uow, clock=clock),
     )

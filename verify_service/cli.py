@@ -230,6 +230,27 @@ def demo_users(path: Path) -> None:
         click.echo(f"  {role}: {saved[f'{role.upper()}_USER']} / {saved[f'{role.upper()}_PASSWORD']}")
 
 
+agents = AppGroup("agents", help="Agents' display names (what customers see when support contacts them).")
+
+
+@agents.command("name")
+@click.argument("agent_id")
+@click.argument("display_name")
+@_refusals_as_errors
+def name_agent(agent_id: str, display_name: str) -> None:
+    """Set the name customers see for AGENT_ID (an API agent_id or a console username); audited."""
+    profile = _services().agents.name(agent_id, display_name, Actor(key_name="cli"))
+    click.echo(f"agent {profile.agent_id!r} is shown to customers as {profile.display_name!r}")
+
+
+@agents.command("names")
+@_refusals_as_errors
+def list_agent_names() -> None:
+    """agent_id, display name and when it was set, one agent per line."""
+    for profile in _services().agents.all():
+        click.echo(f"{profile.agent_id}\t{profile.display_name}\t{profile.updated_at:%Y-%m-%dT%H:%M:%SZ}")
+
+
 outbox = AppGroup("outbox", help="The durable message outbox.")
 
 
@@ -258,5 +279,5 @@ def outbox_status() -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask --app wsgi`."""
-    for group in (keys, pins, audit, outbox, users):
+    for group in (keys, pins, audit, outbox, users, agents):
         app.cli.add_command(group)

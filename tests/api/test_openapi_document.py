@@ -121,12 +121,14 @@ def test_put_with_an_empty_object_updates_nothing_and_is_200(harness):
 
 def test_every_operation_whose_body_the_document_requires_refuses_no_body(spec, sqlite):
     sqlite.register()
+    contact = sqlite.call("POST", "/v1/customers/JP1001/contacts", "all",
+                          {"agent_id": "a-1", "channel": "phone", "ticket_ref": "T-1"}).get_json()
     required = optional = 0
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             if "requestBody" not in operation:
                 continue
-            url = path.replace("{account_id}", "JP1001")
+            url = path.replace("{account_id}", "JP1001").replace("{contact_id}", contact["contact_id"])
             response = sqlite.call(method.upper(), url, "all")
             if operation["requestBody"]["required"]:
                 required += 1

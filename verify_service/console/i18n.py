@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from verify_service.console.contact_texts import CONTACT_TEXTS
 from verify_service.console.words import EVENT_WORDS, WORDS
 
 LANGUAGES = ("ja", "en")
@@ -69,8 +70,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
-for _language, _words in WORDS.items():
-    MESSAGES[_language].update(_words)
+for _language in LANGUAGES:  # each feature keeps its words in its own module
+    for _texts in (WORDS, CONTACT_TEXTS):
+        MESSAGES[_language].update(_texts.get(_language, {}))
 
 
 def current_language() -> str:

@@ -75,6 +75,8 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "totp_enrolled": "Authenticator app added", "totp_removed": "Authenticator app removed",
         "console_signed_in": "Console sign-in", "console_signed_out": "Console sign-out",
         "console_sign_in_failed": "Console sign-in failed", "console_sign_in_throttled": "Console sign-in throttled",
+        "contact_started": "Contact started", "contact_ended": "Contact ended",
+        "contact_reported": "Customer reported a contact as not theirs", "agent_named": "Agent display name set",
     },
     "ja": {
         "customer_registered": "お客様登録", "customer_updated": "登録情報の変更", "pin_issued": "PIN発行",
@@ -86,6 +88,8 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "totp_removed": "認証アプリ削除", "console_signed_in": "コンソールにサインイン",
         "console_signed_out": "コンソールからサインアウト", "console_sign_in_failed": "コンソールのサインイン失敗",
         "console_sign_in_throttled": "コンソールのサインインを制限",
+        "contact_started": "サポートからの連絡を開始", "contact_ended": "サポートからの連絡を終了",
+        "contact_reported": "お客様が連絡に心当たりなしと報告", "agent_named": "担当者の表示名を設定",
     },
 }
 

@@ -53,6 +53,14 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+class ContactStatus(StrEnum):
+    """An agent's contact with a customer (`expired`: past its lifetime, decided by the clock)."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+    EXPIRED = "expired"
+
+
 class AuditEventName(StrEnum):
     """Every audit event the service writes."""
 
@@ -77,3 +85,7 @@ class AuditEventName(StrEnum):
     CONSOLE_SIGNED_OUT = "console_signed_out"
     CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
     CONSOLE_SIGN_IN_THROTTLED = "console_sign_in_throttled"
+    CONTACT_STARTED = "contact_started"
+    CONTACT_ENDED = "contact_ended"
+    CONTACT_REPORTED = "contact_reported"
+    AGENT_NAMED = "agent_named"

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy
 
 if TYPE_CHECKING:
+    from verify_service.domain.agents import AgentProfile
+    from verify_service.domain.contacts import Contact
     from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
     ApiKey,
@@ -188,6 +190,46 @@ class UserRepository(Protocol):
         ...
 
 
+class ContactRepository(Protocol):
+    """Agents' contacts with customers (reverse verification) inside a unit of work."""
+
+    def add(self, contact: Contact) -> None:
+        """Store a new contact."""
+        ...
+
+    def get(self, contact_id: str) -> Contact | None:
+        """A contact by id, or None."""
+        ...
+
+    def active(self, account_id: str, now: datetime, *, ticket_ref: str | None = None) -> list[Contact]:
+        """The customer's contacts neither ended nor expired at `now` (of one ticket, if given), oldest first."""
+        ...
+
+    def end(self, contact_id: str, at: datetime) -> bool:
+        """End a contact not ended yet; False if it was ended first."""
+        ...
+
+    def report(self, contact_id: str, at: datetime, reason: str | None) -> bool:
+        """Mark a contact reported once; False if it was reported first."""
+        ...
+
+
+class AgentProfileRepository(Protocol):
+    """Agents' display names inside a unit of work."""
+
+    def get(self, agent_id: str) -> AgentProfile | None:
+        """An agent's profile, or None."""
+        ...
+
+    def put(self, profile: AgentProfile) -> None:
+        """Insert or replace an agent's profile."""
+        ...
+
+    def all(self) -> list[AgentProfile]:
+        """Every profile, by agent_id."""
+        ...
+
+
 class MessageSender(Protocol):
     """Hands one message to a gateway; raises DeliveryFailed when it was not accepted."""
 
@@ -319,6 +361,16 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """Console users in this transaction."""
+        ...
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """Agents' contacts with customers in this transaction."""
+        ...
+
+    @property
+    def agent_profiles(self) -> AgentProfileRepository:
+        """Agents' display names in this transaction."""
         ...
 
     def __enter__(self) -> UnitOfWork:

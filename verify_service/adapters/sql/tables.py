@@ -200,3 +200,29 @@ console_users = sa.Table(
     sa.Column("disabled_at", UTCDateTime()),
     sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"),
 )
+
+# Reverse verification: an agent's contact with a customer; the phrase is sealed like a PIN.
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("ticket_ref", sa.String(64), nullable=False),
+    sa.Column("phrase_key_id", sa.String(32), nullable=False),
+    sa.Column("phrase_blob", sa.LargeBinary(64), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime()),
+    sa.Column("reported_at", UTCDateTime()),
+    sa.Column("report_reason", sa.String(500)),
+)
+# The account page asks for a customer's contacts that have not expired yet.
+sa.Index("ix_contacts_account_id_expires_at", contacts.c.account_id, contacts.c.expires_at)
+
+agent_profiles = sa.Table(
+    "agent_profiles", metadata,
+    sa.Column("agent_id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -8,6 +8,7 @@ from typing import Any
 
 from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
+from verify_service.adapters.sql.contacts import SqlAgentProfileRepository, SqlContactRepository
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.repositories import (
     SqlApiKeyRepository,
@@ -29,6 +30,8 @@ class SqlUnitOfWork:
     challenges: SqlChallengeRepository
     outbox: SqlOutboxRepository
     users: SqlUserRepository
+    contacts: SqlContactRepository
+    agent_profiles: SqlAgentProfileRepository
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
@@ -47,6 +50,7 @@ class SqlUnitOfWork:
         self.challenges = SqlChallengeRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.users = SqlUserRepository(conn)
+        self.contacts, self.agent_profiles = SqlContactRepository(conn), SqlAgentProfileRepository(conn)
         self.audit = SqlAuditLog(conn, self._db, self._signer)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
