@@ -194,3 +194,11 @@ def client_signed_out(console):
     csrf(web)
     return web
 
+
+
+def test_every_audit_event_has_words_in_both_languages():
+    from verify_service.console.words import EVENT_WORDS
+    from verify_service.domain.names import AuditEventName
+
+    for language in ("en", "ja"):
+        assert [name.value for name in AuditEventName if name.value not in EVENT_WORDS[language]] == []
