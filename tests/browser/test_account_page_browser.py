@@ -11,7 +11,9 @@ from werkzeug.serving import make_server
 
 from examples.account_page.app import create_app as create_account_page
 from tests.browser.test_console_browser import CHROMIUM, FLAGS, PASSWORD, shot
+from tests.browser.test_console_browser import sign_in as agent_signs_in
 from tests.servers import free_port
+from verify_service.domain.model import Actor
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test does)")
 DEMO_PASSWORD = "demo password for the example page"
@@ -95,3 +97,49 @@ def test_a_wrong_demo_password_does_not_sign_in(site, customer):
     with customer.expect_navigation():
         customer.click("button[type=submit]")
     assert "Wrong account number or password" in customer.content()
+
+
+def agent_starts_contact(agent, site, account_id="JP1001", ticket="T-1"):
+    agent_signs_in(agent, site)
+    agent.fill("input[name=account_id]", account_id)
+    agent.fill("input[name=ticket_ref]", ticket)
+    with agent.expect_navigation():
+        agent.click("text=Start contact")
+    return agent.inner_text("#contact-phrase").strip()
+
+
+def test_with_no_contact_the_account_page_says_hang_up(site, customer):
+    site.register(locale="en")
+    customer_signs_in(customer, site)
+    text = customer.inner_text("#contacts")
+    assert "No one from Support is contacting you now" in text and "hang up" in text
+    assert customer.locator("#contacts .phrase").count() == 0
+
+
+def test_the_customer_sees_the_phrase_the_agent_reads_and_reports_it(site, agent, customer):
+    site.register(locale="en")
+    site.services.agents.name("alice", "Kato", Actor("cli"))
+    phrase = agent_starts_contact(agent, site)
+    customer_signs_in(customer, site)
+    text = customer.inner_text("#contacts")
+    assert "Kato" in text and "T-1" in text and "alice" not in text
+    assert customer.inner_text("#contacts .phrase") == phrase  # the same phrase on both screens
+    shot(customer, "account-page-contact")
+    with customer.expect_navigation():
+        customer.click("#contacts button.report")
+    assert "security team has been told" in customer.inner_text("#notice")
+    with agent.expect_navigation():
+        agent.click("#contact-refresh")
+    assert agent.locator("#contact-warning").is_visible()
+    events = site.call("GET", "/v1/audit?event=contact_reported", "admin").get_json()["events"]
+    assert len(events) == 1 and phrase not in str(events)
+    shot(agent, "console-contact-reported-by-customer")
+
+
+def test_a_japanese_customer_reads_the_contact_in_japanese(site, agent, customer):
+    site.register(locale="ja")
+    agent_starts_contact(agent, site)
+    customer_signs_in(customer, site)
+    text = customer.inner_text("body")
+    assert "本当にサポートからの連絡ですか" in text and "心当たりがない" in text
+    shot(customer, "account-page-contact-ja")
