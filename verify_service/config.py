@@ -72,6 +72,8 @@ class Settings:
     audit_anchor_file: str | None = None
     audit_anchor_webhook: bool = False
     audit_anchor_seconds: int = 300
+    approval_ttl_seconds: int = 300
+    approval_max_per_hour: int = 5
 
     @property
     def audit_anchoring(self) -> bool:
@@ -151,6 +153,8 @@ _INT_FIELDS = {
     "sms_max_per_hour": ("VERIFY_SMS_MAX_PER_HOUR", 1),
     "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 0),
     "api_key_cache_seconds": ("VERIFY_API_KEY_CACHE_SECONDS", 0),
+    "approval_ttl_seconds": ("VERIFY_APPROVAL_TTL_SECONDS", 1),
+    "approval_max_per_hour": ("VERIFY_APPROVAL_MAX_PER_HOUR", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

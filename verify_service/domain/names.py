@@ -45,6 +45,17 @@ class ChallengeStatus(StrEnum):
     KILLED = "killed"
 
 
+class ApprovalStatus(StrEnum):
+    """An approval request's status (`used`: a check took it; `superseded`: a newer request replaced it)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    USED = "used"
+
+
 class DeliveryStatus(StrEnum):
     """Where a code's message is."""
 
@@ -77,3 +88,7 @@ class AuditEventName(StrEnum):
     CONSOLE_SIGNED_OUT = "console_signed_out"
     CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
     CONSOLE_SIGN_IN_THROTTLED = "console_sign_in_throttled"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_APPROVED = "approval_approved"
+    APPROVAL_DENIED = "approval_denied"
+    APPROVAL_USED = "approval_used"

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from verify_service.adapters.sql.approvals import SqlApprovalRepository
 from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
 from verify_service.adapters.sql.database import SqlDatabase
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog | SecurityEventAuditLog
     api_keys: SqlApiKeyRepository
     challenges: SqlChallengeRepository
+    approvals: SqlApprovalRepository
     outbox: SqlOutboxRepository
     users: SqlUserRepository
 
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.verifications = SqlVerificationRepository(conn)
         self.api_keys = SqlApiKeyRepository(conn)
         self.challenges = SqlChallengeRepository(conn)
+        self.approvals = SqlApprovalRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.users = SqlUserRepository(conn)
         self.audit = SqlAuditLog(conn, self._db, self._signer)
