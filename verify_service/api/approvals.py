@@ -55,8 +55,8 @@ def pending_approvals(account_id: str, actor: Actor) -> tuple[dict[str, Any], in
 def answer_approval(account_id: str, approval_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """The customer's answer (200 with the request's new status)."""
     account_id = account_id_arg(account_id)
+    answer = load_body(ApprovalAnswerSchema)["answer"]  # a missing body is 400 whatever the id
     approval_id = path_id(approval_id, APPROVAL_ID, "approval request")
-    answer = load_body(ApprovalAnswerSchema)["answer"]
     return approval_body(services().approvals.answer(account_id, approval_id, answer, actor)), 200
 
 
