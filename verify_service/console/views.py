@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, current_language, translate
+from verify_service.console.i18n import LANGUAGES, MESSAGES, current_language, translate
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
 from verify_service.domain.model import AuditQuery, round_up_to_second
@@ -118,7 +118,8 @@ def verify_page() -> Response:
 @auth.signed_in()
 def verify() -> Response:
     """Run a check as the signed-in agent and show the answer in large type."""
-    form = {k: request.form.get(k, "").strip() for k in ("account_id", "pin", "code", "channel", "ticket_ref")}
+    fields = ("account_id", "pin", "code", "channel", "ticket_ref", "approval_id")
+    form = {k: request.form.get(k, "").strip() for k in fields}
     body = {k: v for k, v in form.items() if v}
     body["agent_id"] = session["user"]
     try:
@@ -157,6 +158,9 @@ def _explain(error: VerifyError) -> str:
         return translate("rate_limited", seconds=error.retry_after)
     if isinstance(error, DependencyUnavailable):
         return translate("unavailable")
+    reason = error.details.get("reason")
+    if isinstance(reason, str) and f"why_{reason}" in MESSAGES["en"]:  # a refusal a feature explains itself
+        return translate(f"why_{reason}")
     if isinstance(error, ValidationFailed) and error.details:
         return "; ".join(f"{translate(k)}: {' '.join(map(str, v))}" for k, v in error.details.items())
     return translate("error", message=error.message)
@@ -203,3 +207,6 @@ def _http_error(error: HTTPException) -> Response:
     message = translate("csrf") if error.description == "csrf" else (
         translate("forbidden") if error.code == 403 else (error.description or ""))
     return page("error.html", error.code or 500, error=message)
+
+
+from verify_service.console import approvals as _approvals  # noqa: E402,F401  (its routes join this blueprint)
