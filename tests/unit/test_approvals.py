@@ -6,10 +6,12 @@ import pytest
 
 from tests.fakes import FakeAttemptCounter
 from tests.unit.worlds import ACCOUNT, ACTOR, POLICY, make_world
+from verify_service.bootstrap import approval_policy_from
+from verify_service.config import load_settings
 from verify_service.domain.approvals import ApprovalAsk, ApprovalPolicy, render_pending_message
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.model import Actor
-from verify_service.errors import Conflict, DependencyUnavailable, NotFound, RateLimited
+from verify_service.errors import ConfigError, Conflict, DependencyUnavailable, NotFound, RateLimited
 
 REASON = "change withdrawal address"
 PORTAL = Actor("portal-key", "10.0.0.2")
@@ -268,3 +270,14 @@ def test_the_policy_comes_from_the_settings():
     assert approval.expires_at - approval.created_at == timedelta(seconds=60)
     with pytest.raises(RateLimited):
         ask(world)
+
+
+@pytest.mark.parametrize("name,raw", [("VERIFY_APPROVAL_TTL_SECONDS", "0"), ("VERIFY_APPROVAL_MAX_PER_HOUR", "x")])
+def test_bad_approval_settings_fail_fast_naming_the_variable(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: raw})
+
+
+def test_approval_settings_are_read_from_the_environment():
+    settings = load_settings({"VERIFY_APPROVAL_TTL_SECONDS": "120", "VERIFY_APPROVAL_MAX_PER_HOUR": "3"})
+    assert approval_policy_from(settings) == ApprovalPolicy(ttl=timedelta(seconds=120), max_per_hour=3)
