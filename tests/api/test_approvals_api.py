@@ -5,6 +5,8 @@ import threading
 import pytest
 import redis
 
+from tests.servers import RedisServer
+
 REASON = "change withdrawal address"
 
 
@@ -243,3 +245,20 @@ def test_approvals_are_counted_in_the_metrics(harness):
     text = harness.client.get("/metrics").get_data(as_text=True)
     for outcome in ("requested", "approved", "denied", "used"):
         assert f'verify_approvals_total{{outcome="{outcome}"}}' in text
+
+
+def test_while_redis_is_down_requests_and_denies_answer_503_and_a_deny_stays_answerable(make_harness):
+    server = RedisServer().start()
+    try:
+        h = make_harness("postgres_redis", redis_url=server.url)
+        h.register()
+        approval_id = ask(h).get_json()["approval_id"]
+        server.stop()
+        for response in (ask(h), answer(h, approval_id, "deny")):
+            assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+        server.start()
+        assert h.call("GET", f"/v1/approvals/{approval_id}", "agent").get_json()["status"] == "pending"
+        assert answer(h, approval_id, "deny").get_json()["status"] == "denied"
+        assert failures(h) == 1
+    finally:
+        server.stop()
