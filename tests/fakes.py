@@ -21,6 +21,7 @@ from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
     ApiKey,
+    Approval,
     AuditEvent,
     AuditQuery,
     ChainedEvent,
@@ -102,6 +103,7 @@ class FakeStore:
         self.anchored_at: datetime | None = None
         self.keys: dict[str, tuple[ApiKey, str]] = {}
         self.challenges: dict[str, Challenge] = {}
+        self.approvals: dict[str, Approval] = {}
         self.locked_destinations: list[bytes] = []
         self.outbox: list[OutboxRow] = []
         self.users: dict[str, ConsoleUser] = {}
@@ -327,6 +329,50 @@ class _Challenges:
             stored.delivery = delivery
 
 
+class _Approvals:
+    """Approval requests like SqlApprovalRepository: racing changes are guarded by status and expiry."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add(self, approval: Approval) -> None:
+        if approval.approval_id in self._uow.state.approvals:
+            raise DuplicateKey(approval.approval_id)
+        self._uow.state.approvals[approval.approval_id] = copy.deepcopy(approval)
+
+    def get(self, approval_id: str) -> Approval | None:
+        return copy.deepcopy(self._uow.state.approvals.get(approval_id))
+
+    def _live(self, account_id: str, now: datetime) -> list[Approval]:
+        return [a for a in self._uow.state.approvals.values()
+                if a.account_id == account_id and a.status == "pending" and a.expires_at > now]
+
+    def pending(self, account_id: str, now: datetime) -> list[Approval]:
+        found = sorted(self._live(account_id, now), key=lambda a: (a.created_at, a.approval_id), reverse=True)
+        return [copy.deepcopy(a) for a in found]
+
+    def created_since(self, account_id: str, since: datetime) -> list[datetime]:
+        return sorted(a.created_at for a in self._uow.state.approvals.values()
+                      if a.account_id == account_id and a.created_at > since)
+
+    def supersede_pending(self, account_id: str, now: datetime) -> list[str]:
+        retired = sorted(self._live(account_id, now), key=lambda a: a.approval_id)
+        for approval in retired:
+            approval.status = "superseded"
+        return [a.approval_id for a in retired]
+
+    def transition(self, approval_id: str, source: str, target: str, now: datetime) -> bool:
+        stored = self._uow.state.approvals.get(approval_id)
+        if stored is None or stored.status != source or stored.expires_at <= now:
+            return False
+        stored.status = target
+        if target == "used":
+            stored.used_at = now
+        else:
+            stored.answered_at = None if target == "pending" else now
+        return True
+
+
 class _Outbox:
     """The outbox like SqlOutboxRepository: due rows are leased to one worker, results need the lease."""
 
@@ -449,6 +495,7 @@ class FakeUnitOfWork:
     audit: _Audit | SecurityEventAuditLog
     api_keys: _Keys
     challenges: _Challenges
+    approvals: _Approvals
     outbox: _Outbox
     users: _Users
     contacts: _Contacts
@@ -466,6 +513,7 @@ class FakeUnitOfWork:
         self.audit, self.api_keys = _Audit(self), _Keys(self)
         self.challenges, self.outbox, self.users = _Challenges(self), _Outbox(self), _Users(self)
         self.contacts, self.agent_profiles = _Contacts(self), _AgentProfiles(self)
+        self.approvals = _Approvals(self)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self

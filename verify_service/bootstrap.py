@@ -16,7 +16,13 @@ from verify_service.adapters.crypto import (
 )
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
-from verify_service.adapters.metrics import record_check, record_code_sent, record_delivery, record_sms_refusal
+from verify_service.adapters.metrics import (
+    record_approval,
+    record_check,
+    record_code_sent,
+    record_delivery,
+    record_sms_refusal,
+)
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.redis.revocations import RedisRevocationFeed
@@ -26,6 +32,7 @@ from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
 from verify_service.domain.agents import AgentNames
+from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
 from verify_service.domain.audit import AuditAnchoring, AuditReader
 from verify_service.domain.checks import CheckService, Factor, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
@@ -73,6 +80,7 @@ class Services:
     users: UserService
     contacts: ContactService
     agents: AgentNames
+    approvals: ApprovalService
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -95,6 +103,12 @@ def code_policy_from(settings: Settings) -> CodePolicy:
                       max_sends_per_hour=settings.code_max_sends_per_hour, max_wrong=settings.code_max_wrong,
                       phone_change_hold=timedelta(seconds=settings.phone_change_hold_seconds),
                       allowed_countries=settings.sms_allowed_countries, brand=settings.brand_name)
+
+
+def approval_policy_from(settings: Settings) -> ApprovalPolicy:
+    """The approval request policy the settings describe."""
+    return ApprovalPolicy(ttl=timedelta(seconds=settings.approval_ttl_seconds),
+                          max_per_hour=settings.approval_max_per_hour, brand=settings.brand_name)
 
 
 def sms_caps_from(settings: Settings) -> SmsCaps:
@@ -168,18 +182,20 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
     totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
     factors: dict[str, Factor] = {"pin": PinFactor(vault=vault),
-                                  "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong)}
+                                  "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong),
+                                  "approval": ApprovalFactor(uow=uow, on_used=record_approval)}
+    checks = CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
+                          ttl=timedelta(seconds=settings.verification_ttl_seconds),
+                          separate_counter=not settings.single_instance,
+                          recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
+                          on_checked=record_check)
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
                         feed=RedisRevocationFeed(settings.redis_url, timeout=settings.redis_timeout_seconds)
                         if settings.redis_url else None, cache_seconds=settings.api_key_cache_seconds),
         customers=CustomerService(uow=uow, vault=vault, clock=clock, default_locale=settings.default_locale),
-        checks=CheckService(uow=uow, counter=counter, clock=clock, policy=policy, factors=factors,
-                            ttl=timedelta(seconds=settings.verification_ttl_seconds),
-                            separate_counter=not settings.single_instance,
-                            recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
-                            on_checked=record_check),
+        checks=checks,
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
@@ -192,4 +208,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         contacts=ContactService(uow=uow, vault=vault, clock=clock, policy=ContactPolicy(
             ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name)),
         agents=AgentNames(uow=uow, clock=clock),
+        approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
+                                  policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval),
     )

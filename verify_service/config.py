@@ -73,6 +73,8 @@ class Settings:
     audit_anchor_webhook: bool = False
     audit_anchor_seconds: int = 300
     contact_ttl_seconds: int = 600
+    approval_ttl_seconds: int = 300
+    approval_max_per_hour: int = 5
 
     @property
     def audit_anchoring(self) -> bool:
@@ -153,6 +155,8 @@ _INT_FIELDS = {
     "audit_anchor_seconds": ("VERIFY_AUDIT_ANCHOR_SECONDS", 0),
     "api_key_cache_seconds": ("VERIFY_API_KEY_CACHE_SECONDS", 0),
     "contact_ttl_seconds": ("VERIFY_CONTACT_TTL_SECONDS", 1),
+    "approval_ttl_seconds": ("VERIFY_APPROVAL_TTL_SECONDS", 1),
+    "approval_max_per_hour": ("VERIFY_APPROVAL_MAX_PER_HOUR", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",

@@ -140,16 +140,21 @@ def test_every_operation_whose_body_the_document_requires_refuses_no_body(spec, 
     assert required >= 6 and optional >= 1
 
 
-# POST /v1/verifications: "at least one of pin and code" is anyOf of required in the document.
+# POST /v1/verifications: "at least one of pin, code and approval_id" is anyOf of required in the document,
+# and "not code with approval_id" (both are the second factor) is `not` of required.
 
-def test_check_request_documents_at_least_one_of_pin_and_code_as_any_of_required(spec):
+def test_check_request_documents_at_least_one_of_pin_code_and_approval_id_as_any_of_required(spec):
     schema = spec["components"]["schemas"]["CheckRequest"]
-    assert schema["anyOf"] == [{"required": ["pin"]}, {"required": ["code"]}]
+    assert schema["anyOf"] == [{"required": ["pin"]}, {"required": ["code"]}, {"required": ["approval_id"]}]
+    assert schema["not"] == {"required": ["code", "approval_id"]}
     assert set(schema["required"]) == {"account_id", "channel", "agent_id"}
 
 
 @pytest.mark.parametrize("factors,valid", [({}, False), ({"pin": "583920"}, True), ({"code": "119204"}, True),
-                                           ({"pin": "583920", "code": "119204"}, True)])
+                                           ({"pin": "583920", "code": "119204"}, True),
+                                           ({"approval_id": "apr_x"}, True),
+                                           ({"pin": "583920", "approval_id": "apr_x"}, True),
+                                           ({"code": "119204", "approval_id": "apr_x"}, False)])
 def test_server_and_document_agree_on_the_factors_a_check_needs(spec, sqlite, factors, valid):
     sqlite.register()
     body = {"account_id": "JP1001", "channel": "phone", "agent_id": "agent-42", **factors}
@@ -159,7 +164,9 @@ def test_server_and_document_agree_on_the_factors_a_check_needs(spec, sqlite, fa
         assert response.status_code == 200
     else:
         error = assert_error_shape(response, 400, "validation_error")
-        assert error["details"] == {"pin": ["Give at least one of pin and code."]}
+        expected = ({"approval_id": ["Give code or approval_id, not both."]} if factors else
+                    {"pin": ["Give at least one of pin, code and approval_id."]})
+        assert error["details"] == expected
 
 
 def test_each_at_least_one_group_of_a_schema_is_stated_and_enforced():

@@ -27,6 +27,9 @@ CASES = [
     replace(BASE, level=2, factors={"pin": "match", "code": "match"}),
     replace(BASE, verified=False, result="rejected", factors={"pin": "not_checked", "code": "expired"}, level=0,
             attempts_remaining=3, valid_until=None),
+    replace(BASE, level=2, factors={"pin": "match", "code": "not_checked", "approval": "match"}),
+    replace(BASE, verified=False, result="rejected", factors={"pin": "not_checked", "code": "not_checked",
+                                                              "approval": "expired"}, level=0, valid_until=None),
     replace(BASE, checked_at=datetime(2026, 11, 23, 13, 5, 6, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo"))),
 ]
 

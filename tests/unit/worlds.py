@@ -12,6 +12,7 @@ import pyotp
 
 from tests.fakes import FakeAttemptCounter, FakeClock, FakeUnitOfWorkFactory, OutboxRow
 from verify_service.adapters.crypto import KeyRingVault
+from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
 from verify_service.domain.checks import CheckRequest, CheckService, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService, SendRequest
 from verify_service.domain.customers import CustomerService
@@ -70,8 +71,10 @@ class World:
     sms: FakeSender
     events: FakeSender
     outbox: OutboxService
+    approvals: ApprovalService
     sent: list[Challenge] = field(default_factory=list)
     results: list[tuple[str, str]] = field(default_factory=list)
+    approval_outcomes: list[str] = field(default_factory=list)
 
     def send(self, account_id: str = ACCOUNT, **request: Any) -> Challenge:
         return self.codes.send(SendRequest(account_id, **request), ACTOR)
@@ -118,7 +121,8 @@ class World:
 
 
 def make_world(*, code_policy: CodePolicy | None = None, caps: SmsCaps | None = None,
-               delivery: DeliveryPolicy | None = None, security_events: bool = False) -> World:
+               delivery: DeliveryPolicy | None = None, security_events: bool = False,
+               approval_policy: ApprovalPolicy | None = None) -> World:
     """Services as bootstrap.build_services wires them, over fakes; one customer registered."""
     clock, counter = FakeClock(), FakeAttemptCounter()
     uow = FakeUnitOfWorkFactory(events_vault=VAULT if security_events else None)
@@ -128,6 +132,11 @@ def make_world(*, code_policy: CodePolicy | None = None, caps: SmsCaps | None = 
     sms, events = FakeSender(), FakeSender()
     sent: list[Challenge] = []
     results: list[tuple[str, str]] = []
+    outcomes: list[str] = []
+    checks = CheckService(uow=uow, counter=counter, clock=clock, policy=POLICY,
+                          factors={"pin": PinFactor(vault=VAULT), "code": factor,
+                                   "approval": ApprovalFactor(uow=uow, on_used=outcomes.append)},
+                          ttl=timedelta(minutes=15))
     world = World(
         clock=clock, uow=uow, counter=counter,
         customers=CustomerService(uow=uow, vault=VAULT, clock=clock, default_locale="ja"),
@@ -135,13 +144,15 @@ def make_world(*, code_policy: CodePolicy | None = None, caps: SmsCaps | None = 
         codes=CodeService(uow=uow, vault=VAULT, clock=clock, counter=counter, policy=code_policy,
                           lock_policy=POLICY, guard=SmsGuard(caps=caps or SmsCaps(), vault=VAULT), on_sent=sent.append),
         factor=factor, totp=totp,
-        checks=CheckService(uow=uow, counter=counter, clock=clock, policy=POLICY,
-                            factors={"pin": PinFactor(vault=VAULT), "code": factor}, ttl=timedelta(minutes=15)),
+        checks=checks,
         sms=sms, events=events,
         outbox=OutboxService(uow=uow, vault=VAULT, clock=clock, senders={"sms": sms, "event": events},
                              policy=delivery or DeliveryPolicy(),
                              on_result=lambda kind, outcome: results.append((kind, outcome))),
-        sent=sent, results=results,
+        approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
+                                  policy=approval_policy or ApprovalPolicy(), lock_policy=POLICY,
+                                  on_event=outcomes.append),
+        sent=sent, results=results, approval_outcomes=outcomes,
     )
     world.customers.register_or_update(ACCOUNT, {"phone": PHONE}, ACTOR)
     return world

@@ -32,6 +32,8 @@ def request_seconds(method: str, route: str, status: int) -> Histogram:
 VERIFICATIONS = Counter("verify_verifications_total", "Verification checks by result.", ["result", "channel"])
 LOCKS = Counter("verify_customer_locks_total", "Customers locked after too many failed checks.")
 CODES = Counter("verify_codes_total", "One-time code messages: sent (queued), delivered, failed.", ["outcome"])
+APPROVALS = Counter("verify_approvals_total", "Approval requests: requested, approved, denied, used (by a check).",
+                    ["outcome"])
 EVENTS = Counter("verify_security_events_total", "Security event deliveries by outcome.", ["outcome"])
 SMS_REFUSED = Counter("verify_sms_refused_total",
                       "SMS code sends refused by the pumping guard, by reason (reason=\"global\": the hourly cap).",
@@ -55,6 +57,11 @@ def record_check(verification: Verification) -> None:
 def record_code_sent(challenge: Challenge) -> None:
     """Count one code queued for delivery (API or console)."""
     CODES.labels("sent").inc()
+
+
+def record_approval(outcome: str) -> None:
+    """Count an approval request made, answered or used (API or console)."""
+    APPROVALS.labels(outcome).inc()
 
 
 def record_delivery(kind: str, outcome: str) -> None:

@@ -15,7 +15,14 @@ from flask import Flask
 from marshmallow import Schema
 
 from verify_service.api.contact_schemas import CONTACT_ID
-from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema, StrictSchema
+from verify_service.api.schemas import (
+    ACCOUNT_ID,
+    APPROVAL_ID,
+    CHALLENGE_ID,
+    VERIFICATION_ID,
+    ErrorSchema,
+    StrictSchema,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +44,7 @@ PATH_PARAMS = {
     "verification_id": (VERIFICATION_ID, "ver_3q2Hc9"),
     "challenge_id": (CHALLENGE_ID, "chl_7Xb2Qw"),
     "contact_id": (CONTACT_ID, "con_4Tq9Zp"),
+    "approval_id": (APPROVAL_ID, "apr_4Hq9Zs"),
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}
@@ -134,6 +142,9 @@ class Converter(OpenAPIConverter):
             jsonschema["anyOf"] = any_ofs[0]
         else:
             jsonschema["allOf"] = [{"anyOf": any_of} for any_of in any_ofs]
+        if cls.not_together:
+            pairs = [{"required": [fields[name].data_key or name for name in pair]} for pair in cls.not_together]
+            jsonschema["not"] = pairs[0] if len(pairs) == 1 else {"anyOf": pairs}
         return jsonschema
 
 

@@ -38,6 +38,7 @@ class FullMatch(validate.Regexp):
 ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ and -.")
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
+APPROVAL_ID = FullMatch(r"^apr_[A-Za-z0-9_-]{1,60}$", error="Not an approval id.")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
 # Every valid number in E.164 (libphonenumber's metadata: 6 to 19 digits with the country code) matches this;
 # whether it is a valid number is checked with libphonenumber (`normalise_phone`), which no pattern can state.
@@ -118,6 +119,8 @@ class StrictSchema(Schema):
     """
 
     at_least_one: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # Pairs of fields a body must not give together (the document states each as `not` of `required`).
+    not_together: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     class Meta:
         unknown = "raise"
@@ -127,7 +130,15 @@ class StrictSchema(Schema):
         """Each group of `at_least_one` has a field given."""
         for group in self.at_least_one:
             if all(data.get(name) is None for name in group):
-                raise ValidationError(f"Give at least one of {' and '.join(group)}.", group[0])
+                names = f"{', '.join(group[:-1])} and {group[-1]}" if len(group) > 1 else group[0]
+                raise ValidationError(f"Give at least one of {names}.", group[0])
+
+    @validates_schema
+    def _not_together(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """No pair of `not_together` is given in full."""
+        for first, second in self.not_together:
+            if data.get(first) is not None and data.get(second) is not None:
+                raise ValidationError(f"Give {first} or {second}, not both.", second)
 
 
 class CustomerPutSchema(StrictSchema):
@@ -176,7 +187,9 @@ class EmptySchema(StrictSchema):
 class CheckRequestSchema(StrictSchema):
     """POST /v1/verifications."""
 
-    at_least_one = (("pin", "code"),)
+    at_least_one = (("pin", "code", "approval_id"),)
+    # Both are the second-level factor: one check takes one of them.
+    not_together = (("code", "approval_id"),)
 
     account_id = fields.String(required=True, validate=ACCOUNT_ID, metadata={"example": "JP1001"})
     pin = fields.String(validate=SIX_DIGITS, metadata={"example": "583920"})
@@ -185,13 +198,17 @@ class CheckRequestSchema(StrictSchema):
     channel = _enum(("phone", "chat"), required=True)
     agent_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "agent-42"})
     ticket_ref = Text(allow_none=True, validate=validate.Length(max=64), metadata={"example": "T-2026-000123"})
+    approval_id = fields.String(validate=APPROVAL_ID,
+                                metadata={"description": "An approval request the customer approved (instead of "
+                                                         "a code)", "example": "apr_4Hq9..."})
 
 
 class FactorsSchema(Schema):
-    """What each factor answered."""
+    """What each factor answered (`approval` only when an approval_id was given)."""
 
     pin = _enum(FACTOR_RESULTS)
     code = _enum(FACTOR_RESULTS)
+    approval = _enum(FACTOR_RESULTS)
 
 
 class VerificationSchema(Schema):
@@ -202,7 +219,7 @@ class VerificationSchema(Schema):
     verified = fields.Boolean()
     result = _enum(RESULTS)
     factors = fields.Nested(FactorsSchema)
-    level = fields.Integer(metadata={"description": "0 not verified, 1 one factor, 2 PIN and code"})
+    level = fields.Integer(metadata={"description": "0 not verified, 1 one factor, 2 PIN and code (or approval)"})
     attempts_remaining = fields.Integer()
     locked_until = Deadline(allow_none=True)
     checked_at = UtcDateTime()

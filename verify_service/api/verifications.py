@@ -9,7 +9,7 @@ from flask import Blueprint
 from verify_service.api.http import load_body, path_id, requires, schema_instance, services
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
-from verify_service.domain.checks import CheckRequest
+from verify_service.domain.checks import FACTOR_ORDER, CheckRequest
 from verify_service.domain.model import Actor, Verification, rfc3339, rfc3339_deadline
 
 bp = Blueprint("verifications", __name__)
@@ -18,7 +18,7 @@ bp = Blueprint("verifications", __name__)
 @bp.post("/v1/verifications")
 @requires("agent")
 @documented("Is this caller the account holder? 200 whatever the answer; see `result`.",
-            response=VerificationSchema, body=CheckRequestSchema, errors=(404,))
+            response=VerificationSchema, body=CheckRequestSchema, errors=(404, 409))
 def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
     request = CheckRequest(**load_body(CheckRequestSchema))
@@ -32,7 +32,7 @@ def verification_body(verification: Verification) -> dict[str, Any]:
     return {
         "verification_id": verification.verification_id, "account_id": verification.account_id,
         "verified": verification.verified, "result": verification.result,
-        "factors": {name: verification.factors[name] for name in ("pin", "code") if name in verification.factors},
+        "factors": {name: verification.factors[name] for name in FACTOR_ORDER if name in verification.factors},
         "level": verification.level, "attempts_remaining": verification.attempts_remaining,
         "locked_until": rfc3339_deadline(locked_until) if locked_until is not None else None,
         "checked_at": rfc3339(verification.checked_at),

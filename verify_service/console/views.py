@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, current_language, event_label, translate
+from verify_service.console.i18n import LANGUAGES, MESSAGES, current_language, event_label, translate
 from verify_service.console.words import factor_key, half_width, refusal_key
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
@@ -149,7 +149,7 @@ def verify_page() -> Response:
 @auth.signed_in()
 def verify() -> Response:
     """Run a check as the signed-in agent and show the answer in large type."""
-    form = {k: read_field(k) for k in ("account_id", "pin", "code", "channel", "ticket_ref")}
+    form = {k: read_field(k) for k in ("account_id", "pin", "code", "channel", "ticket_ref", "approval_id")}
     body = {k: v for k, v in form.items() if v}
     body["agent_id"] = session["user"]
     try:
@@ -158,7 +158,7 @@ def verify() -> Response:
     except VerifyError as error:
         form["pin"] = form["code"] = ""
         return page("verify.html", error.status, form=form, error=_explain(error))
-    given = {"pin": bool(form["pin"]), "code": bool(form["code"])}
+    given = {"pin": bool(form["pin"]), "code": bool(form["code"]), "approval": bool(form["approval_id"])}
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
     return page("verify.html", form=form, result=result, given=given, say=translate(say))
@@ -189,6 +189,9 @@ def read_field(name: str) -> str:
 
 def _explain(error: VerifyError) -> str:
     """A refusal in the agent's language, from its code and reason (never the API's English message)."""
+    reason = error.details.get("reason") if error.details else None
+    if isinstance(reason, str) and f"why_{reason}" in MESSAGES["en"]:  # a refusal a feature explains itself
+        return translate(f"why_{reason}")
     key, values = refusal_key(error)
     if key == "refuse_phone_changed":
         values["until"] = local_deadline(_parse_deadline(str(values["until"])))
@@ -244,3 +247,6 @@ def _http_error(error: HTTPException) -> Response:
     message = translate("csrf") if error.description == "csrf" else (
         translate("forbidden") if error.code == 403 else (error.description or ""))
     return page("error.html", error.code or 500, error=message)
+
+
+from verify_service.console import approvals as _approvals  # noqa: E402,F401  (its routes join this blueprint)

@@ -38,7 +38,7 @@ WORDS: dict[str, dict[str, str]] = {
         "invalid_pin": "The PIN must be 6 digits.", "invalid_code": "The code must be 6 digits.",
         "invalid_ticket_ref": "The ticket reference is too long or has characters that are not allowed.",
         "invalid_channel": "Choose phone or chat.", "invalid_form": "Enter the PIN, a code, or both.",
-        "invalid_reason": "Enter a reason.",
+        "invalid_reason": "Enter a reason: it must not be blank or too long.",
     },
     "ja": {
         "factor_match": "一致", "factor_mismatch": "不一致", "factor_expired": "期限切れ",
@@ -60,7 +60,7 @@ WORDS: dict[str, dict[str, str]] = {
         "invalid_ticket_ref": "チケット番号が長すぎるか、使えない文字が含まれています。",
         "invalid_channel": "電話かチャットを選んでください。",
         "invalid_form": "PINまたはコード（あるいは両方）を入力してください。",
-        "invalid_reason": "理由を入力してください。",
+        "invalid_reason": "理由を入力してください（空欄や長すぎる理由は使えません）。",
     },
 }
 
@@ -77,6 +77,8 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "console_sign_in_failed": "Console sign-in failed", "console_sign_in_throttled": "Console sign-in throttled",
         "contact_started": "Contact started", "contact_ended": "Contact ended",
         "contact_reported": "Customer reported a contact as not theirs", "agent_named": "Agent display name set",
+        "approval_requested": "Approval requested", "approval_approved": "Customer approved a request",
+        "approval_denied": "Customer denied a request", "approval_used": "Approval used in a check",
     },
     "ja": {
         "customer_registered": "お客様登録", "customer_updated": "登録情報の変更", "pin_issued": "PIN発行",
@@ -90,6 +92,8 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "console_sign_in_throttled": "コンソールのサインインを制限",
         "contact_started": "サポートからの連絡を開始", "contact_ended": "サポートからの連絡を終了",
         "contact_reported": "お客様が連絡に心当たりなしと報告", "agent_named": "担当者の表示名を設定",
+        "approval_requested": "承認依頼を送信", "approval_approved": "お客様が承認",
+        "approval_denied": "お客様が拒否", "approval_used": "承認を本人確認に使用",
     },
 }
 

@@ -20,7 +20,8 @@ from verify_service.errors import NotFound
 log = logging.getLogger(__name__)
 MATCH, MISMATCH, EXPIRED, NOT_CHECKED = (FactorResult.MATCH, FactorResult.MISMATCH, FactorResult.EXPIRED,
                                        FactorResult.NOT_CHECKED)
-FACTOR_ORDER = ("pin", "code")
+FACTOR_ORDER = ("pin", "code", "approval")
+BASE_FACTORS = ("pin", "code")  # always in the answer; `approval` only when one was given (the contract's shape)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class CheckRequest:
     code: str | None = None
     challenge_id: str | None = None
     ticket_ref: str | None = None
+    approval_id: str | None = None
+
+    @property
+    def approval(self) -> str | None:
+        """The approval factor as FACTOR_ORDER names it."""
+        return self.approval_id
 
 
 class Factor(Protocol):
@@ -139,7 +146,8 @@ class CheckService:
         return Verification(
             verification_id=f"ver_{secrets.token_urlsafe(18)}", account_id=request.account_id,
             verified=verified, result=outcome.result,
-            factors={name: factors.get(name, NOT_CHECKED) for name in FACTOR_ORDER},
+            factors={name: factors.get(name, NOT_CHECKED) for name in FACTOR_ORDER
+                     if name in BASE_FACTORS or name in factors},
             level=len(factors) if verified else 0,
             attempts_remaining=attempts_remaining(outcome.result, outcome.failures, self._policy),
             locked_until=outcome.locked_until, checked_at=now,

@@ -19,7 +19,8 @@ from verify_service.errors import DeliveryFailed
 log = logging.getLogger(__name__)
 
 SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
-                             "pin_rotated", "phone_changed", "totp_enrolled", "contact_reported"})
+                             "pin_rotated", "phone_changed", "totp_enrolled", "contact_reported",
+                             "approval_requested", "approval_denied"})
 NO_ACCOUNT = "-"
 MAX_BACKOFF_SECONDS = 60
 

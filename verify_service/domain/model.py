@@ -174,6 +174,30 @@ class Challenge:
 
 
 @dataclass
+class Approval:
+    """An agent's request that the signed-in customer approve or deny on their account page."""
+
+    approval_id: str
+    account_id: str
+    reason: str
+    agent_id: str
+    channel: str
+    created_at: datetime
+    expires_at: datetime
+    status: str = "pending"
+    ticket_ref: str | None = None
+    answered_at: datetime | None = None
+    used_at: datetime | None = None
+    actor: str | None = None
+
+    def status_at(self, now: datetime) -> str:
+        """The status now: a pending or approved request past `expires_at` is `expired`."""
+        if self.status in ("pending", "approved") and now >= self.expires_at:
+            return "expired"
+        return self.status
+
+
+@dataclass
 class OutboxMessage:
     """A message waiting for delivery: an SMS (its text sealed) or a security event."""
 

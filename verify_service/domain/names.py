@@ -45,6 +45,17 @@ class ChallengeStatus(StrEnum):
     KILLED = "killed"
 
 
+class ApprovalStatus(StrEnum):
+    """An approval request's status (`used`: a check took it; `superseded`: a newer request replaced it)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    USED = "used"
+
+
 class DeliveryStatus(StrEnum):
     """Where a code's message is."""
 
@@ -89,3 +100,7 @@ class AuditEventName(StrEnum):
     CONTACT_ENDED = "contact_ended"
     CONTACT_REPORTED = "contact_reported"
     AGENT_NAMED = "agent_named"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_APPROVED = "approval_approved"
+    APPROVAL_DENIED = "approval_denied"
+    APPROVAL_USED = "approval_used"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
     ApiKey,
+    Approval,
     AuditEvent,
     AuditQuery,
     ChainedEvent,
@@ -151,6 +152,35 @@ class ChallengeRepository(SendLog, Protocol):
 
     def set_delivery(self, challenge_id: str, delivery: str) -> None:
         """Record `sent` or `failed`."""
+        ...
+
+
+class ApprovalRepository(Protocol):
+    """Approval requests inside a unit of work; racing changes are guarded by the stored status."""
+
+    def add(self, approval: Approval) -> None:
+        """Store a new request."""
+        ...
+
+    def get(self, approval_id: str) -> Approval | None:
+        """A request by id, or None."""
+        ...
+
+    def pending(self, account_id: str, now: datetime) -> list[Approval]:
+        """The customer's pending, unexpired requests, newest first."""
+        ...
+
+    def created_since(self, account_id: str, since: datetime) -> list[datetime]:
+        """Creation times of the customer's requests after `since`, oldest first."""
+        ...
+
+    def supersede_pending(self, account_id: str, now: datetime) -> list[str]:
+        """Retire the customer's pending, unexpired requests; their ids."""
+        ...
+
+    def transition(self, approval_id: str, source: str, target: str, now: datetime) -> bool:
+        """Move a request from `source` to `target` status if it is still there and unexpired at `now`
+        (stamping answered_at for an answer, used_at for a use); False if another change came first."""
         ...
 
 
@@ -351,6 +381,11 @@ class UnitOfWork(Protocol):
     @property
     def challenges(self) -> ChallengeRepository:
         """One-time code challenges in this transaction."""
+        ...
+
+    @property
+    def approvals(self) -> ApprovalRepository:
+        """Approval requests in this transaction."""
         ...
 
     @property

@@ -119,7 +119,8 @@ def verification_row(verification: Verification) -> dict[str, Any]:
     """The `verifications` row of a check record."""
     values = {name: getattr(verification, name) for name in _VERIFICATION_FIELDS}
     return {"id": verification.verification_id, "factor_pin": verification.factors["pin"],
-            "factor_code": verification.factors["code"], **values}
+            "factor_code": verification.factors["code"], "factor_approval": verification.factors.get("approval"),
+            **values}
 
 
 class SqlVerificationRepository:
@@ -138,8 +139,10 @@ class SqlVerificationRepository:
             sa.select(verifications).where(verifications.c.id == verification_id)).mappings().first()
         if row is None:
             return None
-        return Verification(verification_id=row["id"],
-                            factors={"pin": row["factor_pin"], "code": row["factor_code"]},
+        factors = {"pin": row["factor_pin"], "code": row["factor_code"]}
+        if row["factor_approval"] is not None:
+            factors["approval"] = row["factor_approval"]
+        return Verification(verification_id=row["id"], factors=factors,
                             **{name: row[name] for name in _VERIFICATION_FIELDS})
 
     def outcomes_since(self, account_id: str, since: datetime, limit: int,

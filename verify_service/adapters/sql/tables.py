@@ -83,6 +83,7 @@ verifications = sa.Table(
     sa.Column("agent_id", sa.String(64), nullable=False),
     sa.Column("ticket_ref", sa.String(64)),
     sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("factor_approval", sa.String(16)),  # null: no approval_id was given
 )
 # A customer's recent checks: the failure count is rebuilt from them when Redis forgot it.
 sa.Index("ix_verifications_account_id_checked_at", verifications.c.account_id, verifications.c.checked_at)
@@ -168,6 +169,24 @@ sa.Index("ix_challenges_account_id_created_at", challenges.c.account_id, challen
 sa.Index("ix_challenges_destination_mac_created_at", challenges.c.destination_mac, challenges.c.created_at)
 sa.Index("ix_challenges_actor_created_at", challenges.c.actor, challenges.c.created_at)
 sa.Index("ix_challenges_created_at", challenges.c.created_at)
+
+approvals = sa.Table(
+    "approvals", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("ticket_ref", sa.String(64)),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("answered_at", UTCDateTime()),
+    sa.Column("used_at", UTCDateTime()),
+)
+# A customer's recent requests: the pending ones, the hourly cap.
+sa.Index("ix_approvals_account_id_created_at", approvals.c.account_id, approvals.c.created_at)
 
 outbox = sa.Table(
     "outbox", metadata,

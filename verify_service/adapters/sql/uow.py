@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from verify_service.adapters.sql.approvals import SqlApprovalRepository
 from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
 from verify_service.adapters.sql.contacts import SqlAgentProfileRepository, SqlContactRepository
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog | SecurityEventAuditLog
     api_keys: SqlApiKeyRepository
     challenges: SqlChallengeRepository
+    approvals: SqlApprovalRepository
     outbox: SqlOutboxRepository
     users: SqlUserRepository
     contacts: SqlContactRepository
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.verifications = SqlVerificationRepository(conn)
         self.api_keys = SqlApiKeyRepository(conn)
         self.challenges = SqlChallengeRepository(conn)
+        self.approvals = SqlApprovalRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.users = SqlUserRepository(conn)
         self.contacts, self.agent_profiles = SqlContactRepository(conn), SqlAgentProfileRepository(conn)
