@@ -143,3 +143,49 @@ def test_a_japanese_customer_reads_the_contact_in_japanese(site, agent, customer
     text = customer.inner_text("body")
     assert "本当にサポートからの連絡ですか" in text and "心当たりがない" in text
     shot(customer, "account-page-contact-ja")
+
+
+def agent_asks_for_approval(agent, site, reason="change withdrawal address"):
+    agent_signs_in(agent, site)
+    agent.fill("input[name=account_id]", "JP1001")
+    agent.fill("input[name=reason]", reason)
+    with agent.expect_navigation():
+        agent.click("#send-approval")
+    assert agent.locator("#approval-status").is_visible()
+
+
+def test_the_customer_approves_on_the_account_page_and_the_agent_verifies_at_level_two(site, agent, customer):
+    pin = site.register(locale="en")
+    agent_asks_for_approval(agent, site)
+    customer_signs_in(customer, site)
+    assert "change withdrawal address" in customer.inner_text("#approvals .approval .reason")
+    shot(customer, "account-page-approval")
+    with customer.expect_navigation():
+        customer.click("#approvals button.approve")
+    assert customer.inner_text("#notice") == "Approved."
+    assert customer.locator("#approvals .approval").count() == 0  # answered: nothing left to approve
+    with agent.expect_navigation():
+        agent.click("#approval-refresh")
+    agent.fill("input[name=pin]", pin)
+    with agent.expect_navigation():
+        agent.click("#verify-with-approval")
+    text = agent.inner_text("#result")
+    assert "VERIFIED" in text and "Level 2" in text and "PIN: matched" in text
+    assert "match" not in text.replace("matched", "")  # words, not the API's values
+    shot(agent, "console-verified-with-approval")
+
+
+def test_a_denial_on_the_account_page_counts_as_a_failed_attempt_and_warns_security(site, agent, customer):
+    site.register(locale="en")
+    agent_asks_for_approval(agent, site)
+    customer_signs_in(customer, site)
+    with customer.expect_navigation():
+        customer.click("#approvals button.deny")
+    assert "security team has been told" in customer.inner_text("#notice")
+    with agent.expect_navigation():
+        agent.click("#approval-refresh")
+    assert agent.locator("#verify-with-approval").count() == 0
+    assert site.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["failed_attempts"] == 1
+    events = site.call("GET", "/v1/audit?event=approval_denied", "admin").get_json()["events"]
+    assert len(events) == 1
+    shot(agent, "console-approval-denied")
