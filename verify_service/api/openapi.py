@@ -14,6 +14,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask
 from marshmallow import Schema
 
+from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.schemas import ACCOUNT_ID, CHALLENGE_ID, VERIFICATION_ID, ErrorSchema, StrictSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +36,7 @@ PATH_PARAMS = {
     "account_id": (ACCOUNT_ID, "JP1001"),
     "verification_id": (VERIFICATION_ID, "ver_3q2Hc9"),
     "challenge_id": (CHALLENGE_ID, "chl_7Xb2Qw"),
+    "anomaly_id": (ANOMALY_ID, "ano_Xc81Lm"),
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}

@@ -19,7 +19,8 @@ from verify_service.errors import DeliveryFailed
 log = logging.getLogger(__name__)
 
 SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
-                             "pin_rotated", "phone_changed", "totp_enrolled"})
+                             "pin_rotated", "phone_changed", "totp_enrolled", "agent_anomaly",
+                             "agent_anomaly_cleared"})
 NO_ACCOUNT = "-"
 MAX_BACKOFF_SECONDS = 60
 

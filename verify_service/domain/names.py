@@ -77,3 +77,19 @@ class AuditEventName(StrEnum):
     CONSOLE_SIGNED_OUT = "console_signed_out"
     CONSOLE_SIGN_IN_FAILED = "console_sign_in_failed"
     CONSOLE_SIGN_IN_THROTTLED = "console_sign_in_throttled"
+    AGENT_ANOMALY = "agent_anomaly"
+    AGENT_ANOMALY_CLEARED = "agent_anomaly_cleared"
+
+
+class AnomalySubject(StrEnum):
+    """Who an agent anomaly is about: an agent_id, or an API key."""
+
+    AGENT = "agent"
+    KEY = "key"
+
+
+class AnomalyKind(StrEnum):
+    """Which threshold an agent anomaly crossed."""
+
+    DISTINCT_CUSTOMERS = "distinct_customers"
+    FAILURES = "failures"

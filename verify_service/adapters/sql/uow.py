@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from verify_service.adapters.sql.agent_watch import SqlAnomalyRepository
 from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
 from verify_service.adapters.sql.database import SqlDatabase
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
     challenges: SqlChallengeRepository
     outbox: SqlOutboxRepository
     users: SqlUserRepository
+    anomalies: SqlAnomalyRepository
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.challenges = SqlChallengeRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.users = SqlUserRepository(conn)
+        self.anomalies = SqlAnomalyRepository(conn, self._db)
         self.audit = SqlAuditLog(conn, self._db, self._signer)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
