@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
+from verify_service.console.agent_texts import AGENT_TEXTS
+
 LANGUAGES = ("ja", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -66,6 +68,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unavailable": "サービスが一時的に利用できません。もう一度お試しください。",
     },
 }
+
+
+for _language, _texts in AGENT_TEXTS.items():
+    MESSAGES[_language].update(_texts)
 
 
 def current_language() -> str:

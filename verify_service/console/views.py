@@ -153,6 +153,8 @@ def _explain(error: VerifyError) -> str:
     """A refusal in the agent's language."""
     if isinstance(error, NotFound):
         return translate("no_customer")
+    if isinstance(error, RateLimited) and error.details.get("reason") == "agent_blocked":
+        return translate("agent_blocked")
     if isinstance(error, RateLimited):
         return translate("rate_limited", seconds=error.retry_after)
     if isinstance(error, DependencyUnavailable):
@@ -203,3 +205,6 @@ def _http_error(error: HTTPException) -> Response:
     message = translate("csrf") if error.description == "csrf" else (
         translate("forbidden") if error.code == 403 else (error.description or ""))
     return page("error.html", error.code or 500, error=message)
+
+
+from verify_service.console import agents as _agents  # noqa: E402,F401  (registers the agent alerts page)
