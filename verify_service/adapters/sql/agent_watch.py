@@ -34,7 +34,9 @@ class SqlAnomalyRepository:
         """INSERT unless an open one holds the same open_key (a racing instance raised it first)."""
         values = {"id": anomaly.anomaly_id, "subject_kind": anomaly.subject, "open_key": anomaly.open_key,
                   **{name: getattr(anomaly, name) for name in _FIELDS}}
-        return bool(self._conn.execute(self._db.insert_ignore(agent_anomalies, **values)).rowcount)
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT here.
+        inserted = self._db.insert_ignore(agent_anomalies, **values).returning(agent_anomalies.c.id)
+        return self._conn.execute(inserted).first() is not None
 
     def open_for(self, subjects: Sequence[str], kinds: Sequence[str] | None = None) -> Anomaly | None:
         """One read through the unique open_key index."""
