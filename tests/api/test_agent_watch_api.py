@@ -188,3 +188,16 @@ def test_the_watch_store_down_alone_answers_503_never_a_pass(make_harness, own_r
     h.services.watch._activity = dead  # the real adapter, on a Redis that no longer answers
     response = h.check("C000", pin)
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_the_watch_costs_a_check_one_redis_call_and_no_sql_statement(make_harness, monkeypatch):
+    from tests.api.test_check_cost import count_statements
+
+    h = make_harness("postgres_redis")
+    pin = h.register()
+    h.check(pin=pin)
+    calls = []
+    script = h.services.watch._activity._script
+    monkeypatch.setattr(h.services.watch._activity, "_script", lambda **kw: calls.append(kw) or script(**kw))
+    assert count_statements(h, lambda: h.check(pin=pin)) == ["SELECT", "SELECT", "WITH"]
+    assert len(calls) == 1 and len(calls[0]["keys"]) == 6  # the agent's and the key's sets, together
