@@ -201,3 +201,20 @@ def test_the_watch_costs_a_check_one_redis_call_and_no_sql_statement(make_harnes
     monkeypatch.setattr(h.services.watch._activity, "_script", lambda **kw: calls.append(kw) or script(**kw))
     assert count_statements(h, lambda: h.check(pin=pin)) == ["SELECT", "SELECT", "WITH"]
     assert len(calls) == 1 and len(calls[0]["keys"]) == 6  # the agent's and the key's sets, together
+
+
+def metric(h, line_start):
+    text = h.client.get("/metrics").get_data(as_text=True)
+    return float(next(line for line in text.splitlines() if line.startswith(line_start)).split()[-1])
+
+
+def test_metrics_count_anomalies_by_kind_and_refusals_by_action(make_harness):
+    h = make_harness("sqlite", agent_block=True, agent_max_failures=2)
+    raised = metric(h, 'verify_agent_anomalies_total{kind="failures"}')
+    refused = metric(h, 'verify_agent_blocked_total{action="check"}')
+    pin = h.register("C000")
+    h.check("C000", wrong(pin))
+    h.check("C000", wrong(pin))
+    h.check("C000", pin)
+    assert metric(h, 'verify_agent_anomalies_total{kind="failures"}') == raised + 2  # the agent and its key
+    assert metric(h, 'verify_agent_blocked_total{action="check"}') == refused + 1
