@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.crypto import AuditSigner
+from verify_service.domain.agent_watch import Activity, Anomaly, WindowCounts
 from verify_service.domain.agents import AgentProfile
 from verify_service.domain.audit import GENESIS_HASH, anchor_due, chain_input, chain_of
 from verify_service.domain.contacts import Contact
@@ -36,7 +37,7 @@ from verify_service.domain.users import ConsoleUser
 from verify_service.errors import DuplicateKey
 
 if TYPE_CHECKING:
-    from verify_service.domain.ports import SendLog, UnitOfWorkFactory
+    from verify_service.domain.ports import AgentActivity, SendLog, UnitOfWorkFactory
     from verify_service.domain.users import PasswordHasher
 
 START = datetime(2026, 11, 23, 4, 5, 6, tzinfo=UTC)
@@ -109,6 +110,7 @@ class FakeStore:
         self.users: dict[str, ConsoleUser] = {}
         self.contacts: dict[str, Contact] = {}
         self.agent_profiles: dict[str, AgentProfile] = {}
+        self.anomalies: dict[str, Anomaly] = {}
 
 
 @dataclass(frozen=True)
@@ -487,6 +489,64 @@ class _AgentProfiles:
         return sorted(self._uow.state.agent_profiles.values(), key=lambda p: p.agent_id)
 
 
+class _Anomalies:
+    """Anomalies like SqlAnomalyRepository: one open per subject and kind, clearing only an open one."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add_open(self, anomaly: Anomaly) -> bool:
+        if any(a.open and a.open_key == anomaly.open_key for a in self._uow.state.anomalies.values()):
+            return False
+        self._uow.state.anomalies[anomaly.anomaly_id] = anomaly
+        return True
+
+    def open_for(self, subjects: Sequence[str], kinds: Sequence[str] | None = None) -> Anomaly | None:
+        found = [a for a in self._uow.state.anomalies.values() if a.open
+                 and f"{a.subject}:{a.subject_id}" in subjects and (kinds is None or a.kind in kinds)]
+        return min(found, key=lambda a: a.raised_at, default=None)
+
+    def get(self, anomaly_id: str) -> Anomaly | None:
+        return self._uow.state.anomalies.get(anomaly_id)
+
+    def listed(self, open_only: bool | None, limit: int) -> list[Anomaly]:
+        found = [a for a in self._uow.state.anomalies.values() if open_only is None or a.open == open_only]
+        return sorted(found, key=lambda a: a.raised_at, reverse=True)[:limit]
+
+    def clear(self, anomaly: Anomaly) -> bool:
+        stored = self._uow.state.anomalies.get(anomaly.anomaly_id)
+        if stored is None or not stored.open:
+            return False
+        self._uow.state.anomalies[anomaly.anomaly_id] = anomaly
+        return True
+
+
+class FakeAgentActivity:
+    """The activity window in lists, behind a lock; records every call; the same window edge as the adapters."""
+
+    def __init__(self) -> None:
+        self.acts: dict[str, list[tuple[datetime, Activity]]] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self._lock = threading.Lock()
+
+    def record(self, subjects: Sequence[str], activity: Activity, now: datetime,
+               window: timedelta) -> list[WindowCounts]:
+        with self._lock:
+            self.calls.append(tuple(subjects))
+            return [self._add(subject, activity, now, window) for subject in subjects]
+
+    def _add(self, subject: str, activity: Activity, now: datetime, window: timedelta) -> WindowCounts:
+        kept = [(at, act) for at, act in self.acts.get(subject, []) if at > now - window]
+        kept.append((now, activity))
+        self.acts[subject] = kept
+        return WindowCounts(checks=sum(act.check for _, act in kept), failures=sum(act.failed for _, act in kept),
+                            customers=len({act.account_id for _, act in kept}))
+
+    def reset(self, subject: str) -> None:
+        with self._lock:
+            self.acts.pop(subject, None)
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes it, like a transaction."""
 
@@ -500,6 +560,7 @@ class FakeUnitOfWork:
     users: _Users
     contacts: _Contacts
     agent_profiles: _AgentProfiles
+    anomalies: _Anomalies
 
     def __init__(self, store: FakeStore, log: list[str], *, events_vault: PinVault | None = None,
                  after_outbox: Callable[[], None] | None = None):
@@ -514,6 +575,7 @@ class FakeUnitOfWork:
         self.challenges, self.outbox, self.users = _Challenges(self), _Outbox(self), _Users(self)
         self.contacts, self.agent_profiles = _Contacts(self), _AgentProfiles(self)
         self.approvals = _Approvals(self)
+        self.anomalies = _Anomalies(self)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self
@@ -584,3 +646,4 @@ if TYPE_CHECKING:  # `mypy tests/fakes.py` checks the fakes against the ports
     _factory: UnitOfWorkFactory = FakeUnitOfWorkFactory()
     _send_log: SendLog = FakeSendLog()
     _hasher: PasswordHasher = FakePasswordHasher()
+    _activity: AgentActivity = FakeAgentActivity()

@@ -17,6 +17,8 @@ from verify_service.adapters.crypto import (
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.adapters.metrics import (
+    record_agent_anomaly,
+    record_agent_blocked,
     record_approval,
     record_check,
     record_code_sent,
@@ -24,13 +26,16 @@ from verify_service.adapters.metrics import (
     record_sms_refusal,
 )
 from verify_service.adapters.ratelimit import TokenBucketLimiter
+from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
 from verify_service.adapters.redis.revocations import RedisRevocationFeed
+from verify_service.adapters.sql.agent_watch import SqlAgentActivity
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
+from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
 from verify_service.domain.agents import AgentNames
 from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
 from verify_service.domain.audit import AuditAnchoring, AuditReader
@@ -42,7 +47,15 @@ from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, Out
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import CheckHistory, LockService
-from verify_service.domain.ports import AnchorSink, AttemptCounter, Clock, FailureHistory, MessageSender, PinVault
+from verify_service.domain.ports import (
+    AgentActivity,
+    AnchorSink,
+    AttemptCounter,
+    Clock,
+    FailureHistory,
+    MessageSender,
+    PinVault,
+)
 from verify_service.domain.sms_guard import SmsCaps, SmsGuard
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
@@ -81,6 +94,7 @@ class Services:
     contacts: ContactService
     agents: AgentNames
     approvals: ApprovalService
+    watch: AgentWatch
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -132,6 +146,21 @@ def build_counter(settings: Settings, db: SqlDatabase, history: FailureHistory |
     return SqlAttemptCounter(db)
 
 
+def watch_policy_from(settings: Settings) -> WatchPolicy:
+    """The agent misuse thresholds the settings describe."""
+    return WatchPolicy(max_customers=settings.agent_max_customers, max_failures=settings.agent_max_failures,
+                       window=timedelta(seconds=settings.agent_window_seconds), block=settings.agent_block)
+
+
+def build_watch(settings: Settings, db: SqlDatabase, uow: SqlUnitOfWorkFactory, clock: Clock) -> AgentWatch:
+    """The agent watch: its window in Redis when VERIFY_REDIS_URL is set, else in the database."""
+    activity: AgentActivity = SqlAgentActivity(db)
+    if settings.redis_url:
+        activity = RedisAgentActivity(connect(settings.redis_url, timeout=settings.redis_timeout_seconds))
+    return AgentWatch(uow=uow, activity=activity, clock=clock, policy=watch_policy_from(settings),
+                      on_raised=record_agent_anomaly, on_refused=record_agent_blocked)
+
+
 def build_senders(settings: Settings) -> dict[str, MessageSender]:
     """The sender for SMS messages (by VERIFY_DELIVERY_BACKEND) and for security events."""
     timeout = settings.http_timeout_seconds
@@ -181,6 +210,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     if settings.outbox_inprocess:
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
     totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
+    watch = build_watch(settings, db, uow, clock)
     factors: dict[str, Factor] = {"pin": PinFactor(vault=vault),
                                   "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong),
                                   "approval": ApprovalFactor(uow=uow, on_used=record_approval)}
@@ -188,7 +218,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           ttl=timedelta(seconds=settings.verification_ttl_seconds),
                           separate_counter=not settings.single_instance,
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
-                          on_checked=record_check)
+                          on_checked=record_check, watch=watch)
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
@@ -200,7 +230,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
-                          on_sent=record_code_sent),
+                          on_sent=record_code_sent, watch=watch),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.
@@ -210,4 +240,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         agents=AgentNames(uow=uow, clock=clock),
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
                                   policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval),
+        watch=watch,
     )

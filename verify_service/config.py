@@ -84,6 +84,11 @@ class Settings:
     # instance through Redis pub/sub at once, and this bounds an entry's age should that message be lost.
     # 0 looks every key up on every request. Without Redis keys are never cached.
     api_key_cache_seconds: int = 5
+    # Agent misuse detection (docs/API.md "Agent misuse detection" says why these defaults).
+    agent_max_customers: int = 30
+    agent_max_failures: int = 10
+    agent_window_seconds: int = 600
+    agent_block: bool = False
 
     @property
     def single_instance(self) -> bool:
@@ -157,6 +162,9 @@ _INT_FIELDS = {
     "contact_ttl_seconds": ("VERIFY_CONTACT_TTL_SECONDS", 1),
     "approval_ttl_seconds": ("VERIFY_APPROVAL_TTL_SECONDS", 1),
     "approval_max_per_hour": ("VERIFY_APPROVAL_MAX_PER_HOUR", 1),
+    "agent_max_customers": ("VERIFY_AGENT_MAX_CUSTOMERS", 1),
+    "agent_max_failures": ("VERIFY_AGENT_MAX_FAILURES", 1),
+    "agent_window_seconds": ("VERIFY_AGENT_WINDOW_SECONDS", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -265,6 +273,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["outbox_inprocess"] = _parse_bool("VERIFY_OUTBOX_INPROCESS", env["VERIFY_OUTBOX_INPROCESS"])
     if env.get("VERIFY_AUDIT_ANCHOR_WEBHOOK", "").strip():
         values["audit_anchor_webhook"] = _parse_bool("VERIFY_AUDIT_ANCHOR_WEBHOOK", env["VERIFY_AUDIT_ANCHOR_WEBHOOK"])
+    if env.get("VERIFY_AGENT_BLOCK", "").strip():
+        values["agent_block"] = _parse_bool("VERIFY_AGENT_BLOCK", env["VERIFY_AGENT_BLOCK"])
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from verify_service.domain.model import Challenge, Verification
+from verify_service.domain.names import AnomalyKind
 from verify_service.domain.sms_guard import REFUSAL_REASONS
 from verify_service.errors import DependencyUnavailable
 
@@ -40,6 +41,25 @@ SMS_REFUSED = Counter("verify_sms_refused_total",
                       ["reason"])
 for _reason in REFUSAL_REASONS:
     SMS_REFUSED.labels(_reason)  # every series exists from the start, so increase() sees the first refusal
+
+
+AGENT_ANOMALIES = Counter("verify_agent_anomalies_total", "Agent anomalies raised, by kind.", ["kind"])
+AGENT_BLOCKED = Counter("verify_agent_blocked_total",
+                        "Checks and code sends refused because the agent or key is blocked, by action.", ["action"])
+for _kind in AnomalyKind:
+    AGENT_ANOMALIES.labels(_kind.value)
+for _action in ("check", "code_send"):
+    AGENT_BLOCKED.labels(_action)
+
+
+def record_agent_anomaly(kind: str) -> None:
+    """Count one agent anomaly raised."""
+    AGENT_ANOMALIES.labels(kind).inc()
+
+
+def record_agent_blocked(action: str) -> None:
+    """Count one check or code send refused because the agent is blocked."""
+    AGENT_BLOCKED.labels(action).inc()
 
 
 def record_sms_refusal(reason: str) -> None:

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-from verify_service.api import approvals, audit, codes, contacts, customers, docs, locks, ops, pins, verifications
+from verify_service.api import (
+    agents,
+    approvals,
+    audit,
+    codes,
+    contacts,
+    customers,
+    docs,
+    locks,
+    ops,
+    pins,
+    verifications,
+)
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    for module in (customers, pins, verifications, codes, contacts, approvals, locks, audit, ops, docs):
+    for module in (customers, pins, verifications, codes, contacts, approvals, locks, audit, agents, ops, docs):
         app.register_blueprint(module.bp)

@@ -74,7 +74,7 @@ def requires(*roles: str) -> Callable[[F], F]:
                 raise RateLimited("Too many requests for this API key.", retry_after=math.ceil(wait))
             if not set(held) & set(roles):
                 raise Forbidden(f"This endpoint needs the {' or '.join(roles)} role.")
-            return view(*args, actor=Actor(key_name=name, ip=client_ip()), **kwargs)
+            return view(*args, actor=Actor(key_name=name, ip=client_ip(), roles=tuple(held)), **kwargs)
 
         return cast(F, wrapper)
 

@@ -14,6 +14,7 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask
 from marshmallow import Schema
 
+from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.contact_schemas import CONTACT_ID
 from verify_service.api.schemas import (
     ACCOUNT_ID,
@@ -45,6 +46,7 @@ PATH_PARAMS = {
     "challenge_id": (CHALLENGE_ID, "chl_7Xb2Qw"),
     "contact_id": (CONTACT_ID, "con_4Tq9Zp"),
     "approval_id": (APPROVAL_ID, "apr_4Hq9Zs"),
+    "anomaly_id": (ANOMALY_ID, "ano_Xc81Lm"),
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}

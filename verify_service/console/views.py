@@ -192,6 +192,8 @@ def _explain(error: VerifyError) -> str:
     reason = error.details.get("reason") if error.details else None
     if isinstance(reason, str) and f"why_{reason}" in MESSAGES["en"]:  # a refusal a feature explains itself
         return translate(f"why_{reason}")
+    if reason == "agent_blocked":
+        return translate("agent_blocked")
     key, values = refusal_key(error)
     if key == "refuse_phone_changed":
         values["until"] = local_deadline(_parse_deadline(str(values["until"])))
@@ -249,4 +251,5 @@ def _http_error(error: HTTPException) -> Response:
     return page("error.html", error.code or 500, error=message)
 
 
+from verify_service.console import agents as _agents  # noqa: E402,F401  (registers the agent alerts page)
 from verify_service.console import approvals as _approvals  # noqa: E402,F401  (its routes join this blueprint)

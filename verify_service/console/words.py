@@ -79,6 +79,7 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "contact_reported": "Customer reported a contact as not theirs", "agent_named": "Agent display name set",
         "approval_requested": "Approval requested", "approval_approved": "Customer approved a request",
         "approval_denied": "Customer denied a request", "approval_used": "Approval used in a check",
+        "agent_anomaly": "Agent activity alert", "agent_anomaly_cleared": "Agent activity alert cleared",
     },
     "ja": {
         "customer_registered": "お客様登録", "customer_updated": "登録情報の変更", "pin_issued": "PIN発行",
@@ -94,6 +95,7 @@ EVENT_WORDS: dict[str, dict[str, str]] = {
         "contact_reported": "お客様が連絡に心当たりなしと報告", "agent_named": "担当者の表示名を設定",
         "approval_requested": "承認依頼を送信", "approval_approved": "お客様が承認",
         "approval_denied": "お客様が拒否", "approval_used": "承認を本人確認に使用",
+        "agent_anomaly": "担当者の不審な操作を検知", "agent_anomaly_cleared": "担当者の操作アラートを解除",
     },
 }
 

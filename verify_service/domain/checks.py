@@ -13,7 +13,15 @@ from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, CheckResult, FactorResult
-from verify_service.domain.ports import AttemptCounter, CheckRecorder, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import (
+    ActivityWatch,
+    AttemptCounter,
+    CheckRecorder,
+    Clock,
+    PinVault,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from verify_service.domain.standing import standing
 from verify_service.errors import NotFound
 
@@ -85,14 +93,18 @@ class CheckService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
                  policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False,
-                 recorder: CheckRecorder | None = None, on_checked: Callable[[Verification], None] | None = None):
+                 recorder: CheckRecorder | None = None, on_checked: Callable[[Verification], None] | None = None,
+                 watch: ActivityWatch | None = None):
         self._uow, self._counter, self._clock = uow, counter, clock
+        self._watch = watch
         self._policy, self._factors, self._ttl = policy, factors, ttl
         self._separate_counter, self._recorder = separate_counter, recorder
         self._on_checked = on_checked or (lambda verification: None)
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
+        if self._watch is not None:  # a blocked agent's check evaluates nothing and counts no failure
+            self._watch.guard(request.agent_id, actor)
         now = self._clock.now()
         with self._uow() as uow:
             customer = load_customer(uow, request.account_id)
@@ -115,6 +127,8 @@ class CheckService:
             self._uncount(request.account_id, outcome, now)
             raise
         self._on_checked(verification)
+        if self._watch is not None:
+            self._watch.checked(verification, actor)
         return verification
 
     def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:

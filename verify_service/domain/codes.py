@@ -14,7 +14,7 @@ from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ChallengeStatus, FactorResult
-from verify_service.domain.ports import AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import ActivityWatch, AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.sms_guard import SmsGuard
 from verify_service.domain.standing import standing
 from verify_service.domain.templates import render_code_message
@@ -63,13 +63,16 @@ class CodeService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, counter: AttemptCounter,
                  policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard,
-                 on_sent: Callable[[Challenge], None] | None = None):
+                 on_sent: Callable[[Challenge], None] | None = None, watch: ActivityWatch | None = None):
         self._uow, self._vault, self._clock, self._counter = uow, vault, clock, counter
+        self._watch = watch
         self._policy, self._lock_policy, self._guard = policy, lock_policy, guard
         self._on_sent = on_sent or (lambda challenge: None)
 
     def send(self, request: SendRequest, actor: Actor) -> Challenge:
         """Check every refusal, then store the challenge and queue its message in one transaction."""
+        if self._watch is not None:
+            self._watch.guard(request.agent_id or actor.agent_id, actor, "code_send")
         now = self._clock.now()
         counter = self._counter.state(request.account_id, now, self._lock_policy)
         with self._uow(write=True) as uow:
@@ -81,6 +84,8 @@ class CodeService:
             challenge = self._create(uow, customer, request, channel, now, actor, destination)
             uow.commit()
         self._on_sent(challenge)
+        if self._watch is not None:
+            self._watch.sent(challenge, actor)
         return challenge
 
     def _refuse_or_channel(self, customer: Customer, request: SendRequest, now: datetime,

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
                              "pin_rotated", "phone_changed", "totp_enrolled", "contact_reported",
-                             "approval_requested", "approval_denied"})
+                             "approval_requested", "approval_denied", "agent_anomaly", "agent_anomaly_cleared"})
 NO_ACCOUNT = "-"
 MAX_BACKOFF_SECONDS = 60
 

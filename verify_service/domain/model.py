@@ -64,6 +64,7 @@ class Actor:
     key_name: str
     ip: str | None = None
     agent_id: str | None = None
+    roles: tuple[str, ...] = ()  # the API key's roles (none for the console)
 
 
 @dataclass(frozen=True)

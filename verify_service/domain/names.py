@@ -104,3 +104,19 @@ class AuditEventName(StrEnum):
     APPROVAL_APPROVED = "approval_approved"
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_USED = "approval_used"
+    AGENT_ANOMALY = "agent_anomaly"
+    AGENT_ANOMALY_CLEARED = "agent_anomaly_cleared"
+
+
+class AnomalySubject(StrEnum):
+    """Who an agent anomaly is about: an agent_id, or an API key."""
+
+    AGENT = "agent"
+    KEY = "key"
+
+
+class AnomalyKind(StrEnum):
+    """Which threshold an agent anomaly crossed."""
+
+    DISTINCT_CUSTOMERS = "distinct_customers"
+    FAILURES = "failures"

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from verify_service.domain.agent_watch import Activity, Anomaly, WindowCounts
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from verify_service.domain.contacts import Contact
     from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
+    Actor,
     ApiKey,
     Approval,
     AuditEvent,
@@ -355,6 +357,30 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+class AnomalyRepository(Protocol):
+    """Agent anomalies (the durable record of every block), inside a unit of work."""
+
+    def add_open(self, anomaly: Anomaly) -> bool:
+        """Store a new open anomaly; False (nothing stored) when its subject already has one of its kind open."""
+        ...
+
+    def open_for(self, subjects: Sequence[str], kinds: Sequence[str] | None = None) -> Anomaly | None:
+        """An open anomaly of any of the subjects (`agent:<id>`, `key:<name>`), of the kinds (default all)."""
+        ...
+
+    def get(self, anomaly_id: str) -> Anomaly | None:
+        """An anomaly by id, or None."""
+        ...
+
+    def listed(self, open_only: bool | None, limit: int) -> list[Anomaly]:
+        """Newest first: every anomaly (None), only open ones (True) or only cleared ones (False)."""
+        ...
+
+    def clear(self, anomaly: Anomaly) -> bool:
+        """Write the clearing (cleared_at, cleared_by, clear_reason) if still open; False if it was not."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction across every repository."""
 
@@ -406,6 +432,11 @@ class UnitOfWork(Protocol):
     @property
     def agent_profiles(self) -> AgentProfileRepository:
         """Agents' display names in this transaction."""
+        ...
+
+    @property
+    def anomalies(self) -> AnomalyRepository:
+        """Agent anomalies in this transaction."""
         ...
 
     def __enter__(self) -> UnitOfWork:
@@ -466,4 +497,33 @@ class FailureHistory(Protocol):
 
     def rebuild(self, key: str, now: datetime, policy: LockoutPolicy) -> CounterRecord:
         """The counter state the stored check records imply now."""
+        ...
+
+
+class AgentActivity(Protocol):
+    """What each watched agent and key did in a sliding window, atomic across every instance."""
+
+    def record(self, subjects: Sequence[str], activity: Activity, now: datetime,
+               window: timedelta) -> list[WindowCounts]:
+        """Count one act for every subject (one round trip); each subject's counts inside the window after it."""
+        ...
+
+    def reset(self, subject: str) -> None:
+        """Forget a subject's acts (its anomaly was cleared)."""
+        ...
+
+
+class ActivityWatch(Protocol):
+    """What the check and code services tell the agent watch (domain.agent_watch.AgentWatch)."""
+
+    def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
+        """Refuse (429 agent_blocked) before anything is evaluated when the agent or key is blocked."""
+        ...
+
+    def checked(self, verification: Verification, actor: Actor) -> None:
+        """Count an answered check."""
+        ...
+
+    def sent(self, challenge: Challenge, actor: Actor) -> None:
+        """Count a code send."""
         ...

@@ -245,3 +245,33 @@ agent_profiles = sa.Table(
     sa.Column("display_name", sa.String(64), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+# Agent misuse anomalies: the durable record of every block. `open_key` is set while open and NULL once
+# cleared, so the unique index allows one open anomaly per subject and kind (NULLs never collide).
+agent_anomalies = sa.Table(
+    "agent_anomalies", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("subject_kind", sa.String(8), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("count", sa.Integer(), nullable=False),
+    sa.Column("threshold", sa.Integer(), nullable=False),
+    sa.Column("window_seconds", sa.Integer(), nullable=False),
+    sa.Column("raised_at", UTCDateTime(), nullable=False),
+    sa.Column("cleared_at", UTCDateTime()),
+    sa.Column("cleared_by", sa.String(64)),
+    sa.Column("clear_reason", sa.String(500)),
+    sa.Column("open_key", sa.String(120), unique=True),
+)
+sa.Index("ix_agent_anomalies_raised_at", agent_anomalies.c.raised_at)
+
+# What watched agents and keys did in the last window (single-instance mode; Redis keeps it otherwise).
+agent_activity = sa.Table(
+    "agent_activity", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("is_check", sa.Boolean(), nullable=False),
+    sa.Column("failed", sa.Boolean(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_agent_activity_subject_at", agent_activity.c.subject, agent_activity.c.at)

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from verify_service.adapters.sql.agent_watch import SqlAnomalyRepository
 from verify_service.adapters.sql.approvals import SqlApprovalRepository
 from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     contacts: SqlContactRepository
     agent_profiles: SqlAgentProfileRepository
+    anomalies: SqlAnomalyRepository
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
@@ -54,6 +56,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(conn)
         self.users = SqlUserRepository(conn)
         self.contacts, self.agent_profiles = SqlContactRepository(conn), SqlAgentProfileRepository(conn)
+        self.anomalies = SqlAnomalyRepository(conn, self._db)
         self.audit = SqlAuditLog(conn, self._db, self._signer)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)

@@ -1,0 +1,67 @@
+"""The agent activity window in Redis: three sorted sets per subject, changed by one Lua script per act.
+
+Per subject: `c` (customers, score = last touch), `n` (checks) and `f` (failed checks), members older than the
+window trimmed on every act. The keys are their own (`verify:watch:...`): nothing here is read by the lockout
+rule, and nothing here decides a block (the open anomaly rows in SQL do). Times come from the service's clock;
+the TTL only collects garbage. A forgotten window (restart, flush) starts again from zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import redis
+
+from verify_service.adapters.redis.counters import translate_errors
+from verify_service.domain.agent_watch import Activity, WindowCounts
+from verify_service.domain.lockout import to_ms
+
+WATCH_SCRIPT = """
+local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local account, ref, is_check, failed = ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7] == '1'
+local out = {}
+for i = 1, #KEYS, 3 do
+  local customers, checks, failures = KEYS[i], KEYS[i + 1], KEYS[i + 2]
+  local seen = tonumber(redis.call('ZSCORE', customers, account))
+  if not seen or seen < now then redis.call('ZADD', customers, now, account) end
+  if is_check then redis.call('ZADD', checks, now, ref) end
+  if failed then redis.call('ZADD', failures, now, ref) end
+  for _, key in ipairs({checks, failures, customers}) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    table.insert(out, redis.call('ZCARD', key))
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return out
+"""
+GC_MARGIN_MS = 60_000
+
+
+class RedisAgentActivity:
+    """Atomic across every instance: one script call records an act for all its subjects and counts them."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "verify:"):
+        self._client, self._prefix = client, prefix
+        self._script = client.register_script(WATCH_SCRIPT)
+
+    def keys(self, subject: str) -> list[str]:
+        """The three sorted sets of a subject."""
+        return [f"{self._prefix}watch:{subject}:{part}" for part in ("c", "n", "f")]
+
+    def record(self, subjects: Sequence[str], activity: Activity, now: datetime,
+               window: timedelta) -> list[WindowCounts]:
+        """One round trip for every subject of the act."""
+        window_ms = int(window.total_seconds() * 1000)
+        args: list[int | str] = [to_ms(now), window_ms, window_ms + GC_MARGIN_MS, activity.account_id, activity.ref,
+                                 int(activity.check), int(activity.failed)]
+        with translate_errors():
+            raw = list(self._script(keys=[key for subject in subjects for key in self.keys(subject)], args=args))
+        values = [int(value) for value in raw]
+        return [WindowCounts(checks=values[i], failures=values[i + 1], customers=values[i + 2])
+                for i in range(0, len(values), 3)]
+
+    def reset(self, subject: str) -> None:
+        """Delete the subject's sets."""
+        with translate_errors():
+            self._client.delete(*self.keys(subject))

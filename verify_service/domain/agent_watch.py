@@ -1,0 +1,244 @@
+"""Agent misuse detection: per agent_id and per API key, checks, failures and distinct customers in a window.
+
+Over a threshold the service raises one `agent_anomaly` per episode (raised until a supervisor clears it), and
+with `block` refuses the agent's (or key's) further checks and code sends until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from verify_service.domain.model import Actor, AuditEvent, Challenge, Verification
+from verify_service.domain.names import AnomalyKind, AnomalySubject, AuditEventName, CheckResult
+from verify_service.errors import Conflict, NotFound, RateLimited
+
+if TYPE_CHECKING:
+    from verify_service.domain.ports import AgentActivity, Clock, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+AGENT_ROLE = "agent"
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    """The thresholds: more than `max_customers` distinct customers, or `max_failures` failed checks, per window."""
+
+    max_customers: int = 30
+    max_failures: int = 10
+    window: timedelta = timedelta(minutes=10)
+    block: bool = False
+
+    @property
+    def window_seconds(self) -> int:
+        """The window in whole seconds."""
+        return int(self.window.total_seconds())
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One watched party: an agent_id, or an API key by name."""
+
+    kind: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        """How stores name the subject (`agent:<agent_id>`, `key:<key name>`)."""
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One act that counts: a check (maybe failed), a code send or a summary read, on one customer."""
+
+    account_id: str
+    ref: str
+    check: bool = False
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """A subject's acts inside the window."""
+
+    checks: int = 0
+    failures: int = 0
+    customers: int = 0
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A raised threshold; open (and blocking, with `block`) until cleared."""
+
+    anomaly_id: str
+    subject: str
+    subject_id: str
+    kind: str
+    count: int
+    threshold: int
+    window_seconds: int
+    raised_at: datetime
+    cleared_at: datetime | None = None
+    cleared_by: str | None = None
+    clear_reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Not cleared yet."""
+        return self.cleared_at is None
+
+    @property
+    def open_key(self) -> str:
+        """Unique among open anomalies: one per subject and kind at a time (one event per episode)."""
+        return open_key(Subject(self.subject, self.subject_id), self.kind)
+
+
+def open_key(subject: Subject, kind: str) -> str:
+    """The key that makes an open anomaly unique per subject and kind."""
+    return f"{subject.key}:{kind}"
+
+
+def subjects_of(agent_id: str | None, actor: Actor) -> list[Subject]:
+    """Who an act counts for: the agent_id of agents' tools and console users, and the key of agent-role keys.
+
+    Portal keys act for the signed-in customer and admin keys for supervisors: neither is watched. The console's
+    shared key `console` is not watched as a key: each console user is watched under their own name.
+    """
+    agent_key = AGENT_ROLE in actor.roles
+    if not agent_key and actor.agent_id is None:
+        return []
+    subjects = [Subject(AnomalySubject.AGENT, agent_id)] if agent_id else []
+    if agent_key:
+        subjects.append(Subject(AnomalySubject.KEY, actor.key_name))
+    return subjects
+
+
+def breaches(counts: WindowCounts, policy: WatchPolicy) -> list[tuple[str, int, int]]:
+    """(kind, count, threshold) of every threshold the counts cross: the 31st customer, the 10th failure."""
+    found = []
+    if counts.customers > policy.max_customers:
+        found.append((AnomalyKind.DISTINCT_CUSTOMERS.value, counts.customers, policy.max_customers))
+    if counts.failures >= policy.max_failures:
+        found.append((AnomalyKind.FAILURES.value, counts.failures, policy.max_failures))
+    return found
+
+
+def anomaly_details(anomaly: Anomaly) -> dict[str, object]:
+    """The audit and webhook details of an anomaly (`agent_id` or `key` names the subject)."""
+    name = "agent_id" if anomaly.subject == AnomalySubject.AGENT else "key"
+    return {"anomaly_id": anomaly.anomaly_id, "subject": anomaly.subject, name: anomaly.subject_id,
+            "kind": anomaly.kind, "count": anomaly.count, "threshold": anomaly.threshold,
+            "window_seconds": anomaly.window_seconds}
+
+
+def _no_op(name: str) -> None:
+    """Default metrics hook."""
+
+
+class AgentWatch:
+    """Counts what agents do, raises anomalies once per episode, and refuses blocked agents before a check."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, activity: AgentActivity, clock: Clock, policy: WatchPolicy,
+                 on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op):
+        self._uow, self._activity, self._clock, self._policy = uow, activity, clock, policy
+        self._on_raised, self._on_refused = on_raised, on_refused
+
+    def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
+        """With `block`, 429 agent_blocked while the agent or the key has an open anomaly (asked every time)."""
+        if not self._policy.block:
+            return
+        subjects = subjects_of(agent_id, actor)
+        if not subjects:
+            return
+        with self._uow() as uow:
+            found = uow.anomalies.open_for([subject.key for subject in subjects])
+        if found is None:
+            return
+        self._on_refused(action)
+        log.warning("%s refused: %s %s is blocked (anomaly %s)", action, found.subject, found.subject_id,
+                    found.anomaly_id)
+        raise RateLimited("Checks from this agent are paused by security after unusual activity; "
+                          "a supervisor must clear it.", retry_after=self._policy.window_seconds,
+                          details={"reason": "agent_blocked", "subject": found.subject})
+
+    def checked(self, verification: Verification, actor: Actor) -> None:
+        """Count an answered check (a `rejected` one is a failure)."""
+        failed = verification.result == CheckResult.REJECTED
+        self._count(verification.agent_id, actor, Activity(verification.account_id, verification.verification_id,
+                                                           check=True, failed=failed))
+
+    def sent(self, challenge: Challenge, actor: Actor) -> None:
+        """Count a code send (a customer touched)."""
+        self._count(challenge.agent_id or actor.agent_id, actor, Activity(challenge.account_id, challenge.challenge_id))
+
+    def looked_up(self, account_id: str, actor: Actor) -> None:
+        """Count a summary read (per key only: the read carries no agent_id)."""
+        self._count(None, actor, Activity(account_id, f"read_{secrets.token_hex(8)}"))
+
+    def _count(self, agent_id: str | None, actor: Actor, activity: Activity) -> None:
+        """Record the act for each subject in one store call; raise what it pushed over a threshold."""
+        subjects = subjects_of(agent_id, actor)
+        if not subjects:
+            return
+        now = self._clock.now()
+        counts = self._activity.record([subject.key for subject in subjects], activity, now, self._policy.window)
+        for subject, window in zip(subjects, counts, strict=True):
+            for kind, count, threshold in breaches(window, self._policy):
+                self._raise(subject, kind, count, threshold, actor, now)
+
+    def _raise(self, subject: Subject, kind: str, count: int, threshold: int, actor: Actor, now: datetime) -> None:
+        """Store the anomaly and its event, unless this episode already has one open."""
+        key = open_key(subject, kind)
+        with self._uow() as uow:
+            if uow.anomalies.open_for([subject.key], kinds=[kind]) is not None:
+                return
+        anomaly = Anomaly(anomaly_id=f"ano_{secrets.token_urlsafe(18)}", subject=subject.kind, subject_id=subject.id,
+                          kind=kind, count=count, threshold=threshold, window_seconds=self._policy.window_seconds,
+                          raised_at=now)
+        with self._uow(write=True) as uow:
+            if not uow.anomalies.add_open(anomaly):
+                return  # another instance raised this episode first
+            agent_id = subject.id if subject.kind == AnomalySubject.AGENT else actor.agent_id
+            uow.audit.append(_event(AuditEventName.AGENT_ANOMALY, anomaly, actor, now, agent_id))
+            uow.commit()
+        log.warning("agent anomaly %s raised: %s over %d in %d s", anomaly.anomaly_id, key, threshold,
+                    anomaly.window_seconds)
+        self._on_raised(kind)
+
+    def anomalies(self, open_only: bool | None = None, limit: int = 200) -> list[Anomaly]:
+        """Anomalies newest first: all, only open ones, or only cleared ones."""
+        with self._uow() as uow:
+            return uow.anomalies.listed(open_only, limit)
+
+    def clear(self, anomaly_id: str, reason: str, actor: Actor) -> Anomaly:
+        """Clear an open anomaly (lifting its block) and reset its subject's window counts; audited."""
+        with self._uow() as uow:
+            found = uow.anomalies.get(anomaly_id)
+        if found is None:
+            raise NotFound(f"No anomaly {anomaly_id!r}.")
+        if not found.open:
+            raise Conflict("This anomaly was cleared already.")
+        # Reset first (outside the write transaction: the counts may live in the same SQLite file), so a check
+        # landing between the two finds the anomaly still open rather than old counts that raise a new one.
+        self._activity.reset(Subject(found.subject, found.subject_id).key)
+        now = self._clock.now()
+        cleared = replace(found, cleared_at=now, cleared_by=actor.agent_id or actor.key_name, clear_reason=reason)
+        with self._uow(write=True) as uow:
+            if not uow.anomalies.clear(cleared):
+                raise Conflict("This anomaly was cleared already.")
+            uow.audit.append(_event(AuditEventName.AGENT_ANOMALY_CLEARED, cleared, actor, now, actor.agent_id,
+                                    reason=reason))
+            uow.commit()
+        return cleared
+
+
+def _event(name: str, anomaly: Anomaly, actor: Actor, now: datetime, agent_id: str | None,
+           **extra: object) -> AuditEvent:
+    """An anomaly's audit event, on the system chain (it is about an agent, not a customer)."""
+    return AuditEvent(event=name, at=now, actor=actor.key_name, agent_id=agent_id, ip=actor.ip,
+                      details={**anomaly_details(anomaly), **extra})
