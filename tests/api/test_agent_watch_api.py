@@ -218,3 +218,18 @@ def test_metrics_count_anomalies_by_kind_and_refusals_by_action(make_harness):
     h.check("C000", pin)
     assert metric(h, 'verify_agent_anomalies_total{kind="failures"}') == raised + 2  # the agent and its key
     assert metric(h, 'verify_agent_blocked_total{action="check"}') == refused + 1
+
+
+def test_a_customer_can_still_deny_a_blocked_agents_approval_request_and_it_counts(make_harness, mode):
+    h = make_harness(mode, agent_block=True, agent_max_failures=2)
+    pin = h.register("C000")
+    asked = h.call("POST", "/v1/customers/C000/approvals", "agent",
+                   {"reason": "change withdrawal address", "agent_id": "agent-42", "channel": "phone"})
+    assert asked.status_code == 201
+    h.check("C000", wrong(pin))
+    h.check("C000", wrong(pin))  # agent-42 and its key are now blocked
+    assert h.check("C000", pin).status_code == 429
+    approval_id = asked.get_json()["approval_id"]
+    denied = h.call("POST", f"/v1/customers/C000/approvals/{approval_id}/answer", "portal", {"answer": "deny"})
+    assert denied.status_code == 200 and denied.get_json()["status"] == "denied"
+    assert h.call("GET", "/v1/customers/C000/lock", "agent").get_json()["failed_attempts"] == 3
