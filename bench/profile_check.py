@@ -2,6 +2,10 @@
 
     python bench/profile_check.py [--checks 2000] [--top 40] [--sort tottime|cumulative] [--wall]
 
+Instructions per check, repeatable on a shared machine: run it under `valgrind --tool=callgrind` with
+`--wall --checks 1` and `--wall --checks 201` and divide the difference by 200 (startup, seeding and
+warm-up cancel out). BENCH_PROFILE_DATABASE and BENCH_REDIS_URL give parallel runs their own database.
+
 The profile counts this process's CPU time (waits on PostgreSQL and Redis do not show). `--wall` skips
 the profiler and prints the mean wall and CPU time of one check (the profiler's own overhead inflates
 Python-heavy code, so read its shares, and use --wall for absolute numbers). `--trace` prints what one
@@ -42,7 +46,7 @@ def main() -> None:
     parser.add_argument("--wall", action="store_true")
     parser.add_argument("--trace", action="store_true", help="print what one check sends to PostgreSQL")
     args = parser.parse_args()
-    name = "verify_bench_profile"
+    name = os.environ.get("BENCH_PROFILE_DATABASE", "verify_bench_profile")  # parallel runs: one each
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

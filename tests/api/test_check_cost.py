@@ -28,8 +28,8 @@ def count_statements(harness, action):
     return statements
 
 
-def test_a_check_in_postgres_redis_mode_costs_three_statements_no_transaction_and_one_redis_call(make_harness,
-                                                                                                  monkeypatch):
+def test_a_check_in_postgres_redis_mode_costs_two_statements_no_transaction_and_one_redis_call(make_harness,
+                                                                                                monkeypatch):
     harness = make_harness("postgres_redis")
     pin = harness.register()
     first = count_statements(harness, lambda: harness.check(pin=pin))
@@ -39,11 +39,34 @@ def test_a_check_in_postgres_redis_mode_costs_three_statements_no_transaction_an
     for typed in (pin, "000001" if pin != "000001" else "000002"):
         calls.clear()
         statements = count_statements(harness, lambda typed=typed: harness.check(pin=typed))
-        # Customer, chain head (+ next event id), then record + event + head move in one statement; the
-        # agent's key was looked up by the first check and is cached since (revocations clear it).
-        assert statements == ["SELECT", "SELECT", "WITH"]
+        # Customer with its chain head (+ next event id), then record + event + head move in one statement;
+        # the agent's key was looked up by the first check and is cached since (revocations clear it).
+        assert statements == ["SELECT", "WITH"]
         assert len(calls) == 1
     assert first == ["SELECT", *statements]
+
+
+def test_a_check_whose_chain_moved_since_its_customer_read_reads_the_head_again(make_harness, monkeypatch):
+    from verify_service.adapters.sql import heads
+
+    harness = make_harness("postgres_redis")
+    pin = harness.register()
+    harness.check(pin=pin)
+    counter = harness.services.counter
+    original = counter.record_success
+
+    def another_check_first(*args, **kwargs):
+        # Between this check's customer read and its record write, another check lands on the same chain.
+        seen = heads.take("JP1001")
+        monkeypatch.setattr(counter, "record_success", original)
+        assert harness.check(pin=pin).status_code == 200
+        heads.remember(seen)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(counter, "record_success", another_check_first)
+    statements = count_statements(harness, lambda: harness.check(pin=pin))
+    assert statements[-3:] == ["WITH", "SELECT", "WITH"]  # lost the race, read the head, written
+    assert harness.app.test_cli_runner().invoke(args=["audit", "verify", "--no-anchor"]).exit_code == 0
 
 
 def test_a_check_whose_chain_keeps_moving_falls_back_to_the_locking_transaction(make_harness, monkeypatch):

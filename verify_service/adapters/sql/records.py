@@ -1,10 +1,11 @@
 """A check's record and its audit event in one durable statement (PostgreSQL).
 
 The usual path is a transaction: BEGIN, lock the chain head, move it, insert the event, insert the record,
-COMMIT (six round trips). Here it is two autocommit statements: read the head (and take the next event id),
-then one statement whose CTEs move the head only if it is still where it was read and insert the event and
-the record from that same move. If another writer moved the head meanwhile nothing is written and the read
-is repeated. The statement is its own transaction, so when it returns the record is as durable as a COMMIT.
+COMMIT (six round trips). Here it is one autocommit statement whose CTEs move the head only if it is still
+where it was read and insert the event and the record from that same move. The head (and the next event id)
+comes with the check's customer read (heads.py); if another writer moved the head meanwhile nothing is
+written, the head is read again and the write repeated. The statement is its own transaction, so when it
+returns the record is as durable as a COMMIT.
 
 Ids still rise along every chain: the id is taken in the read that saw the predecessor already committed.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from verify_service.adapters.sql import heads
 from verify_service.adapters.sql.audit import EVENT_FIELDS
 from verify_service.adapters.sql.database import SqlDatabase, translate_errors
 from verify_service.adapters.sql.repositories import verification_row
@@ -64,11 +66,14 @@ class PostgresCheckRecorder:
         record = {f"v_{name}": value for name, value in verification_row(verification).items()}
         with translate_errors(), self._db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            head = heads.take(chain)
             for _ in range(MAX_TRIES):
-                head = conn.execute(_READ_HEAD, {"c": chain}).first()
                 if head is None:
-                    return False
-                prev_seq, prev_hash, event_id = head[0], head[1], int(head[2])
+                    read = conn.execute(_READ_HEAD, {"c": chain}).first()
+                    if read is None:
+                        return False
+                    head = heads.Head(chain, read[0], read[1], int(read[2]))
+                prev_seq, prev_hash, event_id = head.seq, head.hash, head.next_id
                 key_id = self._signer.newest_key_id()
                 digest = self._signer.sign(key_id, chain_input(prev_hash, chain, prev_seq + 1, event, event_id))
                 assert digest is not None
@@ -78,4 +83,5 @@ class PostgresCheckRecorder:
                           **{f"e_{name}": getattr(event, name) for name in EVENT_FIELDS}, **record}
                 if conn.execute(_WRITE, values).first() is not None:
                     return True
+                head = None
         return False

@@ -9,6 +9,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from verify_service.adapters.sql import heads
 from verify_service.adapters.sql.database import fetch_one_on_driver
 from verify_service.adapters.sql.tables import UTCDateTime, api_keys, console_users, customers, verifications
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
@@ -43,10 +44,14 @@ def _customer_values(customer: Customer) -> dict[str, Any]:
 
 
 _CUSTOMER = sa.select(customers).where(customers.c.account_id == sa.bindparam("a"))
-# The same read as plain SQL for psycopg (PostgreSQL): every check starts with it.
+# The same read as plain SQL for psycopg (PostgreSQL): every check starts with it, so it also brings the
+# customer's audit head and the next event id for the check's record write (heads.py).
 _CUSTOMER_COLUMNS = tuple(column.name for column in customers.c)
 _CUSTOMER_UTC = frozenset(column.name for column in customers.c if isinstance(column.type, UTCDateTime))
-_CUSTOMER_SQL = f"SELECT {', '.join(_CUSTOMER_COLUMNS)} FROM customers WHERE account_id = %s"
+_CUSTOMER_SQL = (f"SELECT {', '.join('c.' + name for name in _CUSTOMER_COLUMNS)}, h.seq, h.hash, "
+                 "nextval('audit_events_id_seq') FROM customers c LEFT JOIN audit_heads h "
+                 "ON h.chain = c.account_id WHERE c.account_id = %s")
+_WIDTH = len(_CUSTOMER_COLUMNS)
 _CUSTOMER_FOR_UPDATE = _CUSTOMER.with_for_update()
 _INSERT_VERIFICATION = verifications.insert()
 _LIVE_KEY = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("h"), api_keys.c.revoked_at.is_(None))
@@ -63,9 +68,12 @@ class SqlCustomerRepository:
         if not for_update and self._conn.dialect.name == "postgresql":
             found = fetch_one_on_driver(self._conn, _CUSTOMER_SQL, (account_id,))
             if found is None:
+                heads.remember(None)
                 return None
+            seq, digest, next_id = found[_WIDTH:]
+            heads.remember(None if seq is None else heads.Head(account_id, seq, digest, int(next_id)))
             values = {name: value.astimezone(UTC) if name in _CUSTOMER_UTC and value is not None else value
-                      for name, value in zip(_CUSTOMER_COLUMNS, found, strict=True)}
+                      for name, value in zip(_CUSTOMER_COLUMNS, found[:_WIDTH], strict=True)}
             return _customer_from_row(cast(RowMapping, values))
         query = _CUSTOMER_FOR_UPDATE if for_update else _CUSTOMER
         row = self._conn.execute(query, {"a": account_id}).mappings().first()
