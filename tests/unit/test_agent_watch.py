@@ -142,3 +142,19 @@ def test_one_store_call_per_act():
     watch, _, _, activity, _, _ = world()
     watch.checked(answered("C1"), AGENT_KEY)
     assert activity.calls == [("agent:agent-7", "key:crm")]
+
+
+
+def test_acts_past_a_threshold_ask_the_store_about_the_open_episode_once_in_a_while(monkeypatch):
+    from tests import fakes
+
+    watch, clock, _, _, raised, _ = world()
+    asked = []
+    original = fakes._Anomalies.open_for
+    monkeypatch.setattr(fakes._Anomalies, "open_for", lambda self, *a, **k: asked.append(a) or original(self, *a, **k))
+    for n in range(40):  # one agent over the limit for 36 checks: a load test, or an insider at work
+        watch.checked(answered(f"C{n}"), AGENT_KEY)
+    assert len(raised) == 2 and len(asked) == 2  # one look per subject when raising, none per later check
+    clock.advance(11)
+    watch.checked(answered("C99"), AGENT_KEY)
+    assert len(raised) == 2 and len(asked) == 4  # looked again after KNOWN_OPEN_FOR: still the same episode

@@ -140,6 +140,9 @@ def _no_op(name: str) -> None:
     """Default metrics hook."""
 
 
+KNOWN_OPEN_FOR = timedelta(seconds=10)
+
+
 class AgentWatch:
     """Counts what agents do, raises anomalies once per episode, and refuses blocked agents before a check."""
 
@@ -147,6 +150,10 @@ class AgentWatch:
                  on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op):
         self._uow, self._activity, self._clock, self._policy = uow, activity, clock, policy
         self._on_raised, self._on_refused = on_raised, on_refused
+        # Episodes known to be open, so acts past a threshold do not each ask the database again (a load of
+        # checks from one agent over the limit would otherwise pay a SQL read per check). Kept briefly: a clear
+        # on another instance is seen within KNOWN_OPEN_FOR.
+        self._known_open: dict[str, datetime] = {}
 
     def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
         """With `block`, 429 agent_blocked while the agent or the key has an open anomaly (asked every time)."""
@@ -194,18 +201,24 @@ class AgentWatch:
     def _raise(self, subject: Subject, kind: str, count: int, threshold: int, actor: Actor, now: datetime) -> None:
         """Store the anomaly and its event, unless this episode already has one open."""
         key = open_key(subject, kind)
+        known_until = self._known_open.get(key)
+        if known_until is not None and now < known_until:
+            return
         with self._uow() as uow:
             if uow.anomalies.open_for([subject.key], kinds=[kind]) is not None:
+                self._known_open[key] = now + KNOWN_OPEN_FOR
                 return
         anomaly = Anomaly(anomaly_id=f"ano_{secrets.token_urlsafe(18)}", subject=subject.kind, subject_id=subject.id,
                           kind=kind, count=count, threshold=threshold, window_seconds=self._policy.window_seconds,
                           raised_at=now)
         with self._uow(write=True) as uow:
             if not uow.anomalies.add_open(anomaly):
+                self._known_open[key] = now + KNOWN_OPEN_FOR
                 return  # another instance raised this episode first
             agent_id = subject.id if subject.kind == AnomalySubject.AGENT else actor.agent_id
             uow.audit.append(_event(AuditEventName.AGENT_ANOMALY, anomaly, actor, now, agent_id))
             uow.commit()
+        self._known_open[key] = now + KNOWN_OPEN_FOR
         log.warning("agent anomaly %s raised: %s over %d in %d s", anomaly.anomaly_id, key, threshold,
                     anomaly.window_seconds)
         self._on_raised(kind)
@@ -226,6 +239,7 @@ class AgentWatch:
         # Reset first (outside the write transaction: the counts may live in the same SQLite file), so a check
         # landing between the two finds the anomaly still open rather than old counts that raise a new one.
         self._activity.reset(Subject(found.subject, found.subject_id).key)
+        self._known_open.pop(open_key(Subject(found.subject, found.subject_id), found.kind), None)
         now = self._clock.now()
         cleared = replace(found, cleared_at=now, cleared_by=actor.agent_id or actor.key_name, clear_reason=reason)
         with self._uow(write=True) as uow:
