@@ -4,34 +4,14 @@ The account page is the platform's backend with a portal key; the agent uses the
 real HTTP from one harness, and Playwright drives one tab for the agent and one for the customer.
 """
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from examples.account_page.app import create_app as create_account_page
-from tests.browser.test_console_browser import CHROMIUM, FLAGS, PASSWORD, shot
-from tests.browser.test_console_browser import sign_in as agent_signs_in
-from tests.servers import free_port
+from tests.browser.conftest import PASSWORD, served, shot
+from tests.browser.conftest import sign_in as agent_signs_in
 from verify_service.domain.model import Actor
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test does)")
 DEMO_PASSWORD = "demo password for the example page"
-
-
-def serve(app):
-    """Serve a WSGI app on a free port in a thread; return its base URL and server."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -39,14 +19,13 @@ def site(make_harness, gateway):
     """verify-service with an agent, and the example account page talking to it with the portal key."""
     harness = make_harness("sqlite", delivery_backend="webhook", sms_webhook_url=gateway.url)
     harness.services.users.create("alice", "agent", PASSWORD)
-    harness.base_url, service = serve(harness.app)
-    page_app = create_account_page(verify_url=harness.base_url, portal_key=harness.keys["portal"],
-                                   demo_password=DEMO_PASSWORD)
-    harness.account_url, account_server = serve(page_app)
-    yield harness
-    for server in (service, account_server):
-        server.shutdown()
-        server.server_close()
+    with served(harness.app) as base_url:
+        harness.base_url = base_url
+        page_app = create_account_page(verify_url=base_url, portal_key=harness.keys["portal"],
+                                       demo_password=DEMO_PASSWORD)
+        with served(page_app) as account_url:
+            harness.account_url = account_url
+            yield harness
 
 
 def tab(browser, locale):

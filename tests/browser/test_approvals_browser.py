@@ -1,33 +1,10 @@
 """Approval requests in a real browser (Playwright driving Debian's Chromium): the agent's side of push approval."""
 
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
-from tests.servers import free_port
+from tests.browser.conftest import PASSWORD, served, shot, sign_in
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test does)")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed: apt-get install -y --no-install-recommends chromium fonts-liberation",
-                allow_module_level=True)
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-PASSWORD = "correct horse battery staple"
 REASON = "change withdrawal address"
-FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -35,34 +12,9 @@ def site(make_harness):
     """The app served over real HTTP, with an agent."""
     harness = make_harness("sqlite")
     harness.services.users.create("alice", "agent", PASSWORD)
-    server = make_server("127.0.0.1", free_port(), harness.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    harness.base_url = f"http://127.0.0.1:{server.server_port}"
-    yield harness
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Tokyo", viewport={"width": 1000, "height": 1100})
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, site):
-    page.goto(site.base_url + "/console/login")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    with served(harness.app) as base_url:
+        harness.base_url = base_url
+        yield harness
 
 
 def send_request(page):

@@ -1,34 +1,12 @@
 """The agent console in a real browser: Playwright driving Debian's Chromium, keyboard only where it matters."""
 
 import re
-import shutil
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.servers import free_port
+from tests.browser.conftest import served, shot, sign_in
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test does)")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Chromium is not installed: apt-get install -y --no-install-recommends chromium fonts-liberation",
-                allow_module_level=True)
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "correct horse battery staple"
-FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
 
 
 @pytest.fixture
@@ -37,36 +15,9 @@ def site(make_harness, gateway):
     harness = make_harness("sqlite", delivery_backend="webhook", sms_webhook_url=gateway.url)
     harness.services.users.create("alice", "agent", PASSWORD)
     harness.services.users.create("sam", "supervisor", PASSWORD)
-    server = make_server("127.0.0.1", free_port(), harness.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    harness.base_url = f"http://127.0.0.1:{server.server_port}"
-    yield harness
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Tokyo", viewport={"width": 1000, "height": 900})
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, site, username="alice", password=PASSWORD):
-    page.goto(site.base_url + "/console/login")
-    page.focus("input[name=username]")  # it has autofocus; Chromium skips autofocus on some reloads
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    with served(harness.app) as base_url:
+        harness.base_url = base_url
+        yield harness
 
 
 def verify(page, account_id, pin=None, code=None):
