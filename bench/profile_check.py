@@ -3,7 +3,7 @@
     python bench/profile_check.py [--checks 2000] [--top 40] [--sort tottime|cumulative] [--wall]
 
 Instructions per check, repeatable on a shared machine: run it under `valgrind --tool=callgrind` with
-`--wall --checks 1` and `--wall --checks 201` and divide the difference by 200 (startup, seeding and
+`--wall --customers 200 --checks 1` and `... --checks 201` and divide the difference by 200 (startup, seeding and
 warm-up cancel out). BENCH_PROFILE_DATABASE and BENCH_REDIS_URL give parallel runs their own database.
 
 The profile counts this process's CPU time (waits on PostgreSQL and Redis do not show). `--wall` skips
@@ -44,7 +44,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--wall", action="store_true")
+    parser.add_argument("--customers", type=int, default=1000,
+                        help="how many customers the checks go round (each is checked once in the warm-up)")
     parser.add_argument("--trace", action="store_true", help="print what one check sends to PostgreSQL")
+    parser.add_argument("--minimal", action="store_true",
+                        help="profile the minimal design (bench/minimal_app.py) instead of the service")
     args = parser.parse_args()
     name = os.environ.get("BENCH_PROFILE_DATABASE", "verify_bench_profile")  # parallel runs: one each
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -62,16 +66,23 @@ def main() -> None:
     services = app.extensions["verify"]
     secret = services.keys.create("bench", ["agent"])[1]
     sample = seed(url, 1000, PIN_KEYS, 1000)
-    client = app.test_client()
+    if args.minimal:  # the same database, key and customers; the minimal app reads its settings from the env
+        os.environ.update({"VERIFY_ENV": "test", "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_URL": REDIS_URL,
+                           "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_FAILURE_WINDOW_SECONDS": "1"})
+        from bench.minimal_app import app as minimal_app
+
+        client = minimal_app.test_client()
+    else:
+        client = app.test_client()
     headers = {"Authorization": f"Bearer {secret}"}
 
     def check(i: int) -> None:
-        account_id, pin = sample[i % len(sample)]
+        account_id, pin = sample[i % args.customers]
         response = client.post("/v1/verifications", headers=headers,
                                json={"account_id": account_id, "channel": "phone", "agent_id": "bench", "pin": pin})
         assert response.status_code == 200, response.get_json()
 
-    for i in range(200):  # warm up: connections, prepared statements, audit heads
+    for i in range(args.customers):  # warm up: connections, prepared statements, every customer's audit head
         check(i)
     if args.trace:
         from psycopg import Connection

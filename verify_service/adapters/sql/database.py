@@ -113,6 +113,36 @@ class SqlDatabase:
                 if transaction.is_active:
                     transaction.rollback()
 
+    @contextlib.contextmanager
+    def driver(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled psycopg connection in autocommit, for hot-path statements sent straight to the driver.
+
+        PostgreSQL only. Every statement is its own transaction: when it returns, what it wrote is as durable
+        as a COMMIT. Outages become 503s and a broken connection is dropped with the rest of the pool.
+        """
+        with translate_errors():
+            try:
+                fairy = self.engine.raw_connection()
+            except psycopg.Error as error:  # the checkout's connect (the pool hands back the driver's error)
+                raise DependencyUnavailable(retry_after=2) from error
+        driver = fairy.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            driver.autocommit = True
+            yield driver
+        except psycopg.Error as error:
+            if driver.broken or driver.closed:
+                fairy.invalidate()
+                self.engine.dispose()
+            translated = _driver_error(error)
+            if translated is None:
+                raise
+            raise translated from error
+        finally:
+            if not (driver.broken or driver.closed):
+                driver.autocommit = False  # as the pool's other users expect it
+            fairy.close()
+
     def insert_ignore(self, table: sa.Table, **values: Any) -> Any:
         """INSERT that does nothing when the primary key exists."""
         dialect = postgresql if self.dialect == "postgresql" else sqlite
@@ -143,10 +173,42 @@ def fetch_one_on_driver(conn: Connection, sql: str, params: tuple[Any, ...]) -> 
         if driver.broken or driver.closed:
             conn.invalidate()
             conn.engine.dispose()
-        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-            log.warning("database unavailable: %s", type(error).__name__)
-            raise DependencyUnavailable(retry_after=2) from error
-        raise
+        translated = _driver_error(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _driver_error(error: psycopg.Error) -> Exception | None:
+    """What a psycopg error on the hot path becomes (503 for an outage, DuplicateKey); None: itself."""
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        log.warning("database unavailable: %s", type(error).__name__)
+        return DependencyUnavailable(retry_after=2)
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return DuplicateKey(str(error))
+    return None
+
+
+class DriverStatement:
+    """A SQLAlchemy statement compiled once for psycopg, run on a bare driver connection (hot path).
+
+    The SQL text and each parameter's bind processing (JSON, UTC datetimes) are SQLAlchemy's own, taken once;
+    only the per-execution machinery (execution context, compiled cache lookup, result wrapping) is skipped.
+    """
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._processors = [(name, processor) for name, bind in compiled.binds.items()
+                            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The driver's parameters for these values (processed as SQLAlchemy would)."""
+        processed = dict(values)
+        for name, processor in self._processors:
+            if processed.get(name) is not None:
+                processed[name] = processor(processed[name])
+        return processed
 
 
 @contextlib.contextmanager

@@ -15,10 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from verify_service.adapters.sql import heads
 from verify_service.adapters.sql.audit import EVENT_FIELDS
-from verify_service.adapters.sql.database import SqlDatabase, translate_errors
+from verify_service.adapters.sql.database import DriverStatement, SqlDatabase
 from verify_service.adapters.sql.repositories import verification_row
 from verify_service.adapters.sql.tables import audit_events, audit_heads, verifications
 from verify_service.domain.audit import CHAIN_FORMAT, chain_input, chain_of
@@ -29,7 +30,7 @@ from verify_service.domain.ports import ChainSigner
 # falls back to the locking transaction, which queues instead of retrying.
 MAX_TRIES = 5
 
-_READ_HEAD = sa.text("SELECT seq, hash, nextval('audit_events_id_seq') FROM audit_heads WHERE chain = :c")
+_READ_HEAD = "SELECT seq, hash, nextval('audit_events_id_seq') FROM audit_heads WHERE chain = %s"
 
 
 def _typed(prefix: str, table: sa.Table) -> list[Any]:
@@ -52,6 +53,7 @@ def _build_write() -> sa.Insert:
 
 
 _WRITE = _build_write()
+_DRIVER_WRITE = DriverStatement(_WRITE, postgresql_psycopg.dialect())
 
 
 class PostgresCheckRecorder:
@@ -64,12 +66,11 @@ class PostgresCheckRecorder:
         """True once stored; False if the chain kept moving (or has no head yet): use a transaction then."""
         chain = chain_of(event)
         record = {f"v_{name}": value for name, value in verification_row(verification).items()}
-        with translate_errors(), self._db.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self._db.driver() as conn:  # SQLAlchemy's execution would cost more than the round trip
             head = heads.take(chain)
             for _ in range(MAX_TRIES):
                 if head is None:
-                    read = conn.execute(_READ_HEAD, {"c": chain}).first()
+                    read = conn.execute(_READ_HEAD, (chain,)).fetchone()
                     if read is None:
                         return False
                     head = heads.Head(chain, read[0], read[1], int(read[2]))
@@ -81,7 +82,7 @@ class PostgresCheckRecorder:
                           "e_id": event_id, "e_chain": chain, "e_seq": prev_seq + 1, "e_prev_hash": prev_hash,
                           "e_hash": digest, "e_key_id": key_id, "e_chain_format": CHAIN_FORMAT,
                           **{f"e_{name}": getattr(event, name) for name in EVENT_FIELDS}, **record}
-                if conn.execute(_WRITE, values).first() is not None:
+                if conn.execute(_DRIVER_WRITE.sql, _DRIVER_WRITE.params(values)).fetchone() is not None:
                     return True
                 head = None
         return False

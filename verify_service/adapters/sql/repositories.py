@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from verify_service.adapters.sql import heads
-from verify_service.adapters.sql.database import fetch_one_on_driver
+from verify_service.adapters.sql.database import SqlDatabase, fetch_one_on_driver
 from verify_service.adapters.sql.tables import UTCDateTime, api_keys, console_users, customers, verifications
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
 from verify_service.domain.users import ConsoleUser
@@ -58,15 +58,31 @@ _LIVE_KEY = sa.select(api_keys).where(api_keys.c.key_hash == sa.bindparam("h"), 
 
 
 class SqlCustomerRepository:
-    """Customers in the `customers` table."""
+    """Customers in the `customers` table.
 
-    def __init__(self, conn: Connection):
-        self._conn = conn
+    `conn` may be a function giving the connection, so that a read sent to `driver` (a plain PostgreSQL read,
+    its own autocommit transaction) needs no SQLAlchemy connection at all.
+    """
+
+    def __init__(self, conn: Connection | Callable[[], Connection], *, driver: SqlDatabase | None = None):
+        self._get_conn = conn if callable(conn) else lambda: conn
+        self._driver = driver
+
+    @property
+    def _conn(self) -> Connection:
+        return self._get_conn()
+
+    def _fetch_customer(self, account_id: str) -> tuple[Any, ...] | None:
+        """The customer row with its audit head, straight from psycopg."""
+        if self._driver is not None:
+            with self._driver.driver() as conn:
+                return conn.execute(_CUSTOMER_SQL, (account_id,)).fetchone()
+        return fetch_one_on_driver(self._conn, _CUSTOMER_SQL, (account_id,))
 
     def get(self, account_id: str, *, for_update: bool = False) -> Customer | None:
         """One customer by account id."""
-        if not for_update and self._conn.dialect.name == "postgresql":
-            found = fetch_one_on_driver(self._conn, _CUSTOMER_SQL, (account_id,))
+        if not for_update and (self._driver is not None or self._conn.dialect.name == "postgresql"):
+            found = self._fetch_customer(account_id)
             if found is None:
                 heads.remember(None)
                 return None

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from verify_service.adapters.sql.agent_watch import SqlAnomalyRepository
 from verify_service.adapters.sql.approvals import SqlApprovalRepository
@@ -23,19 +26,11 @@ from verify_service.domain.ports import ChainSigner, PinVault
 
 
 class SqlUnitOfWork:
-    """Opens a transaction on enter; rolls back on exit unless committed."""
+    """Opens a transaction on first use; rolls back on exit unless committed.
 
-    customers: SqlCustomerRepository
-    verifications: SqlVerificationRepository
-    audit: SqlAuditLog | SecurityEventAuditLog
-    api_keys: SqlApiKeyRepository
-    challenges: SqlChallengeRepository
-    approvals: SqlApprovalRepository
-    outbox: SqlOutboxRepository
-    users: SqlUserRepository
-    contacts: SqlContactRepository
-    agent_profiles: SqlAgentProfileRepository
-    anomalies: SqlAnomalyRepository
+    Repositories are made when first asked for, and the connection is taken only when one needs it: a check's
+    customer read on PostgreSQL goes straight to the driver (autocommit) and takes no SQLAlchemy connection.
+    """
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner, *, write: bool = False, snapshot: bool = False,
                  events_vault: PinVault | None = None, after_outbox: Callable[[], None] | None = None):
@@ -45,31 +40,75 @@ class SqlUnitOfWork:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> SqlUnitOfWork:
-        """Begin a transaction (BEGIN IMMEDIATE on SQLite when writing)."""
-        conn = self._stack.enter_context(self._db.transaction(write=self._write, snapshot=self._snapshot))
-        self._conn = conn
-        self.customers = SqlCustomerRepository(conn)
-        self.verifications = SqlVerificationRepository(conn)
-        self.api_keys = SqlApiKeyRepository(conn)
-        self.challenges = SqlChallengeRepository(conn)
-        self.approvals = SqlApprovalRepository(conn)
-        self.outbox = SqlOutboxRepository(conn)
-        self.users = SqlUserRepository(conn)
-        self.contacts, self.agent_profiles = SqlContactRepository(conn), SqlAgentProfileRepository(conn)
-        self.anomalies = SqlAnomalyRepository(conn, self._db)
-        self.audit = SqlAuditLog(conn, self._db, self._signer)
-        if self._events_vault is not None:
-            self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
+        """Nothing is opened yet: the first repository call begins the transaction (BEGIN IMMEDIATE on SQLite
+        when writing)."""
         return self
 
     def __exit__(self, *exc: Any) -> None:
         """Roll back what was not committed and release the connection."""
         self._stack.__exit__(*exc)
 
+    @functools.cached_property
+    def _conn(self) -> Connection:
+        """This unit's connection, in its transaction."""
+        return self._stack.enter_context(self._db.transaction(write=self._write, snapshot=self._snapshot))
+
+    def _connection(self) -> Connection:
+        return self._conn
+
+    @functools.cached_property
+    def customers(self) -> SqlCustomerRepository:
+        """Customers; a plain PostgreSQL read of one customer goes to the driver."""
+        fast = not self._write and not self._snapshot and self._db.dialect == "postgresql"
+        return SqlCustomerRepository(self._connection, driver=self._db if fast else None)
+
+    @functools.cached_property
+    def verifications(self) -> SqlVerificationRepository:
+        return SqlVerificationRepository(self._conn)
+
+    @functools.cached_property
+    def api_keys(self) -> SqlApiKeyRepository:
+        return SqlApiKeyRepository(self._conn)
+
+    @functools.cached_property
+    def challenges(self) -> SqlChallengeRepository:
+        return SqlChallengeRepository(self._conn)
+
+    @functools.cached_property
+    def approvals(self) -> SqlApprovalRepository:
+        return SqlApprovalRepository(self._conn)
+
+    @functools.cached_property
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self._conn)
+
+    @functools.cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self._conn)
+
+    @functools.cached_property
+    def contacts(self) -> SqlContactRepository:
+        return SqlContactRepository(self._conn)
+
+    @functools.cached_property
+    def agent_profiles(self) -> SqlAgentProfileRepository:
+        return SqlAgentProfileRepository(self._conn)
+
+    @functools.cached_property
+    def anomalies(self) -> SqlAnomalyRepository:
+        return SqlAnomalyRepository(self._conn, self._db)
+
+    @functools.cached_property
+    def audit(self) -> SqlAuditLog | SecurityEventAuditLog:
+        log = SqlAuditLog(self._conn, self._db, self._signer)
+        return log if self._events_vault is None else SecurityEventAuditLog(log, self, self._events_vault)
+
     def commit(self) -> None:
         """Commit the transaction; wake the outbox if this work queued messages."""
+        if "_conn" not in self.__dict__:
+            return  # nothing was read or written through the transaction
         self._conn.commit()
-        if self.outbox.added and self._after_outbox is not None:
+        if "outbox" in self.__dict__ and self.outbox.added and self._after_outbox is not None:
             self._after_outbox()
 
 
