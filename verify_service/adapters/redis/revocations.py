@@ -57,7 +57,7 @@ class RedisRevocationFeed:
             while self._pubsub.get_message(timeout=0) is not None:
                 changed = True  # a revocation (or anything unexpected: be safe)
             return CHANGED if changed else LIVE
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, ValueError):  # hiredis polls a closed socket as fd -1: ValueError
             log.warning("key revocation feed lost; API keys are looked up on every request until it is back")
             self._drop()
             return DOWN
@@ -87,7 +87,7 @@ class RedisRevocationFeed:
         if self._pubsub is not None and self._pid == os.getpid():
             try:
                 self._pubsub.close()
-            except (redis.RedisError, OSError):
+            except (redis.RedisError, OSError, ValueError):
                 pass
         self._pubsub = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from verify_service.adapters.sql.tables import metadata
 from verify_service.errors import DependencyUnavailable, DuplicateKey
@@ -87,6 +89,10 @@ class SqlDatabase:
             self.engine = _sqlite_engine(url, timeout)
         else:
             self.engine = _postgres_engine(url, timeout)
+        # The hot path's own connections: one per thread (a sync worker has one), kept out of the pool.
+        self._local = threading.local()
+        self._held: list[tuple[int, psycopg.Connection[Any]]] = []
+        self._held_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -115,33 +121,53 @@ class SqlDatabase:
 
     @contextlib.contextmanager
     def driver(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled psycopg connection in autocommit, for hot-path statements sent straight to the driver.
+        """This thread's own psycopg connection in autocommit, for hot-path statements sent straight to the driver.
 
         PostgreSQL only. Every statement is its own transaction: when it returns, what it wrote is as durable
-        as a COMMIT. Outages become 503s and a broken connection is dropped with the rest of the pool.
+        as a COMMIT. The connection is taken from the engine once (its connect arguments and timeouts) and then
+        kept by the thread, detached from the pool: a check pays no pool checkout, no reset and no SQLAlchemy
+        connection. So a worker holds at most one connection more than its pool. Outages become 503s; a broken
+        connection is dropped (with the pool's), and the next call connects again.
         """
-        with translate_errors():
-            try:
-                fairy = self.engine.raw_connection()
-            except psycopg.Error as error:  # the checkout's connect (the pool hands back the driver's error)
-                raise DependencyUnavailable(retry_after=2) from error
-        driver = fairy.driver_connection
-        assert isinstance(driver, psycopg.Connection)
+        conn = self._held_connection()
         try:
-            driver.autocommit = True
-            yield driver
+            yield conn
         except psycopg.Error as error:
-            if driver.broken or driver.closed:
-                fairy.invalidate()
+            if conn.broken or conn.closed:
+                self._drop_held(conn)
                 self.engine.dispose()
             translated = _driver_error(error)
             if translated is None:
                 raise
             raise translated from error
-        finally:
-            if not (driver.broken or driver.closed):
-                driver.autocommit = False  # as the pool's other users expect it
-            fairy.close()
+
+    def _held_connection(self) -> psycopg.Connection[Any]:
+        """This thread's connection (a new one after a fork, or once the last one broke)."""
+        held: tuple[int, psycopg.Connection[Any]] | None = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid() and not (held[1].closed or held[1].broken):
+            return held[1]
+        with translate_errors():
+            try:
+                fairy = self.engine.raw_connection()
+            except psycopg.Error as error:  # the connect itself (the pool hands back the driver's error)
+                log.warning("database unavailable: %s", type(error).__name__)
+                raise DependencyUnavailable(retry_after=2) from error
+        conn = fairy.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        fairy.detach()
+        conn.autocommit = True
+        self._local.held = (os.getpid(), conn)
+        with self._held_lock:
+            self._held.append((os.getpid(), conn))
+        return conn
+
+    def _drop_held(self, conn: psycopg.Connection[Any]) -> None:
+        """Forget (and close) a held connection."""
+        self._local.held = None
+        with self._held_lock:
+            self._held = [(pid, held) for pid, held in self._held if held is not conn]
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def insert_ignore(self, table: sa.Table, **values: Any) -> Any:
         """INSERT that does nothing when the primary key exists."""
@@ -154,8 +180,14 @@ class SqlDatabase:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
-        """Close pooled connections (tests, shutdown)."""
+        """Close pooled connections and this process's held ones (tests, shutdown)."""
         self.engine.dispose()
+        with self._held_lock:
+            mine = [conn for pid, conn in self._held if pid == os.getpid()]
+            self._held = [(pid, conn) for pid, conn in self._held if pid != os.getpid()]
+        for conn in mine:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 def fetch_one_on_driver(conn: Connection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -196,8 +228,9 @@ class DriverStatement:
     only the per-execution machinery (execution context, compiled cache lookup, result wrapping) is skipped.
     """
 
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect):
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect):
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = str(compiled)
         self._processors = [(name, processor) for name, bind in compiled.binds.items()
                             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]

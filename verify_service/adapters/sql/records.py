@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from verify_service.adapters.sql import heads
 from verify_service.adapters.sql.audit import EVENT_FIELDS
@@ -53,7 +52,6 @@ def _build_write() -> sa.Insert:
 
 
 _WRITE = _build_write()
-_DRIVER_WRITE = DriverStatement(_WRITE, postgresql_psycopg.dialect())
 
 
 class PostgresCheckRecorder:
@@ -61,6 +59,7 @@ class PostgresCheckRecorder:
 
     def __init__(self, db: SqlDatabase, signer: ChainSigner):
         self._db, self._signer = db, signer
+        self._write = DriverStatement(_WRITE, db.engine.dialect)  # compiled once, by the engine's own dialect
 
     def record(self, verification: Verification, event: AuditEvent) -> bool:
         """True once stored; False if the chain kept moving (or has no head yet): use a transaction then."""
@@ -82,7 +81,7 @@ class PostgresCheckRecorder:
                           "e_id": event_id, "e_chain": chain, "e_seq": prev_seq + 1, "e_prev_hash": prev_hash,
                           "e_hash": digest, "e_key_id": key_id, "e_chain_format": CHAIN_FORMAT,
                           **{f"e_{name}": getattr(event, name) for name in EVENT_FIELDS}, **record}
-                if conn.execute(_DRIVER_WRITE.sql, _DRIVER_WRITE.params(values)).fetchone() is not None:
+                if conn.execute(self._write.sql, self._write.params(values)).fetchone() is not None:
                     return True
                 head = None
         return False

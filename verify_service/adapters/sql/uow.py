@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -23,6 +22,25 @@ from verify_service.adapters.sql.repositories import (
 )
 from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.ports import ChainSigner, PinVault
+
+T = TypeVar("T")
+
+
+class _lazy(Generic[T]):  # noqa: N801 (used like functools.cached_property)
+    """A value made on first access and kept on the instance.
+
+    Not functools.cached_property: on Python 3.11 that holds one lock per property for every instance, so a
+    thread waiting for SQLite's write lock inside `_conn` would stall every other thread's first `_conn`,
+    including the one holding the write lock (a deadlock until busy_timeout).
+    """
+
+    def __init__(self, make: Callable[[Any], T]):
+        self._make, self._name = make, make.__name__
+
+    def __get__(self, instance: Any, owner: Any = None) -> T:
+        value = self._make(instance)
+        instance.__dict__[self._name] = value  # found there from now on: this is a non-data descriptor
+        return value
 
 
 class SqlUnitOfWork:
@@ -48,7 +66,7 @@ class SqlUnitOfWork:
         """Roll back what was not committed and release the connection."""
         self._stack.__exit__(*exc)
 
-    @functools.cached_property
+    @_lazy
     def _conn(self) -> Connection:
         """This unit's connection, in its transaction."""
         return self._stack.enter_context(self._db.transaction(write=self._write, snapshot=self._snapshot))
@@ -56,49 +74,49 @@ class SqlUnitOfWork:
     def _connection(self) -> Connection:
         return self._conn
 
-    @functools.cached_property
+    @_lazy
     def customers(self) -> SqlCustomerRepository:
         """Customers; a plain PostgreSQL read of one customer goes to the driver."""
         fast = not self._write and not self._snapshot and self._db.dialect == "postgresql"
         return SqlCustomerRepository(self._connection, driver=self._db if fast else None)
 
-    @functools.cached_property
+    @_lazy
     def verifications(self) -> SqlVerificationRepository:
         return SqlVerificationRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def api_keys(self) -> SqlApiKeyRepository:
         return SqlApiKeyRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def challenges(self) -> SqlChallengeRepository:
         return SqlChallengeRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def approvals(self) -> SqlApprovalRepository:
         return SqlApprovalRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def outbox(self) -> SqlOutboxRepository:
         return SqlOutboxRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def users(self) -> SqlUserRepository:
         return SqlUserRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def contacts(self) -> SqlContactRepository:
         return SqlContactRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def agent_profiles(self) -> SqlAgentProfileRepository:
         return SqlAgentProfileRepository(self._conn)
 
-    @functools.cached_property
+    @_lazy
     def anomalies(self) -> SqlAnomalyRepository:
         return SqlAnomalyRepository(self._conn, self._db)
 
-    @functools.cached_property
+    @_lazy
     def audit(self) -> SqlAuditLog | SecurityEventAuditLog:
         log = SqlAuditLog(self._conn, self._db, self._signer)
         return log if self._events_vault is None else SecurityEventAuditLog(log, self, self._events_vault)
