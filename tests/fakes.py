@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from verify_service.adapters.crypto import AuditSigner
-from verify_service.domain.agent_watch import Activity, Anomaly, WindowCounts
+from verify_service.domain.agent_watch import Activity, Anomaly, CarriedAct, WindowCounts
 from verify_service.domain.agents import AgentProfile
 from verify_service.domain.audit import GENESIS_HASH, anchor_due, chain_input, chain_of
 from verify_service.domain.contacts import Contact
@@ -62,20 +62,32 @@ class FakeClock:
 class FakeAttemptCounter:
     """The lockout counter in a dict, behind a lock (the rule itself is the domain's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: FakeAgentActivity | None = None) -> None:
         self.records: dict[str, CounterRecord] = {}
         self._lock = threading.Lock()
+        self._watch = watch  # given: checks' acts ride on the count, as with Redis holding both
 
     def _record(self, key: str) -> CounterRecord:
         return self.records.setdefault(key, CounterRecord([]))
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> FailureOutcome:
-        with self._lock:
-            return self._record(key).fail(to_ms(now), policy)
+    def _carry(self, carry: CarriedAct | None, now: datetime, failed: bool) -> None:
+        if carry is not None and self._watch is not None:
+            carry.counts = self._watch.record(carry.subjects, Activity(carry.account_id, carry.ref, check=True,
+                                                                       failed=failed), now, carry.window)
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> FailureOutcome:
         with self._lock:
-            return self._record(key).succeed(to_ms(now), policy)
+            outcome = self._record(key).fail(to_ms(now), policy)
+            self._carry(carry, now, failed=outcome.counted)
+            return outcome
+
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> datetime | None:
+        with self._lock:
+            locked = self._record(key).succeed(to_ms(now), policy)
+            self._carry(carry, now, failed=False)
+            return locked
 
     def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
         with self._lock:

@@ -138,9 +138,15 @@ def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds), lease=lease, batch=batch)
 
 
-def build_counter(settings: Settings, db: SqlDatabase, history: FailureHistory | None = None) -> AttemptCounter:
-    """Redis when VERIFY_REDIS_URL is set (a forgotten counter is rebuilt from `history`), else the database."""
+def build_counter(settings: Settings, db: SqlDatabase, history: FailureHistory | None = None,
+                  activity: AgentActivity | None = None) -> AttemptCounter:
+    """Redis when VERIFY_REDIS_URL is set (a forgotten counter is rebuilt from `history`), else the database.
+
+    With the agent watch's window in Redis too (`activity`), checks count both in one script call on its client.
+    """
     if settings.redis_url:
+        if isinstance(activity, RedisAgentActivity):
+            return RedisAttemptCounter(activity.client, history=history, watch=activity)
         client = connect(settings.redis_url, timeout=settings.redis_timeout_seconds)
         return RedisAttemptCounter(client, history=history)
     return SqlAttemptCounter(db)
@@ -152,11 +158,15 @@ def watch_policy_from(settings: Settings) -> WatchPolicy:
                        window=timedelta(seconds=settings.agent_window_seconds), block=settings.agent_block)
 
 
-def build_watch(settings: Settings, db: SqlDatabase, uow: SqlUnitOfWorkFactory, clock: Clock) -> AgentWatch:
-    """The agent watch: its window in Redis when VERIFY_REDIS_URL is set, else in the database."""
-    activity: AgentActivity = SqlAgentActivity(db)
+def build_activity(settings: Settings, db: SqlDatabase) -> AgentActivity:
+    """The agent watch's window: in Redis when VERIFY_REDIS_URL is set, else in the database."""
     if settings.redis_url:
-        activity = RedisAgentActivity(connect(settings.redis_url, timeout=settings.redis_timeout_seconds))
+        return RedisAgentActivity(connect(settings.redis_url, timeout=settings.redis_timeout_seconds))
+    return SqlAgentActivity(db)
+
+
+def build_watch(settings: Settings, activity: AgentActivity, uow: SqlUnitOfWorkFactory, clock: Clock) -> AgentWatch:
+    """The agent watch over its window."""
     return AgentWatch(uow=uow, activity=activity, clock=clock, policy=watch_policy_from(settings),
                       on_raised=record_agent_anomaly, on_refused=record_agent_blocked)
 
@@ -199,7 +209,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     vault = KeyRingVault.from_setting(settings.pin_keys)
     signer = AuditSigner.from_setting(settings.audit_keys)
     uow = SqlUnitOfWorkFactory(db, signer, events_vault=vault if settings.events_webhook_url else None)
-    counter = build_counter(settings, db, CheckHistory(uow=uow))
+    activity = build_activity(settings, db)
+    counter = build_counter(settings, db, CheckHistory(uow=uow), activity)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
                            policy=delivery_policy_from(settings),
@@ -210,7 +221,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     if settings.outbox_inprocess:
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
     totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
-    watch = build_watch(settings, db, uow, clock)
+    watch = build_watch(settings, activity, uow, clock)
     factors: dict[str, Factor] = {"pin": PinFactor(vault=vault),
                                   "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong),
                                   "approval": ApprovalFactor(uow=uow, on_used=record_approval)}

@@ -180,9 +180,11 @@ def test_redis_down_answers_503_never_a_pass(make_harness, own_redis):
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
 
 
-def test_the_watch_store_down_alone_answers_503_never_a_pass(make_harness, own_redis):
+def test_the_watch_store_down_alone_answers_503_for_a_check_it_counts_on_its_own(make_harness, own_redis):
     h = make_harness("postgres_redis")
     pin = h.register("C000")
+    for _ in range(5):
+        h.check("C000", wrong(pin))  # locked: the next check asks no counter, so the watch counts it itself
     dead = RedisAgentActivity(connect(own_redis.url, timeout=0.2))
     own_redis.stop()
     h.services.watch._activity = dead  # the real adapter, on a Redis that no longer answers
@@ -190,17 +192,32 @@ def test_the_watch_store_down_alone_answers_503_never_a_pass(make_harness, own_r
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "service_unavailable"
 
 
-def test_the_watch_costs_a_check_one_redis_call_and_no_sql_statement(make_harness, monkeypatch):
+def test_the_watch_costs_a_check_no_redis_call_of_its_own_and_no_sql_statement(make_harness, monkeypatch):
     from tests.api.test_check_cost import count_statements
 
     h = make_harness("postgres_redis")
     pin = h.register()
     h.check(pin=pin)
-    calls = []
-    script = h.services.watch._activity._script
-    monkeypatch.setattr(h.services.watch._activity, "_script", lambda **kw: calls.append(kw) or script(**kw))
+    counter, calls = h.services.counter, []
+    for owner, name in ((counter, "_script"), (counter, "_carry"), (h.services.watch._activity, "_script")):
+        script = getattr(owner, name)
+        monkeypatch.setattr(owner, name,
+                            lambda script=script, name=name, **kw: calls.append((name, kw)) or script(**kw))
     assert count_statements(h, lambda: h.check(pin=pin)) == ["SELECT", "WITH"]  # as without the watch
-    assert len(calls) == 1 and len(calls[0]["keys"]) == 6  # the agent's and the key's sets, together
+    # One script call: the customer's counter, then the agent's and the key's sets, together.
+    assert [(name, len(kw["keys"])) for name, kw in calls] == [("_carry", 7)]
+
+
+def test_a_carried_failure_counts_for_the_watch_exactly_like_one_counted_on_its_own(make_harness):
+    h = make_harness("postgres_redis", agent_max_failures=3)
+    pins = [h.register(f"C{n:03}") for n in range(3)]
+    for n, pin in enumerate(pins[:2]):
+        assert h.check(f"C{n:03}", wrong(pin)).get_json()["result"] == "rejected"
+    assert anomalies(h) == []
+    assert h.check("C000", pins[0]).get_json()["result"] == "verified"  # a success is no failure
+    assert anomalies(h) == []
+    assert h.check("C002", wrong(pins[2])).get_json()["result"] == "rejected"  # the third failure in the window
+    assert [(a["kind"], a["count"]) for a in anomalies(h)] == [("failures", 3), ("failures", 3)]
 
 
 def metric(h, line_start):

@@ -1,6 +1,7 @@
 """What one verification check costs: SQL statements and Redis round trips (a regression guard, not a timing)."""
 
 import psycopg
+import redis
 from sqlalchemy import event
 
 
@@ -34,15 +35,16 @@ def test_a_check_in_postgres_redis_mode_costs_two_statements_no_transaction_and_
     pin = harness.register()
     first = count_statements(harness, lambda: harness.check(pin=pin))
     calls = []
-    script = harness.services.counter._script
-    monkeypatch.setattr(harness.services.counter, "_script", lambda **kw: calls.append(kw) or script(**kw))
+    sent = redis.Redis.execute_command
+    monkeypatch.setattr(redis.Redis, "execute_command", lambda self, *a, **k: calls.append(a[0]) or sent(self, *a, **k))
     for typed in (pin, "000001" if pin != "000001" else "000002"):
         calls.clear()
         statements = count_statements(harness, lambda typed=typed: harness.check(pin=typed))
         # Customer with its chain head (+ next event id), then record + event + head move in one statement;
         # the agent's key was looked up by the first check and is cached since (revocations clear it).
         assert statements == ["SELECT", "WITH"]
-        assert len(calls) == 1
+        # One Redis round trip: the lockout count, with the agent watch's count riding on it.
+        assert calls == ["EVALSHA"]
     assert first == ["SELECT", *statements]
 
 

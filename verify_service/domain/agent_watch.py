@@ -62,6 +62,21 @@ class Activity:
     failed: bool = False
 
 
+@dataclass
+class CarriedAct:
+    """A check's act, handed to the lockout counter so that a store able to count both does it in one call.
+
+    The counter sets `counts` when it counted the act (with the lockout change, atomically); it is a failure when
+    the counter counted a failure (the check is `rejected`). Left None, the watch counts the check itself.
+    """
+
+    subjects: tuple[str, ...]
+    account_id: str
+    ref: str
+    window: timedelta
+    counts: list[WindowCounts] | None = None
+
+
 @dataclass(frozen=True)
 class WindowCounts:
     """A subject's acts inside the window."""
@@ -173,8 +188,18 @@ class AgentWatch:
                           "a supervisor must clear it.", retry_after=self._policy.window_seconds,
                           details={"reason": "agent_blocked", "subject": found.subject})
 
-    def checked(self, verification: Verification, actor: Actor) -> None:
-        """Count an answered check (a `rejected` one is a failure)."""
+    def carry_check(self, agent_id: str | None, actor: Actor, account_id: str, ref: str) -> CarriedAct | None:
+        """The act of a check about to be counted, for the lockout counter to carry (None: nobody is watched)."""
+        subjects = subjects_of(agent_id, actor)
+        if not subjects:
+            return None
+        return CarriedAct(tuple(subject.key for subject in subjects), account_id, ref, self._policy.window)
+
+    def checked(self, verification: Verification, actor: Actor, carried: CarriedAct | None = None) -> None:
+        """Count an answered check (a `rejected` one is a failure), unless the lockout counter carried it."""
+        if carried is not None and carried.counts is not None:
+            self._judge(subjects_of(verification.agent_id, actor), carried.counts, actor, self._clock.now())
+            return
         failed = verification.result == CheckResult.REJECTED
         self._count(verification.agent_id, actor, Activity(verification.account_id, verification.verification_id,
                                                            check=True, failed=failed))
@@ -194,6 +219,10 @@ class AgentWatch:
             return
         now = self._clock.now()
         counts = self._activity.record([subject.key for subject in subjects], activity, now, self._policy.window)
+        self._judge(subjects, counts, actor, now)
+
+    def _judge(self, subjects: list[Subject], counts: list[WindowCounts], actor: Actor, now: datetime) -> None:
+        """Raise what the counts pushed over a threshold, subject by subject."""
         for subject, window in zip(subjects, counts, strict=True):
             for kind, count, threshold in breaches(window, self._policy):
                 self._raise(subject, kind, count, threshold, actor, now)

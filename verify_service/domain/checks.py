@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
@@ -108,6 +109,10 @@ class CheckService:
         now = self._clock.now()
         with self._uow() as uow:
             customer = load_customer(uow, request.account_id)
+        verification_id = f"ver_{secrets.token_urlsafe(18)}"
+        # The agent watch's count rides on the lockout count where one store holds both (one round trip).
+        carried = None if self._watch is None else \
+            self._watch.carry_check(request.agent_id, actor, request.account_id, verification_id)
         given = [name for name in FACTOR_ORDER if getattr(request, name) is not None]
         factors = dict.fromkeys(given, NOT_CHECKED)
         known = standing(customer, now, self._policy)  # the counter's lock comes back from the counting step
@@ -117,10 +122,10 @@ class CheckService:
             outcome = _Outcome(CheckResult.LOCKED, locked_until=known.locked_until)
         else:
             factors = {name: self._factors[name].evaluate(customer, request, now) for name in given}
-            outcome = self._apply_lockout(customer.account_id, factors, now)
+            outcome = self._apply_lockout(customer.account_id, factors, now, carried)
             if outcome.result == CheckResult.LOCKED:
                 factors = dict.fromkeys(given, NOT_CHECKED)
-        verification = self._verification(request, actor, factors, outcome, now)
+        verification = self._verification(verification_id, request, actor, factors, outcome, now)
         try:
             self._record(verification, outcome, actor, now)
         except Exception:
@@ -128,7 +133,7 @@ class CheckService:
             raise
         self._on_checked(verification)
         if self._watch is not None:
-            self._watch.checked(verification, actor)
+            self._watch.checked(verification, actor, carried)
         return verification
 
     def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:
@@ -140,25 +145,26 @@ class CheckService:
         except Exception:  # the counter is down too: the original error is what the caller gets
             log.warning("a failure whose check was not recorded could not be uncounted")
 
-    def _apply_lockout(self, key: str, factors: dict[str, FactorResult], now: datetime) -> _Outcome:
+    def _apply_lockout(self, key: str, factors: dict[str, FactorResult], now: datetime,
+                       carried: CarriedAct | None) -> _Outcome:
         """Count a failure or reset the count, atomically against every instance."""
         if all(value == MATCH for value in factors.values()):
-            locked_until = self._counter.record_success(key, now, self._policy)
+            locked_until = self._counter.record_success(key, now, self._policy, carried)
             if locked_until is not None:
                 return _Outcome(CheckResult.LOCKED, locked_until=locked_until, from_counter=True)
             return _Outcome(CheckResult.VERIFIED)
-        failure = self._counter.record_failure(key, now, self._policy)
+        failure = self._counter.record_failure(key, now, self._policy, carried)
         if not failure.counted:
             return _Outcome(CheckResult.LOCKED, failure.failures, failure.locked_until, from_counter=True)
         return _Outcome(CheckResult.REJECTED, failure.failures, failure.locked_until, failure.locked_now,
                         from_counter=True)
 
-    def _verification(self, request: CheckRequest, actor: Actor, factors: dict[str, FactorResult],
-                      outcome: _Outcome, now: datetime) -> Verification:
+    def _verification(self, verification_id: str, request: CheckRequest, actor: Actor,
+                      factors: dict[str, FactorResult], outcome: _Outcome, now: datetime) -> Verification:
         """Build the record the agent and downstream systems see."""
         verified = outcome.result == CheckResult.VERIFIED
         return Verification(
-            verification_id=f"ver_{secrets.token_urlsafe(18)}", account_id=request.account_id,
+            verification_id=verification_id, account_id=request.account_id,
             verified=verified, result=outcome.result,
             factors={name: factors.get(name, NOT_CHECKED) for name in FACTOR_ORDER
                      if name in BASE_FACTORS or name in factors},

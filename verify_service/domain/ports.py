@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from verify_service.domain.agent_watch import Activity, Anomaly, WindowCounts
+from verify_service.domain.agent_watch import Activity, Anomaly, CarriedAct, WindowCounts
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy
 
 if TYPE_CHECKING:
@@ -463,12 +463,18 @@ class UnitOfWorkFactory(Protocol):
 class AttemptCounter(Protocol):
     """Failed attempts per customer, atomic across every instance."""
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> FailureOutcome:
-        """Count a failure unless locked; lock at the threshold."""
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> FailureOutcome:
+        """Count a failure unless locked; lock at the threshold.
+
+        A counter that shares its store with the agent watch's window counts `carry` in the same atomic call (a
+        failure if this one was counted) and sets `carry.counts`; any other leaves it alone.
+        """
         ...
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
-        """Reset the count unless locked; return the lock's end if locked.
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> datetime | None:
+        """Reset the count unless locked; return the lock's end if locked (`carry`: as record_failure).
 
         Asked only while the customer's row holds no running lock (CheckService looks there first): a counter
         Redis forgot is then reset without a rebuild, which could only have found a lock the row would hold.
@@ -520,8 +526,12 @@ class ActivityWatch(Protocol):
         """Refuse (429 agent_blocked) before anything is evaluated when the agent or key is blocked."""
         ...
 
-    def checked(self, verification: Verification, actor: Actor) -> None:
-        """Count an answered check."""
+    def carry_check(self, agent_id: str | None, actor: Actor, account_id: str, ref: str) -> CarriedAct | None:
+        """The act of a check about to be counted, for the lockout counter to carry (None: nobody is watched)."""
+        ...
+
+    def checked(self, verification: Verification, actor: Actor, carried: CarriedAct | None = None) -> None:
+        """Count an answered check (unless the lockout counter carried it: then judge its counts)."""
         ...
 
     def sent(self, challenge: Challenge, actor: Actor) -> None:

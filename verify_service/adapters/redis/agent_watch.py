@@ -13,27 +13,32 @@ from datetime import datetime, timedelta
 
 import redis
 
-from verify_service.adapters.redis.counters import translate_errors
-from verify_service.domain.agent_watch import Activity, WindowCounts
+from verify_service.adapters.redis.client import translate_errors
+from verify_service.domain.agent_watch import Activity, CarriedAct, WindowCounts
 from verify_service.domain.lockout import to_ms
 
-WATCH_SCRIPT = """
-local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local account, ref, is_check, failed = ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7] == '1'
-local out = {}
-for i = 1, #KEYS, 3 do
-  local customers, checks, failures = KEYS[i], KEYS[i + 1], KEYS[i + 2]
-  local seen = tonumber(redis.call('ZSCORE', customers, account))
-  if not seen or seen < now then redis.call('ZADD', customers, now, account) end
-  if is_check then redis.call('ZADD', checks, now, ref) end
-  if failed then redis.call('ZADD', failures, now, ref) end
-  for _, key in ipairs({checks, failures, customers}) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-    table.insert(out, redis.call('ZCARD', key))
-    redis.call('PEXPIRE', key, ttl)
+# One act for the subjects whose three keys start at KEYS[first] (the lockout script carries it from KEYS[2]).
+WATCH_FUNCTION = """
+local function watch(first, now, window, ttl, account, ref, is_check, failed)
+  local out = {}
+  for i = first, #KEYS, 3 do
+    local customers, checks, failures = KEYS[i], KEYS[i + 1], KEYS[i + 2]
+    local seen = tonumber(redis.call('ZSCORE', customers, account))
+    if not seen or seen < now then redis.call('ZADD', customers, now, account) end
+    if is_check then redis.call('ZADD', checks, now, ref) end
+    if failed then redis.call('ZADD', failures, now, ref) end
+    for _, key in ipairs({checks, failures, customers}) do
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+      table.insert(out, redis.call('ZCARD', key))
+      redis.call('PEXPIRE', key, ttl)
+    end
   end
+  return out
 end
-return out
+"""
+WATCH_SCRIPT = WATCH_FUNCTION + """
+return watch(1, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1',
+             ARGV[7] == '1')
 """
 GC_MARGIN_MS = 60_000
 
@@ -42,7 +47,7 @@ class RedisAgentActivity:
     """Atomic across every instance: one script call records an act for all its subjects and counts them."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "verify:"):
-        self._client, self._prefix = client, prefix
+        self.client, self._prefix = client, prefix
         self._script = client.register_script(WATCH_SCRIPT)
 
     def keys(self, subject: str) -> list[str]:
@@ -57,11 +62,25 @@ class RedisAgentActivity:
                                  int(activity.check), int(activity.failed)]
         with translate_errors():
             raw = list(self._script(keys=[key for subject in subjects for key in self.keys(subject)], args=args))
-        values = [int(value) for value in raw]
-        return [WindowCounts(checks=values[i], failures=values[i + 1], customers=values[i + 2])
-                for i in range(0, len(values), 3)]
+        return window_counts(raw)
+
+    def carried_keys(self, act: CarriedAct) -> list[str]:
+        """The keys a carried check's act changes (after the lockout counter's own)."""
+        return [key for subject in act.subjects for key in self.keys(subject)]
+
+    def carried_args(self, act: CarriedAct) -> list[int | str]:
+        """The watch's arguments of a carried check (after the lockout counter's own; `now` is shared)."""
+        window_ms = int(act.window.total_seconds() * 1000)
+        return [window_ms, window_ms + GC_MARGIN_MS, act.account_id, act.ref]
 
     def reset(self, subject: str) -> None:
         """Delete the subject's sets."""
         with translate_errors():
-            self._client.delete(*self.keys(subject))
+            self.client.delete(*self.keys(subject))
+
+
+def window_counts(raw: Sequence[int | bytes]) -> list[WindowCounts]:
+    """The watch function's answer (three numbers a subject) as counts."""
+    values = [int(value) for value in raw]
+    return [WindowCounts(checks=values[i], failures=values[i + 1], customers=values[i + 2])
+            for i in range(0, len(values), 3)]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.tables import attempt_counters
+from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 
 T = TypeVar("T")
@@ -44,12 +45,14 @@ class SqlAttemptCounter:
             conn.commit()
         return result
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> FailureOutcome:
-        """Count a failure unless locked."""
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> FailureOutcome:
+        """Count a failure unless locked (a carried act is left to the agent watch)."""
         return self._atomically(key, lambda record: record.fail(to_ms(now), policy))
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy) -> datetime | None:
-        """Reset unless locked."""
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
+                       carry: CarriedAct | None = None) -> datetime | None:
+        """Reset unless locked (a carried act is left to the agent watch)."""
         return self._atomically(key, lambda record: record.succeed(to_ms(now), policy))
 
     def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:

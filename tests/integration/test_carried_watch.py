@@ -1,0 +1,115 @@
+"""A check's agent-watch act carried on its lockout count: the fake and Redis (where one store holds both).
+
+The carried act must count exactly as the watch's own call would (`AgentActivity.record`, whose contract is
+test_agent_activity_contract.py), and must leave every lockout answer as it is without it.
+"""
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from tests.fakes import START, FakeAgentActivity, FakeAttemptCounter
+from verify_service.adapters.redis.agent_watch import RedisAgentActivity
+from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
+from verify_service.domain.agent_watch import Activity, CarriedAct, WindowCounts
+from verify_service.domain.lockout import CounterRecord, LockoutPolicy, to_ms
+
+POLICY = LockoutPolicy(threshold=3, window=timedelta(hours=24), lock_for=timedelta(hours=24))
+WINDOW = timedelta(minutes=10)
+SUBJECTS = ("agent:a1", "key:desk")
+
+
+class History:
+    """A FailureHistory that knows one earlier failure of every customer (what the check records would say)."""
+
+    def __init__(self):
+        self.asked = 0
+
+    def rebuild(self, key, now, policy):
+        self.asked += 1
+        return CounterRecord([to_ms(START - timedelta(minutes=1))])
+
+
+@pytest.fixture
+def redis_stores(databases):
+    """(carrying counter, plain counter, the watch's window, history) on one Redis."""
+    url = databases["postgres_redis"]["redis_url"]
+    redis.Redis.from_url(url).flushdb()
+    client = connect(url, timeout=1.0)
+    activity, history = RedisAgentActivity(client), History()
+    yield (RedisAttemptCounter(client, watch=activity, history=history),
+           RedisAttemptCounter(client, prefix="plain:", history=history), activity, history)
+    client.close()
+
+
+@pytest.fixture(params=["fake", "redis"])
+def stores(request):
+    """The same on the fake, and on Redis."""
+    if request.param == "fake":
+        activity = FakeAgentActivity()
+        return FakeAttemptCounter(watch=activity), FakeAttemptCounter(), activity, History()
+    return request.getfixturevalue("redis_stores")
+
+
+def at(seconds):
+    return START + timedelta(seconds=seconds)
+
+
+def act(account, ref):
+    return CarriedAct(SUBJECTS, account, ref, WINDOW)
+
+
+def test_a_carried_check_counts_a_failure_only_when_the_lockout_counted_one(stores):
+    carrying, _, _, _ = stores
+    counts = []
+    for i, op in enumerate(["fail", "ok", "fail", "fail", "fail", "fail", "ok"]):
+        carried = act("C1", f"ver_{i}")
+        if op == "fail":
+            carrying.record_failure("C1", at(i), POLICY, carried)
+        else:
+            carrying.record_success("C1", at(i), POLICY, carried)
+        assert carried.counts is not None and len(carried.counts) == 2
+        assert carried.counts[0] == carried.counts[1]  # the agent and the key, the same act
+        counts.append(carried.counts[0])
+    # fail, ok, fail, fail, fail (the third: locks), fail while locked (not a counted failure), ok while locked
+    assert [c.failures for c in counts] == [1, 1, 2, 3, 4, 4, 4]
+    assert [c.checks for c in counts] == [1, 2, 3, 4, 5, 6, 7]
+    assert {c.customers for c in counts} == {1}
+
+
+def test_carrying_changes_no_lockout_answer(stores):
+    carrying, plain, _, _ = stores
+    for i, op in enumerate(["fail", "fail", "ok", "fail", "fail", "fail", "fail", "ok"]):
+        if op == "fail":
+            assert carrying.record_failure("C1", at(i), POLICY, act("C1", f"ver_{i}")) == \
+                plain.record_failure("C1", at(i), POLICY)
+        else:
+            assert carrying.record_success("C1", at(i), POLICY, act("C1", f"ver_{i}")) == \
+                plain.record_success("C1", at(i), POLICY)
+    assert carrying.state("C1", at(9), POLICY) == plain.state("C1", at(9), POLICY)
+
+
+def test_carried_acts_and_the_watchs_own_share_one_window(stores):
+    carrying, _, activity, _ = stores
+    carrying.record_failure("C1", at(0), POLICY, act("C1", "ver_1"))
+    own = activity.record(list(SUBJECTS), Activity("C2", "chl_1"), at(1), WINDOW)  # a code send to another customer
+    assert own == [WindowCounts(checks=1, failures=1, customers=2)] * 2
+    later = act("C3", "ver_2")
+    carrying.record_success("C3", at(WINDOW.total_seconds() + 0.5), POLICY, later)  # the first act has aged out
+    assert later.counts == [WindowCounts(checks=1, failures=0, customers=2)] * 2
+
+
+def test_a_forgotten_counter_is_rebuilt_and_the_act_still_counts_once(redis_stores):
+    carrying, _, _, history = redis_stores  # only Redis forgets a counter (restart, flush, eviction)
+    carried = act("C1", "ver_1")
+    outcome = carrying.record_failure("C1", at(0), POLICY, carried)
+    assert history.asked == 1 and outcome.failures == 2  # the rebuilt failure and this one
+    assert carried.counts == [WindowCounts(checks=1, failures=1, customers=1)] * 2
+
+
+def test_without_a_carried_act_the_counter_touches_no_watch_key(stores):
+    carrying, _, activity, _ = stores
+    carrying.record_failure("C1", at(0), POLICY)
+    assert activity.record(list(SUBJECTS), Activity("C1", "chl_1"), at(1), WINDOW) == \
+        [WindowCounts(checks=0, failures=0, customers=1)] * 2
