@@ -32,22 +32,30 @@ def _start() -> None:
     g.started = time.perf_counter()
 
 
+def _security_headers(csp: str, cache: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every response of one area gets unless its view set them."""
+    headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"),
+               ("Strict-Transport-Security", "max-age=31536000"), ("Content-Security-Policy", csp)]
+    return tuple(headers if cache else [*headers, ("Cache-Control", "no-store")])
+
+
+API_HEADERS = _security_headers(API_CSP, cache=False)
+CONSOLE_HEADERS = _security_headers(CONSOLE_CSP, cache=False)
+DOCS_HEADERS = _security_headers(DOCS_CSP, cache=True)
+
+
 def _finish(response: Response) -> Response:
     """Headers, the access log line and the latency metric."""
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     method = request.method if request.method in KNOWN_METHODS else "OTHER"
     metrics.request_seconds(method, route, response.status_code).observe(elapsed)
-    response.headers["X-Request-ID"] = logs.request_id.get() or ""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    docs = request.path.startswith("/docs")
-    csp = DOCS_CSP if docs else CONSOLE_CSP if request.path.startswith("/console") else API_CSP
-    response.headers.setdefault("Content-Security-Policy", csp)
-    if not docs:
-        response.headers.setdefault("Cache-Control", "no-store")
+    path = request.path
+    wanted = DOCS_HEADERS if path.startswith("/docs") else CONSOLE_HEADERS if path.startswith("/console") \
+        else API_HEADERS
+    present = {name.lower() for name, _ in response.headers.items()}  # one pass, not one scan per header
+    response.headers.extend([("X-Request-ID", logs.request_id.get() or ""),
+                             *(header for header in wanted if header[0].lower() not in present)])
     log.info("%s %s %s", method, route, response.status_code,
              extra={"status": response.status_code, "ms": round(elapsed * 1000, 2), "ip": request.remote_addr})
     return response
