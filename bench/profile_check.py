@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000,
                         help="how many customers the checks go round (each is checked once in the warm-up)")
     parser.add_argument("--trace", action="store_true", help="print what one check sends to PostgreSQL")
+    parser.add_argument("--save", help="also write the profile to this file (pstats), e.g. to compare by package")
     parser.add_argument("--minimal", action="store_true",
                         help="profile the minimal design (bench/minimal_app.py) instead of the service")
     args = parser.parse_args()
@@ -108,6 +109,8 @@ def main() -> None:
             check(i)
         profiler.disable()
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+        if args.save:
+            profiler.dump_stats(args.save)
     services.close()
 
 

@@ -89,8 +89,10 @@ class FakeAttemptCounter:
             self._carry(carry, now, failed=False)
             return locked
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
         with self._lock:
+            if carry is not None and carry.counts is not None and self._watch is not None:
+                self._watch.forget(carry.subjects, carry.ref)
             return self._record(key).forget(to_ms(at), policy)
 
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
@@ -557,6 +559,12 @@ class FakeAgentActivity:
     def reset(self, subject: str) -> None:
         with self._lock:
             self.acts.pop(subject, None)
+
+    def forget(self, subjects: Sequence[str], ref: str) -> None:
+        """Take one act back out (what a carrying counter does when its check could not be recorded)."""
+        with self._lock:
+            for subject in subjects:
+                self.acts[subject] = [(at, act) for at, act in self.acts.get(subject, []) if act.ref != ref]
 
 
 class FakeUnitOfWork:

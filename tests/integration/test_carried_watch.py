@@ -113,3 +113,16 @@ def test_without_a_carried_act_the_counter_touches_no_watch_key(stores):
     carrying.record_failure("C1", at(0), POLICY)
     assert activity.record(list(SUBJECTS), Activity("C1", "chl_1"), at(1), WINDOW) == \
         [WindowCounts(checks=0, failures=0, customers=1)] * 2
+
+
+def test_forgetting_a_carried_failure_takes_it_out_of_the_watchs_window_too(stores):
+    carrying, _, activity, _ = stores
+    kept, lost = act("C1", "ver_1"), act("C1", "ver_2")
+    carrying.record_failure("C1", at(0), POLICY, kept)
+    before = carrying.state("C1", at(0), POLICY)  # (Redis rebuilt one earlier failure from the history)
+    carrying.record_failure("C1", at(1), POLICY, lost)
+    assert lost.counts == [WindowCounts(checks=2, failures=2, customers=1)] * 2
+    assert carrying.forget_failure("C1", at(1), POLICY, lost)  # its check could not be recorded
+    assert carrying.state("C1", at(0), POLICY) == before
+    assert activity.record(list(SUBJECTS), Activity("C1", "chl_1"), at(2), WINDOW) == \
+        [WindowCounts(checks=1, failures=1, customers=1)] * 2

@@ -64,17 +64,21 @@ def test_carried_or_not_the_third_failure_raises_a_failures_anomaly_for_agent_an
     assert world.raised == ["failures", "failures"]
 
 
-def test_a_check_whose_record_cannot_be_written_uncounts_its_failure_but_the_watch_saw_the_attempt(monkeypatch):
+def test_a_failure_whose_record_cannot_be_written_is_taken_out_of_the_lockout_and_the_watch(monkeypatch):
     world = World(carrying=True)
+    world.check("C1", right=False)
 
     def down(*args, **kwargs):
         raise DependencyUnavailable(retry_after=2)
 
     monkeypatch.setattr(world.checks, "_record", down)
-    with pytest.raises(DependencyUnavailable):
-        world.check("C1", right=False)
-    assert world.counter.state("C1", world.clock.now(), LOCKOUT).failures == 0
-    assert [act.failed for _, act in world.activity.acts["agent:a1"]] == [True]  # an attempt all the same
+    for _ in range(3):  # a database outage: the agent tries again and again
+        with pytest.raises(DependencyUnavailable):
+            world.check("C2", right=False)
+    monkeypatch.undo()
+    assert world.counter.state("C2", world.clock.now(), LOCKOUT).failures == 0
+    assert [act.failed for _, act in world.activity.acts["agent:a1"]] == [True]  # only the recorded one
+    assert world.check("C2", right=False) == "rejected" and world.anomalies() == []  # 2 failures, not 5
 
 
 def test_a_check_on_a_locked_customer_asks_no_counter_so_the_watch_counts_it_itself():

@@ -54,8 +54,8 @@ def _finish(response: Response) -> Response:
     wanted = DOCS_HEADERS if path.startswith("/docs") else CONSOLE_HEADERS if path.startswith("/console") \
         else API_HEADERS
     present = {name.lower() for name, _ in response.headers.items()}  # one pass, not one scan per header
-    response.headers.extend([("X-Request-ID", logs.request_id.get() or ""),
-                             *(header for header in wanted if header[0].lower() not in present)])
+    response.headers["X-Request-ID"] = logs.request_id.get() or ""
+    response.headers.extend([header for header in wanted if header[0].lower() not in present])
     log.info("%s %s %s", method, route, response.status_code,
              extra={"status": response.status_code, "ms": round(elapsed * 1000, 2), "ip": request.remote_addr})
     return response

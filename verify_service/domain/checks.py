@@ -129,19 +129,22 @@ class CheckService:
         try:
             self._record(verification, outcome, actor, now)
         except Exception:
-            self._uncount(request.account_id, outcome, now)
+            self._uncount(request.account_id, outcome, now, carried)
             raise
         self._on_checked(verification)
         if self._watch is not None:
             self._watch.checked(verification, actor, carried)
         return verification
 
-    def _uncount(self, key: str, outcome: _Outcome, now: datetime) -> None:
-        """A check whose record could not be written counts nothing: undo its failure (best effort)."""
+    def _uncount(self, key: str, outcome: _Outcome, now: datetime, carried: CarriedAct | None) -> None:
+        """A check whose record could not be written counts nothing: undo its failure (best effort).
+
+        With it goes the act the counter carried for the agent watch, so an outage cannot raise a failures anomaly.
+        """
         if outcome.result != CheckResult.REJECTED:
             return
         try:
-            self._counter.forget_failure(key, now, self._policy)
+            self._counter.forget_failure(key, now, self._policy, carried)
         except Exception:  # the counter is down too: the original error is what the caller gets
             log.warning("a failure whose check was not recorded could not be uncounted")
 

@@ -485,8 +485,11 @@ class AttemptCounter(Protocol):
         """Failures in the window and any running lock."""
         ...
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
-        """Undo the failure counted at `at` and the lock it set (its check could not be recorded)."""
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
+        """Undo the failure counted at `at` and the lock it set (its check could not be recorded).
+
+        `carry`: the act this counter carried with that failure, taken back out of the agent watch's window too.
+        """
         ...
 
     def clear(self, key: str) -> None:

@@ -81,6 +81,13 @@ COUNTER_SCRIPT = COUNTER_FUNCTION + "return lockout()\n"
 CARRY_SCRIPT = """
 local answer = lockout()
 if answer[1] == -2 then return answer end
+if ARGV[6] == 'undo' then  -- the check could not be recorded: take its act back out of the watch's window too
+  for i = 2, #KEYS, 3 do
+    redis.call('ZREM', KEYS[i + 1], ARGV[14])
+    redis.call('ZREM', KEYS[i + 2], ARGV[14])
+  end
+  return answer
+end
 local failed = ARGV[6] == 'fail' and answer[3] == 1
 for _, n in ipairs(watch(2, tonumber(ARGV[1]), tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13], ARGV[14], true,
                          failed)) do
@@ -145,7 +152,7 @@ class RedisAttemptCounter:
         raw = self._call(key, script_args(now, policy, op, seed=seed, at=at), carry)
         if int(raw[0]) == FORGOTTEN:
             raw = self._call(key, script_args(now, policy, op, seed=self._rebuilt(key, now, policy), at=at), carry)
-        if carry is not None and self._carry is not None:
+        if carry is not None and self._carry is not None and op != "undo":
             carry.counts = window_counts(raw[3:])
         return script_answer(raw[:3])
 
@@ -180,9 +187,9 @@ class RedisAttemptCounter:
         _, locked, _ = self._run(key, now, policy, "ok", carry=carry)
         return from_ms(locked)
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
-        """Undo the failure counted at `at`, and the lock it set."""
-        return self._run(key, at, policy, "undo", at)[2]
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
+        """Undo the failure counted at `at`, and the lock it set (and the carried act it came with)."""
+        return self._run(key, at, policy, "undo", at, carry if carry is not None and carry.counts else None)[2]
 
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
         """Read without changing (a forgotten counter is rebuilt and kept)."""

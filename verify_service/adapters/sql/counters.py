@@ -55,8 +55,8 @@ class SqlAttemptCounter:
         """Reset unless locked (a carried act is left to the agent watch)."""
         return self._atomically(key, lambda record: record.succeed(to_ms(now), policy))
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy) -> bool:
-        """Undo the failure counted at `at`, and the lock it set."""
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
+        """Undo the failure counted at `at`, and the lock it set (this counter never carries an act)."""
         return self._atomically(key, lambda record: record.forget(to_ms(at), policy))
 
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:

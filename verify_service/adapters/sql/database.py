@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from verify_service.adapters.sql.held import HeldConnections
 from verify_service.adapters.sql.tables import metadata
 from verify_service.errors import DependencyUnavailable, DuplicateKey
 
 log = logging.getLogger(__name__)
 WRITE = "verify_write"
+RECYCLE_SECONDS = 1800  # pooled and held connections alike are replaced at this age
 
 
 def normalise_url(url: str) -> str:
@@ -72,7 +73,7 @@ def _postgres_engine(url: str, timeout: float) -> Engine:
     # No pre-ping (a round trip per request): a dropped connection fails one request with 503,
     # SQLAlchemy then invalidates the pool and the next request reconnects.
     return sa.create_engine(
-        url, pool_size=10, max_overflow=10, pool_timeout=timeout, pool_recycle=1800,
+        url, pool_size=10, max_overflow=10, pool_timeout=timeout, pool_recycle=RECYCLE_SECONDS,
         connect_args={"connect_timeout": max(1, int(timeout)),
                       "options": f"-c statement_timeout={millis} -c lock_timeout={millis}"})
 
@@ -90,9 +91,7 @@ class SqlDatabase:
         else:
             self.engine = _postgres_engine(url, timeout)
         # The hot path's own connections: one per thread (a sync worker has one), kept out of the pool.
-        self._local = threading.local()
-        self._held: list[tuple[int, psycopg.Connection[Any]]] = []
-        self._held_lock = threading.Lock()
+        self._held = HeldConnections(self._connect_driver, recycle=RECYCLE_SECONDS)
 
     @property
     def dialect(self) -> str:
@@ -129,23 +128,20 @@ class SqlDatabase:
         connection. So a worker holds at most one connection more than its pool. Outages become 503s; a broken
         connection is dropped (with the pool's), and the next call connects again.
         """
-        conn = self._held_connection()
+        conn = self._held.get()
         try:
             yield conn
         except psycopg.Error as error:
             if conn.broken or conn.closed:
-                self._drop_held(conn)
+                self._held.drop()
                 self.engine.dispose()
             translated = _driver_error(error)
             if translated is None:
                 raise
             raise translated from error
 
-    def _held_connection(self) -> psycopg.Connection[Any]:
-        """This thread's connection (a new one after a fork, or once the last one broke)."""
-        held: tuple[int, psycopg.Connection[Any]] | None = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid() and not (held[1].closed or held[1].broken):
-            return held[1]
+    def _connect_driver(self) -> psycopg.Connection[Any]:
+        """A new psycopg connection made by the engine (its connect arguments), detached from the pool."""
         with translate_errors():
             try:
                 fairy = self.engine.raw_connection()
@@ -155,19 +151,7 @@ class SqlDatabase:
         conn = fairy.driver_connection
         assert isinstance(conn, psycopg.Connection)
         fairy.detach()
-        conn.autocommit = True
-        self._local.held = (os.getpid(), conn)
-        with self._held_lock:
-            self._held.append((os.getpid(), conn))
         return conn
-
-    def _drop_held(self, conn: psycopg.Connection[Any]) -> None:
-        """Forget (and close) a held connection."""
-        self._local.held = None
-        with self._held_lock:
-            self._held = [(pid, held) for pid, held in self._held if held is not conn]
-        with contextlib.suppress(Exception):
-            conn.close()
 
     def insert_ignore(self, table: sa.Table, **values: Any) -> Any:
         """INSERT that does nothing when the primary key exists."""
@@ -182,12 +166,7 @@ class SqlDatabase:
     def dispose(self) -> None:
         """Close pooled connections and this process's held ones (tests, shutdown)."""
         self.engine.dispose()
-        with self._held_lock:
-            mine = [conn for pid, conn in self._held if pid == os.getpid()]
-            self._held = [(pid, conn) for pid, conn in self._held if pid != os.getpid()]
-        for conn in mine:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._held.close_all()
 
 
 def fetch_one_on_driver(conn: Connection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:

@@ -38,6 +38,8 @@ class _lazy(Generic[T]):  # noqa: N801 (used like functools.cached_property)
         self._make, self._name = make, make.__name__
 
     def __get__(self, instance: Any, owner: Any = None) -> T:
+        if instance is None:  # read from the class (introspection, autospec): the descriptor itself
+            return self  # type: ignore[return-value]
         value = self._make(instance)
         instance.__dict__[self._name] = value  # found there from now on: this is a non-data descriptor
         return value
