@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import redis
+
 from verify_service.adapters.anchors import FileAnchorSink
 from verify_service.adapters.crypto import (
     ArgonPasswordHasher,
@@ -95,12 +97,15 @@ class Services:
     agents: AgentNames
     approvals: ApprovalService
     watch: AgentWatch
+    redis_client: redis.Redis | None = None
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
         self.worker.stop()
         self.keys.close()
         self.db.dispose()
+        if self.redis_client is not None:
+            self.redis_client.close()
 
 
 def policy_from(settings: Settings) -> LockoutPolicy:
@@ -138,17 +143,15 @@ def delivery_policy_from(settings: Settings) -> DeliveryPolicy:
     return DeliveryPolicy(give_up=timedelta(seconds=settings.outbox_give_up_seconds), lease=lease, batch=batch)
 
 
-def build_counter(settings: Settings, db: SqlDatabase, history: FailureHistory | None = None,
+def build_counter(db: SqlDatabase, redis_client: redis.Redis | None, history: FailureHistory | None = None,
                   activity: AgentActivity | None = None) -> AttemptCounter:
-    """Redis when VERIFY_REDIS_URL is set (a forgotten counter is rebuilt from `history`), else the database.
+    """Redis when there is a client (a forgotten counter is rebuilt from `history`), else the database.
 
-    With the agent watch's window in Redis too (`activity`), checks count both in one script call on its client.
+    With the agent watch's window in Redis too (`activity`), checks count both in one script call.
     """
-    if settings.redis_url:
-        if isinstance(activity, RedisAgentActivity):
-            return RedisAttemptCounter(activity.client, history=history, watch=activity)
-        client = connect(settings.redis_url, timeout=settings.redis_timeout_seconds)
-        return RedisAttemptCounter(client, history=history)
+    if redis_client is not None:
+        watch = activity if isinstance(activity, RedisAgentActivity) else None
+        return RedisAttemptCounter(redis_client, history=history, watch=watch)
     return SqlAttemptCounter(db)
 
 
@@ -158,10 +161,10 @@ def watch_policy_from(settings: Settings) -> WatchPolicy:
                        window=timedelta(seconds=settings.agent_window_seconds), block=settings.agent_block)
 
 
-def build_activity(settings: Settings, db: SqlDatabase) -> AgentActivity:
-    """The agent watch's window: in Redis when VERIFY_REDIS_URL is set, else in the database."""
-    if settings.redis_url:
-        return RedisAgentActivity(connect(settings.redis_url, timeout=settings.redis_timeout_seconds))
+def build_activity(db: SqlDatabase, redis_client: redis.Redis | None) -> AgentActivity:
+    """The agent watch's window: in Redis when there is a client, else in the database."""
+    if redis_client is not None:
+        return RedisAgentActivity(redis_client)
     return SqlAgentActivity(db)
 
 
@@ -209,8 +212,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     vault = KeyRingVault.from_setting(settings.pin_keys)
     signer = AuditSigner.from_setting(settings.audit_keys)
     uow = SqlUnitOfWorkFactory(db, signer, events_vault=vault if settings.events_webhook_url else None)
-    activity = build_activity(settings, db)
-    counter = build_counter(settings, db, CheckHistory(uow=uow), activity)
+    # One Redis client (a thread-safe pool) for every adapter in Redis; Services.close releases it.
+    redis_client = connect(settings.redis_url, timeout=settings.redis_timeout_seconds) if settings.redis_url else None
+    activity = build_activity(db, redis_client)
+    counter = build_counter(db, redis_client, CheckHistory(uow=uow), activity)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
                            policy=delivery_policy_from(settings),
@@ -245,11 +250,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.
-        users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(settings, db), clock=clock),
+        users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(db, redis_client), clock=clock),
         contacts=ContactService(uow=uow, vault=vault, clock=clock, policy=ContactPolicy(
             ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name)),
         agents=AgentNames(uow=uow, clock=clock),
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
                                   policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval),
-        watch=watch,
+        watch=watch, redis_client=redis_client,
     )

@@ -6,6 +6,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 from prometheus_client.registry import Collector
@@ -13,6 +15,9 @@ from prometheus_client.registry import Collector
 from verify_service import logs
 from verify_service.adapters import metrics
 from verify_service.api.http import services
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("verify_service.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -44,18 +49,39 @@ CONSOLE_HEADERS = _security_headers(CONSOLE_CSP, cache=False)
 DOCS_HEADERS = _security_headers(DOCS_CSP, cache=True)
 
 
+class ResponseHeaders:
+    """WSGI middleware: X-Request-ID and the security headers on every response, unless the view set them.
+
+    At the WSGI layer the headers are plain tuples added in one pass (Werkzeug's Headers would validate each one
+    again), and they are on every response, also one that no after_request hook saw.
+    """
+
+    def __init__(self, app: WSGIApplication):
+        self._app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Run the app; add the headers as it starts its response."""
+        path = environ.get("PATH_INFO", "")
+        wanted = DOCS_HEADERS if path.startswith("/docs") else CONSOLE_HEADERS if path.startswith("/console") \
+            else API_HEADERS
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            if "x-request-id" in present:
+                headers[:] = [(name, value) for name, value in headers if name.lower() != "x-request-id"]
+            headers.append(("X-Request-ID", logs.request_id.get() or ""))
+            headers.extend(header for header in wanted if header[0].lower() not in present)
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, start)
+
+
 def _finish(response: Response) -> Response:
-    """Headers, the access log line and the latency metric."""
+    """The access log line and the latency metric."""
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     method = request.method if request.method in KNOWN_METHODS else "OTHER"
     metrics.request_seconds(method, route, response.status_code).observe(elapsed)
-    path = request.path
-    wanted = DOCS_HEADERS if path.startswith("/docs") else CONSOLE_HEADERS if path.startswith("/console") \
-        else API_HEADERS
-    present = {name.lower() for name, _ in response.headers.items()}  # one pass, not one scan per header
-    response.headers["X-Request-ID"] = logs.request_id.get() or ""
-    response.headers.extend([header for header in wanted if header[0].lower() not in present])
     log.info("%s %s %s", method, route, response.status_code,
              extra={"status": response.status_code, "ms": round(elapsed * 1000, 2), "ip": request.remote_addr})
     return response
@@ -71,7 +97,8 @@ def metrics_view() -> Response:
 
 
 def install(app: Flask) -> None:
-    """Wire the hooks and /metrics into the app."""
+    """Wire the hooks, the response headers and /metrics into the app."""
     app.before_request(_start)
     app.after_request(_finish)
+    app.wsgi_app = ResponseHeaders(app.wsgi_app)  # type: ignore[method-assign]
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
