@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import tempfile
 
+from verify_service.logs import lean_records
 from verify_service.serving import drain_seconds
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -30,6 +31,7 @@ logconfig_dict = {
     "root": {"level": "INFO", "handlers": ["stderr"]},
     "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
 }
+lean_records()  # every handler above writes JSON lines, which never carry the caller's file, thread or process
 
 # Prometheus counters are kept per worker in files and summed on scrape (prometheus-client multiprocess mode).
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

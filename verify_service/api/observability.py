@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 def _start() -> None:
     """Take the caller's X-Request-ID (if sane) or make one; start the clock."""
     given = request.headers.get("X-Request-ID", "")
-    logs.request_id.set(given if REQUEST_ID.match(given) else uuid.uuid4().hex)
+    logs.request_id.set(given if REQUEST_ID.match(given) else secrets.token_hex(16))
     logs.key_name.set(None)
     logs.agent_id.set(None)
     g.started = time.perf_counter()
