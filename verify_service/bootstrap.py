@@ -29,7 +29,8 @@ from verify_service.adapters.metrics import (
 )
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
-from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
+from verify_service.adapters.redis.client import connect
+from verify_service.adapters.redis.counters import RedisAttemptCounter
 from verify_service.adapters.redis.revocations import RedisRevocationFeed
 from verify_service.adapters.sql.agent_watch import SqlAgentActivity
 from verify_service.adapters.sql.counters import SqlAttemptCounter

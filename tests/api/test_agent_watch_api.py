@@ -7,7 +7,7 @@ import redis
 
 from tests.servers import RedisServer
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
-from verify_service.adapters.redis.counters import connect
+from verify_service.adapters.redis.client import connect
 
 SECRET = "events-secret-for-tests-000000000"
 

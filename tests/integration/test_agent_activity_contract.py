@@ -9,7 +9,7 @@ import redis
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAgentActivity
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
-from verify_service.adapters.redis.counters import connect
+from verify_service.adapters.redis.client import connect
 from verify_service.adapters.sql.agent_watch import SqlAgentActivity
 from verify_service.bootstrap import build_services
 from verify_service.domain.agent_watch import Activity, WindowCounts

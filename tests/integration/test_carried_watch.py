@@ -11,8 +11,9 @@ import redis
 
 from tests.fakes import START, FakeAgentActivity, FakeAttemptCounter
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
-from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
-from verify_service.domain.agent_watch import Activity, CarriedAct, WindowCounts
+from verify_service.adapters.redis.client import connect
+from verify_service.adapters.redis.counters import RedisAttemptCounter
+from verify_service.domain.agent_watch import Activity, CarriedAct, Subject, WindowCounts
 from verify_service.domain.lockout import CounterRecord, LockoutPolicy, to_ms
 
 POLICY = LockoutPolicy(threshold=3, window=timedelta(hours=24), lock_for=timedelta(hours=24))
@@ -57,7 +58,7 @@ def at(seconds):
 
 
 def act(account, ref):
-    return CarriedAct(SUBJECTS, account, ref, WINDOW)
+    return CarriedAct((Subject("agent", "a1"), Subject("key", "desk")), account, ref, WINDOW)
 
 
 def test_a_carried_check_counts_a_failure_only_when_the_lockout_counted_one(stores):

@@ -12,7 +12,8 @@ import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAttemptCounter
-from verify_service.adapters.redis.counters import RedisAttemptCounter, connect
+from verify_service.adapters.redis.client import connect
+from verify_service.adapters.redis.counters import RedisAttemptCounter
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.bootstrap import build_services
 from verify_service.domain.lockout import AttemptState, LockoutPolicy

@@ -23,10 +23,10 @@ import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAttemptCounter, FakeUnitOfWorkFactory
+from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import (
     COUNTER_SCRIPT,
     RedisAttemptCounter,
-    connect,
     queue_clear,
     script_answer,
     script_args,

@@ -70,11 +70,16 @@ class CarriedAct:
     the counter counted a failure (the check is `rejected`). Left None, the watch counts the check itself.
     """
 
-    subjects: tuple[str, ...]
+    watched: tuple[Subject, ...]
     account_id: str
     ref: str
     window: timedelta
     counts: list[WindowCounts] | None = None
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The watched subjects as stores name them, in order."""
+        return tuple(subject.key for subject in self.watched)
 
 
 @dataclass(frozen=True)
@@ -193,12 +198,12 @@ class AgentWatch:
         subjects = subjects_of(agent_id, actor)
         if not subjects:
             return None
-        return CarriedAct(tuple(subject.key for subject in subjects), account_id, ref, self._policy.window)
+        return CarriedAct(tuple(subjects), account_id, ref, self._policy.window)
 
     def checked(self, verification: Verification, actor: Actor, carried: CarriedAct | None = None) -> None:
         """Count an answered check (a `rejected` one is a failure), unless the lockout counter carried it."""
         if carried is not None and carried.counts is not None:
-            self._judge(subjects_of(verification.agent_id, actor), carried.counts, actor, self._clock.now())
+            self._judge(list(carried.watched), carried.counts, actor, self._clock.now())
             return
         failed = verification.result == CheckResult.REJECTED
         self._count(verification.agent_id, actor, Activity(verification.account_id, verification.verification_id,

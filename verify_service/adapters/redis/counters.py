@@ -13,7 +13,6 @@ from datetime import datetime
 import redis
 
 from verify_service.adapters.redis.agent_watch import WATCH_FUNCTION, RedisAgentActivity, window_counts
-from verify_service.adapters.redis.client import connect as connect  # the adapters' client, re-exported
 from verify_service.adapters.redis.client import translate_errors
 from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, from_ms, to_ms
@@ -143,23 +142,24 @@ class RedisAttemptCounter:
         self._script = client.register_script(COUNTER_SCRIPT)
         # With the agent watch's window in the same Redis, a check's act rides on its lockout call.
         self._watch = watch
-        self._carry = client.register_script(COUNTER_FUNCTION + WATCH_FUNCTION + CARRY_SCRIPT) if watch else None
+        self._carry = client.register_script(COUNTER_FUNCTION + WATCH_FUNCTION + CARRY_SCRIPT)
 
     def _run(self, key: str, now: datetime, policy: LockoutPolicy, op: str, at: datetime | None = None,
              carry: CarriedAct | None = None) -> tuple[int, int | None, bool]:
         """Run the script, rebuilding a forgotten counter: (failures, locked_until_ms or None, counted)."""
+        carry = carry if self._watch is not None else None  # without the watch's sets here, nothing rides
         seed = CounterRecord([]) if self._history is None else None
         raw = self._call(key, script_args(now, policy, op, seed=seed, at=at), carry)
         if int(raw[0]) == FORGOTTEN:
             raw = self._call(key, script_args(now, policy, op, seed=self._rebuilt(key, now, policy), at=at), carry)
-        if carry is not None and self._carry is not None and op != "undo":
+        if carry is not None and op != "undo":  # an undo takes the act out and answers no counts
             carry.counts = window_counts(raw[3:])
         return script_answer(raw[:3])
 
-    def _call(self, key: str, args: list[int | str], carry: CarriedAct | None = None) -> list[int]:
+    def _call(self, key: str, args: list[int | str], carry: CarriedAct | None) -> list[int]:
         """One script call on the customer's key (and, carrying a check's act, on its watch keys)."""
         with translate_errors():
-            if carry is None or self._carry is None or self._watch is None:
+            if carry is None or self._watch is None:
                 return list(self._script(keys=[self.redis_key(key)], args=args))
             return list(self._carry(keys=[self.redis_key(key), *self._watch.carried_keys(carry)],
                                     args=[*args, *self._watch.carried_args(carry)]))
@@ -189,7 +189,7 @@ class RedisAttemptCounter:
 
     def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
         """Undo the failure counted at `at`, and the lock it set (and the carried act it came with)."""
-        return self._run(key, at, policy, "undo", at, carry if carry is not None and carry.counts else None)[2]
+        return self._run(key, at, policy, "undo", at, carry)[2]
 
     def state(self, key: str, now: datetime, policy: LockoutPolicy) -> AttemptState:
         """Read without changing (a forgotten counter is rebuilt and kept)."""
