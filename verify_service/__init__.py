@@ -18,6 +18,7 @@ from verify_service.config import PROJECT_ROOT, Settings, load_settings
 from verify_service.console import contacts as console_contacts  # noqa: F401 (its routes join the console's)
 from verify_service.console import views as console_views
 from verify_service.domain.ports import Clock
+from verify_service.web import CompactJSONProvider
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -41,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
                       TESTING=settings.env == "test", SESSION_COOKIE_NAME="verify_console",
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_SECURE=settings.env == "production", SESSION_COOKIE_PATH="/console")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = CompactJSONProvider(app)
     app.session_interface = ConsoleSessions()
     services: Services = build_services(settings, clock=clock)
     app.extensions["verify"] = services

@@ -128,3 +128,32 @@ def test_without_redis_keys_are_never_cached(make_harness, monkeypatch):
     seen = lookups(harness, monkeypatch)
     assert [get(harness, secret) for _ in range(3)] == [404] * 3
     assert len(seen) == 3
+
+
+def test_a_quiet_feed_is_not_read_and_messages_arriving_together_are_all_taken(make_harness, monkeypatch,
+                                                                                redis_url):
+    # The feed reads its subscription only when the socket has something: a quiet one costs one poll(2).
+    first = make_harness("postgres_redis")
+    second = make_harness("postgres_redis", clean=False)
+    _, secret = first.services.keys.create("quiet", ["agent"])
+    assert get(second, secret) == 404
+    pubsub = second.services.keys._feed._pubsub
+    reads = []
+    original = pubsub.get_message
+    monkeypatch.setattr(pubsub, "get_message", lambda **kw: reads.append(kw) or original(**kw))
+    assert [get(second, secret) for _ in range(3)] == [404] * 3
+    assert reads == []
+    publisher = redis.Redis.from_url(redis_url)
+    publisher.publish(CHANNEL, "revoked")  # two messages that arrive together: both are read, then quiet again
+    publisher.publish(CHANNEL, "revoked")
+    publisher.close()
+    first.services.keys.revoke("quiet")
+    started = time.monotonic()
+    while get(second, secret) != 401:
+        assert time.monotonic() - started < 1, "a revoked key is still accepted after the message"
+        time.sleep(0.005)
+    reads.clear()
+    time.sleep(0.05)
+    get(second, secret)
+    get(second, secret)
+    assert reads == []

@@ -67,9 +67,16 @@ def record_sms_refusal(reason: str) -> None:
     SMS_REFUSED.labels(reason).inc()
 
 
+_CHECK_SERIES: dict[tuple[str, str], Counter] = {}
+
+
 def record_check(verification: Verification) -> None:
     """Count one verification check (API or console) and a lock it set."""
-    VERIFICATIONS.labels(verification.result, verification.channel).inc()
+    labels = (verification.result, verification.channel)
+    series = _CHECK_SERIES.get(labels)
+    if series is None:
+        series = _CHECK_SERIES[labels] = VERIFICATIONS.labels(*labels)
+    series.inc()
     if verification.locked_by_this_check:
         LOCKS.inc()
 

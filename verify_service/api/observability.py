@@ -30,7 +30,7 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 def _start() -> None:
     """Take the caller's X-Request-ID (if sane) or make one; start the clock."""
-    given = request.headers.get("X-Request-ID", "")
+    given = request.environ.get("HTTP_X_REQUEST_ID", "")
     logs.request_id.set(given if REQUEST_ID.match(given) else secrets.token_hex(16))
     logs.key_name.set(None)
     logs.agent_id.set(None)

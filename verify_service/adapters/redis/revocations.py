@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import time
 from collections.abc import Callable
 
@@ -35,6 +36,7 @@ class RedisRevocationFeed:
                                             retry=Retry(NoBackoff(), 0))
         self._timeout, self._retry_after, self._monotonic = timeout, retry_after, monotonic
         self._pubsub: PubSub | None = None
+        self._readable: select.poll | None = None  # the subscription's socket, to skip the read when it is quiet
         self._pid: int | None = None
         self._next_try = 0.0
 
@@ -53,6 +55,8 @@ class RedisRevocationFeed:
         if self._pubsub is None or self._pid != os.getpid():
             return self._subscribe()
         try:
+            if self._readable is not None and not self._readable.poll(0):
+                return LIVE  # nothing arrived, and no read left a whole message in the parser's buffer
             changed = False
             while self._pubsub.get_message(timeout=0) is not None:
                 changed = True  # a revocation (or anything unexpected: be safe)
@@ -65,7 +69,7 @@ class RedisRevocationFeed:
     def _subscribe(self) -> FeedState:
         """Subscribe (at most once per retry_after after a failure) and wait for Redis to confirm."""
         if self._pid != os.getpid():
-            self._pubsub = None  # a forked child must not read its parent's socket
+            self._pubsub = self._readable = None  # a forked child must not read its parent's socket
         if self._monotonic() < self._next_try:
             return DOWN
         try:
@@ -74,13 +78,31 @@ class RedisRevocationFeed:
             confirmed = pubsub.get_message(timeout=self._timeout)
             if confirmed is None or confirmed.get("type") != "subscribe":
                 raise redis.ConnectionError("no subscription confirmation")
+            readable = self._socket_poll(pubsub)
         except (redis.RedisError, OSError) as error:
             log.warning("key revocation feed unavailable (%s); API keys are looked up on every request",
                         type(error).__name__)
             self._next_try = self._monotonic() + self._retry_after
             return DOWN
-        self._pubsub, self._pid = pubsub, os.getpid()
+        self._pubsub, self._readable, self._pid = pubsub, readable, os.getpid()
         return CHANGED  # whatever was cached before this subscription may have missed a revocation
+
+    def _socket_poll(self, pubsub: PubSub) -> select.poll | None:
+        """A poll object on the subscription's socket, after reading what already came with the confirmation.
+
+        A quiet socket then means nothing was announced: every read empties the parser's buffer of whole messages
+        (get_message is called until it returns None), and any rest of a message still makes the socket readable.
+        A closed socket polls as readable (HUP, ERR or NVAL), so the full read reports it. None where the client
+        keeps no socket we can see (the full read then runs every time).
+        """
+        while pubsub.get_message(timeout=0) is not None:
+            pass  # the cache is dropped on subscribing anyway
+        sock = getattr(pubsub.connection, "_sock", None)
+        if sock is None:
+            return None
+        readable = select.poll()
+        readable.register(sock.fileno(), select.POLLIN)
+        return readable
 
     def _drop(self) -> None:
         """Forget the subscription (a later poll makes a new one)."""
@@ -90,6 +112,7 @@ class RedisRevocationFeed:
             except (redis.RedisError, OSError, ValueError):
                 pass
         self._pubsub = None
+        self._readable = None
 
     def close(self) -> None:
         """Release the subscription and the publishing connection."""
