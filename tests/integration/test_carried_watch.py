@@ -15,6 +15,7 @@ from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
 from verify_service.domain.agent_watch import Activity, CarriedAct, Subject, WindowCounts
 from verify_service.domain.lockout import CounterRecord, LockoutPolicy, to_ms
+from verify_service.errors import DependencyUnavailable
 
 POLICY = LockoutPolicy(threshold=3, window=timedelta(hours=24), lock_for=timedelta(hours=24))
 WINDOW = timedelta(minutes=10)
@@ -127,3 +128,21 @@ def test_forgetting_a_carried_failure_takes_it_out_of_the_watchs_window_too(stor
     assert carrying.state("C1", at(0), POLICY) == before
     assert activity.record(list(SUBJECTS), Activity("C1", "chl_1"), at(2), WINDOW) == \
         [WindowCounts(checks=1, failures=1, customers=1)] * 2
+
+
+def test_a_watch_key_of_another_kind_fails_the_carried_check_with_nothing_changed(redis_stores):
+    # Redis keeps what a script wrote before an error: the script checks its keys first, so neither the lockout
+    # count nor the other subjects' windows move (the caller gets a 503 and may try again).
+    carrying, _, activity, _ = redis_stores
+    carrying.record_failure("C1", at(0), POLICY, act("C1", "ver_1"))
+    before = carrying.state("C1", at(0), POLICY)
+    activity.client.set(activity.keys("key:desk")[2], "not a sorted set")  # an outside writer's value
+    with pytest.raises(DependencyUnavailable):
+        carrying.record_failure("C1", at(1), POLICY, act("C1", "ver_2"))
+    assert carrying.state("C1", at(1), POLICY) == before
+    assert activity.client.zrange(activity.keys("agent:a1")[1], 0, -1) == [b"ver_1"]
+    with pytest.raises(DependencyUnavailable):  # the watch's own call (a code send) changes nothing either
+        activity.record(list(SUBJECTS), Activity("C2", "chl_1"), at(2), WINDOW)
+    assert activity.client.zrange(activity.keys("agent:a1")[0], 0, -1) == [b"C1"]
+    activity.client.delete(activity.keys("key:desk")[2])
+    assert carrying.record_failure("C1", at(3), POLICY, act("C1", "ver_3")).failures == before.failures + 1

@@ -19,6 +19,18 @@ from verify_service.domain.lockout import to_ms
 
 # One act for the subjects whose three keys start at KEYS[first] (the lockout script carries it from KEYS[2]).
 WATCH_FUNCTION = """
+-- Redis keeps the writes a script made before an error, so a script checks every key it writes first: one that
+-- holds another kind of value (only an outside writer could cause it) fails the whole call with nothing changed.
+local function hold(first, last, kind)
+  for i = first, last do
+    local found = redis.call('TYPE', KEYS[i])['ok']
+    if found ~= kind and found ~= 'none' then return false end
+  end
+  return true
+end
+local function wrong_kind()
+  return redis.error_reply('WRONGTYPE a lockout or agent watch key holds another kind of value; nothing was changed')
+end
 local function watch(first, now, window, ttl, account, ref, is_check, failed)
   local out = {}
   for i = first, #KEYS, 3 do
@@ -37,6 +49,7 @@ local function watch(first, now, window, ttl, account, ref, is_check, failed)
 end
 """
 WATCH_SCRIPT = WATCH_FUNCTION + """
+if not hold(1, #KEYS, 'zset') then return wrong_kind() end
 return watch(1, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1',
              ARGV[7] == '1')
 """

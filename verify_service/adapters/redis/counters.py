@@ -78,6 +78,7 @@ COUNTER_SCRIPT = COUNTER_FUNCTION + "return lockout()\n"
 # The lockout change, then (unless the counter was forgotten: the caller rebuilds and calls again) the agent
 # watch's act for the same check, atomically, in one round trip: a failure when the lockout counted one.
 CARRY_SCRIPT = """
+if not (hold(1, 1, 'hash') and hold(2, #KEYS, 'zset')) then return wrong_kind() end
 local answer = lockout()
 if answer[1] == -2 then return answer end
 if ARGV[6] == 'undo' then  -- the check could not be recorded: take its act back out of the watch's window too
