@@ -10,6 +10,7 @@ from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
 from verify_service.domain.checks import CheckRequest, CheckService, PinFactor
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.lockout import LockoutPolicy
+from verify_service.domain.locks import LockService
 from verify_service.domain.model import Actor
 from verify_service.errors import DependencyUnavailable
 
@@ -87,5 +88,18 @@ def test_a_check_on_a_locked_customer_asks_no_counter_so_the_watch_counts_it_its
         world.check("C1", right=False)
     world.activity.calls.clear()
     assert world.check("C1", right=True) == "locked"  # the row's lock answers: the counter is not asked
+    assert world.activity.calls == [("agent:a1", "key:crm")]
+    assert world.activity.acts["agent:a1"][-1][1].failed is False
+
+
+def test_a_check_on_a_frozen_customer_asks_no_counter_so_the_watch_counts_it_itself():
+    world = World(carrying=True)
+    LockService(uow=world.uow, counter=world.counter, clock=world.clock, policy=LOCKOUT).freeze(
+        "C1", "account under attack", Actor("security", "10.0.0.2", roles=("admin",)))
+    counted = []
+    original = world.counter.record_failure
+    world.counter.record_failure = lambda *args, **kwargs: counted.append(args) or original(*args, **kwargs)
+    assert world.check("C1", right=False) == "frozen"  # a frozen customer's check evaluates nothing
+    assert counted == []
     assert world.activity.calls == [("agent:a1", "key:crm")]
     assert world.activity.acts["agent:a1"][-1][1].failed is False
