@@ -148,12 +148,13 @@ def build_counter(db: SqlDatabase, redis_client: redis.Redis | None, history: Fa
                   activity: AgentActivity | None = None) -> AttemptCounter:
     """Redis when there is a client (a forgotten counter is rebuilt from `history`), else the database.
 
-    With the agent watch's window in Redis too (`activity`), checks count both in one script call.
+    With the agent watch's window in the same store (`activity`), checks count both in one script call (Redis)
+    or one write transaction (SQL).
     """
     if redis_client is not None:
         watch = activity if isinstance(activity, RedisAgentActivity) else None
         return RedisAttemptCounter(redis_client, history=history, watch=watch)
-    return SqlAttemptCounter(db)
+    return SqlAttemptCounter(db, watch=activity if isinstance(activity, SqlAgentActivity) else None)
 
 
 def watch_policy_from(settings: Settings) -> WatchPolicy:

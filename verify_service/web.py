@@ -6,9 +6,10 @@ import functools
 import json
 from typing import Any, cast
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError
+from werkzeug.sansio.response import Response
 
 from verify_service.bootstrap import Services
 from verify_service.errors import ValidationFailed
@@ -57,4 +58,4 @@ class CompactJSONProvider(DefaultJSONProvider):
             self._compact = json.JSONEncoder(default=self.default, ensure_ascii=self.ensure_ascii,
                                              sort_keys=self.sort_keys, separators=(",", ":"))
         text = self._compact.encode(self._prepare_response_obj(args, kwargs))
-        return cast(Response, self._app.response_class(f"{text}\n", mimetype=self.mimetype))
+        return self._app.response_class(f"{text}\n", mimetype=self.mimetype)

@@ -1,4 +1,4 @@
-"""A check's agent-watch act carried on its lockout count: the fake and Redis (where one store holds both).
+"""A check's agent-watch act carried on its lockout count: the fake, Redis and SQL (where one store holds both).
 
 The carried act must count exactly as the watch's own call would (`AgentActivity.record`, whose contract is
 test_agent_activity_contract.py), and must leave every lockout answer as it is without it.
@@ -9,10 +9,14 @@ from datetime import timedelta
 import pytest
 import redis
 
+from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAgentActivity, FakeAttemptCounter
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
+from verify_service.adapters.sql.agent_watch import SqlAgentActivity
+from verify_service.adapters.sql.counters import SqlAttemptCounter
+from verify_service.bootstrap import build_services
 from verify_service.domain.agent_watch import Activity, CarriedAct, Subject, WindowCounts
 from verify_service.domain.lockout import CounterRecord, LockoutPolicy, to_ms
 from verify_service.errors import DependencyUnavailable
@@ -45,13 +49,21 @@ def redis_stores(databases):
     client.close()
 
 
-@pytest.fixture(params=["fake", "redis"])
-def stores(request):
-    """The same on the fake, and on Redis."""
+@pytest.fixture(params=["fake", "redis", "sqlite", "postgres"])
+def stores(request, databases):
+    """The same on the fake, on Redis, and in SQL (single-instance mode: the act rides in the counter's write
+    transaction)."""
     if request.param == "fake":
         activity = FakeAgentActivity()
-        return FakeAttemptCounter(watch=activity), FakeAttemptCounter(), activity, History()
-    return request.getfixturevalue("redis_stores")
+        yield FakeAttemptCounter(watch=activity), FakeAttemptCounter(), activity, History()
+    elif request.param == "redis":
+        yield request.getfixturevalue("redis_stores")
+    else:
+        services = build_services(make_settings(**databases[request.param]))
+        wipe(services)
+        activity = SqlAgentActivity(services.db)
+        yield SqlAttemptCounter(services.db, watch=activity), SqlAttemptCounter(services.db), activity, History()
+        services.close()
 
 
 def at(seconds):
@@ -85,11 +97,11 @@ def test_carrying_changes_no_lockout_answer(stores):
     for i, op in enumerate(["fail", "fail", "ok", "fail", "fail", "fail", "fail", "ok"]):
         if op == "fail":
             assert carrying.record_failure("C1", at(i), POLICY, act("C1", f"ver_{i}")) == \
-                plain.record_failure("C1", at(i), POLICY)
+                plain.record_failure("P1", at(i), POLICY)
         else:
             assert carrying.record_success("C1", at(i), POLICY, act("C1", f"ver_{i}")) == \
-                plain.record_success("C1", at(i), POLICY)
-    assert carrying.state("C1", at(9), POLICY) == plain.state("C1", at(9), POLICY)
+                plain.record_success("P1", at(i), POLICY)
+    assert carrying.state("C1", at(9), POLICY) == plain.state("P1", at(9), POLICY)
 
 
 def test_carried_acts_and_the_watchs_own_share_one_window(stores):

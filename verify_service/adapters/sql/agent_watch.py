@@ -91,18 +91,38 @@ class SqlAgentActivity:
     def record(self, subjects: Sequence[str], activity: Activity, now: datetime,
                window: timedelta) -> list[WindowCounts]:
         """Count the act for every subject; return their counts in the same order."""
+        with self._db.transaction(write=True) as conn:
+            counts = self.record_on(conn, subjects, activity, now, window)
+            conn.commit()
+        return counts
+
+    def record_on(self, conn: Connection, subjects: Sequence[str], activity: Activity, now: datetime,
+                  window: timedelta) -> list[WindowCounts]:
+        """`record` inside the caller's write transaction (the SQL lockout counter's, carrying a check's act)."""
         since = now - window
         rows: list[dict[str, Any]] = [
             {"subject": subject, "account_id": activity.account_id, "is_check": activity.check,
              "failed": activity.failed, "at": now} for subject in subjects]
-        with self._db.transaction(write=True) as conn:
-            self._lock(conn, subjects)
-            conn.execute(agent_activity.delete().where(agent_activity.c.subject.in_(subjects),
-                                                       agent_activity.c.at <= since))
-            conn.execute(agent_activity.insert(), rows)
-            found = {row[0]: row for row in conn.execute(_IN_WINDOW, {"subjects": list(subjects), "since": since})}
-            conn.commit()
+        self._lock(conn, subjects)
+        conn.execute(agent_activity.delete().where(agent_activity.c.subject.in_(subjects),
+                                                   agent_activity.c.at <= since))
+        conn.execute(agent_activity.insert(), rows)
+        found = {row[0]: row for row in conn.execute(_IN_WINDOW, {"subjects": list(subjects), "since": since})}
         return [_counts(found.get(subject)) for subject in subjects]
+
+    def forget_on(self, conn: Connection, subjects: Sequence[str], account_id: str, at: datetime) -> None:
+        """Take a failed check's act back out, inside the caller's write transaction: one row per subject.
+
+        Rows carry no check id; any row of the same subject, customer, time and outcome is the same act count-wise.
+        """
+        self._lock(conn, subjects)
+        for subject in subjects:
+            row = conn.execute(sa.select(agent_activity.c.id).where(
+                agent_activity.c.subject == subject, agent_activity.c.account_id == account_id,
+                agent_activity.c.at == at, agent_activity.c.is_check.is_(True), agent_activity.c.failed.is_(True),
+            ).limit(1)).first()
+            if row is not None:
+                conn.execute(agent_activity.delete().where(agent_activity.c.id == row[0]))
 
     def _lock(self, conn: Connection, subjects: Sequence[str]) -> None:
         """Serialise acts of one subject on PostgreSQL until commit."""
