@@ -72,7 +72,10 @@ SCENARIOS = [("floor", "bare Flask JSON endpoint (the floor)"),
              ("wrong", "PIN check, wrong PIN"), ("code", "PIN + code (code path; codes are single-use, "
              "so this measures lookup + mismatch)"), ("send", "code send (challenge + outbox + audit)"),
              ("summary", "customer summary read"),
-             ("right_half", "PIN check, right PIN, at about half its peak rate")]
+             ("right_half", "PIN check, right PIN, at about half its peak rate"),
+             ("minimal_half", "minimal design, at about half its peak rate (the host's own tail, for the p99 above)")]
+# A half-peak scenario runs its peak scenario's app at about half the rate that scenario reached.
+HALF = {"right_half": "right", "minimal_half": "minimal"}
 APPS = {"floor": "bench.floor_app:app", "minimal": "bench.minimal_app:app"}  # every other scenario: wsgi:app
 
 
@@ -182,24 +185,25 @@ def bench_size(size: int, duration: int, connections: int, wanted: list[str]) ->
     """The wanted scenarios at full load, then the PIN check at half its peak rate; one app per server."""
     env, sample, key = prepare(size)
     results: dict[str, dict[str, float]] = {}
-    apps = {APPS.get(mode, "wsgi:app") for mode in wanted if mode != "right_half"}
+    apps = {APPS.get(mode, "wsgi:app") for mode in wanted if mode not in HALF}
     ports = {app: free_port() for app in apps}
     servers = [gunicorn(app, env, port) for app, port in ports.items()]
     try:
         for mode in wanted:
-            if mode == "right_half":
+            if mode in HALF:
                 continue
             target = ports[APPS.get(mode, "wsgi:app")]
             run_wrk(target, script_for(mode, sample, key), 2, connections)  # warm up
             results[mode] = run_wrk(target, script_for(mode, sample, key), duration, connections)
             print(size, mode, results[mode], flush=True)
-        if "right_half" in wanted:
-            peak = results["right"]["rps"]
+        for half, full in HALF.items():
+            if half not in wanted:
+                continue
             # wrk has no fixed rate; a per-connection pause gives about half the peak.
-            pause = max(1, int(connections * 1000 / (peak / 2)))
-            results["right_half"] = run_wrk(ports["wsgi:app"], script_for("right", sample, key, pause), duration,
-                                            connections)
-            print(size, "right at half peak", results["right_half"], flush=True)
+            pause = max(1, int(connections * 1000 / (results[full]["rps"] / 2)))
+            results[half] = run_wrk(ports[APPS.get(full, "wsgi:app")], script_for(full, sample, key, pause), duration,
+                                    connections)
+            print(size, full, "at half peak", results[half], flush=True)
     finally:
         for process in servers:
             process.terminate()
@@ -267,7 +271,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     names = [mode for mode, _ in SCENARIOS]
     parser.add_argument("--scenarios", default=",".join(names),
-                        help=f"comma-separated, run in this order: {', '.join(names)} (right_half needs right)")
+                        help=f"comma-separated, run in this order: {', '.join(names)} (a *_half scenario brings "
+                             "its peak scenario)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -275,8 +280,9 @@ def main() -> None:
     unknown = set(args.scenarios.split(",")) - set(names)
     if unknown or not wanted:
         sys.exit(f"unknown scenario(s) {', '.join(sorted(unknown)) or '(none given)'}; choose from {', '.join(names)}")
-    if "right_half" in wanted and "right" not in wanted:
-        wanted.insert(wanted.index("right_half"), "right")
+    for half, full in HALF.items():
+        if half in wanted and full not in wanted:
+            wanted.insert(wanted.index(half), full)
     results = {size: bench_size(size, args.duration, args.connections, wanted)
                for size in (int(s) for s in args.sizes.split(","))}
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
