@@ -561,10 +561,13 @@ class FakeAgentActivity:
             self.acts.pop(subject, None)
 
     def forget(self, subjects: Sequence[str], ref: str) -> None:
-        """Take one act back out (what a carrying counter does when its check could not be recorded)."""
+        """Take a check back out of the counts (what a carrying counter does when its check could not be recorded):
+        as in Redis, the check and its failure go and the customer stays touched."""
         with self._lock:
             for subject in subjects:
-                self.acts[subject] = [(at, act) for at, act in self.acts.get(subject, []) if act.ref != ref]
+                self.acts[subject] = [
+                    (at, dataclasses.replace(act, check=False, failed=False) if act.ref == ref else act)
+                    for at, act in self.acts.get(subject, [])]
 
 
 class FakeUnitOfWork:

@@ -158,3 +158,14 @@ def test_a_watch_key_of_another_kind_fails_the_carried_check_with_nothing_change
     assert activity.client.zrange(activity.keys("agent:a1")[0], 0, -1) == [b"C1"]
     activity.client.delete(activity.keys("key:desk")[2])
     assert carrying.record_failure("C1", at(3), POLICY, act("C1", "ver_3")).failures == before.failures + 1
+
+
+def test_a_forgotten_check_leaves_its_customer_touched_in_every_store(stores):
+    # Undo takes the check and its failure out; the customer the agent touched stays touched (Redis keeps it in
+    # the customers set, which may hold other acts on the same customer), in every store alike.
+    carrying, _, activity, _ = stores
+    lost = act("C9", "ver_9")
+    carrying.record_failure("C9", at(0), POLICY, lost)
+    assert carrying.forget_failure("C9", at(0), POLICY, lost)
+    assert activity.record(list(SUBJECTS), Activity("C2", "chl_1"), at(1), WINDOW) == \
+        [WindowCounts(checks=0, failures=0, customers=2)] * 2

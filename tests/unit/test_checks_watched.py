@@ -78,7 +78,9 @@ def test_a_failure_whose_record_cannot_be_written_is_taken_out_of_the_lockout_an
             world.check("C2", right=False)
     monkeypatch.undo()
     assert world.counter.state("C2", world.clock.now(), LOCKOUT).failures == 0
-    assert [act.failed for _, act in world.activity.acts["agent:a1"]] == [True]  # only the recorded one
+    # Only the recorded check counts as a check and a failure; the lost ones stay as touches of the customer.
+    acts = [act for _, act in world.activity.acts["agent:a1"]]
+    assert [(act.check, act.failed) for act in acts] == [(True, True)] + [(False, False)] * 3
     assert world.check("C2", right=False) == "rejected" and world.anomalies() == []  # 2 failures, not 5
 
 

@@ -9,6 +9,7 @@ have been missed": the cache is dropped, and is not used at all while there is n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -56,11 +57,8 @@ class RedisRevocationFeed:
             return self._subscribe()
         try:
             if self._readable is not None and not self._readable.poll(0):
-                return LIVE  # nothing arrived, and no read left a whole message in the parser's buffer
-            changed = False
-            while self._pubsub.get_message(timeout=0) is not None:
-                changed = True  # a revocation (or anything unexpected: be safe)
-            return CHANGED if changed else LIVE
+                return LIVE  # nothing arrived, and every read leaves the parser's buffer empty (_drain)
+            return CHANGED if _drain(self._pubsub) else LIVE
         except (redis.RedisError, OSError, ValueError):  # hiredis polls a closed socket as fd -1: ValueError
             log.warning("key revocation feed lost; API keys are looked up on every request until it is back")
             self._drop()
@@ -72,17 +70,19 @@ class RedisRevocationFeed:
             self._pubsub = self._readable = None  # a forked child must not read its parent's socket
         if self._monotonic() < self._next_try:
             return DOWN
+        pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
         try:
-            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
             pubsub.subscribe(CHANNEL)
             confirmed = pubsub.get_message(timeout=self._timeout)
             if confirmed is None or confirmed.get("type") != "subscribe":
                 raise redis.ConnectionError("no subscription confirmation")
             readable = self._socket_poll(pubsub)
-        except (redis.RedisError, OSError) as error:
+        except (redis.RedisError, OSError, ValueError) as error:
             log.warning("key revocation feed unavailable (%s); API keys are looked up on every request",
                         type(error).__name__)
             self._next_try = self._monotonic() + self._retry_after
+            with contextlib.suppress(redis.RedisError, OSError, ValueError):
+                pubsub.close()
             return DOWN
         self._pubsub, self._readable, self._pid = pubsub, readable, os.getpid()
         return CHANGED  # whatever was cached before this subscription may have missed a revocation
@@ -90,15 +90,15 @@ class RedisRevocationFeed:
     def _socket_poll(self, pubsub: PubSub) -> select.poll | None:
         """A poll object on the subscription's socket, after reading what already came with the confirmation.
 
-        A quiet socket then means nothing was announced: every read empties the parser's buffer of whole messages
-        (get_message is called until it returns None), and any rest of a message still makes the socket readable.
-        A closed socket polls as readable (HUP, ERR or NVAL), so the full read reports it. None where the client
-        keeps no socket we can see (the full read then runs every time).
+        A quiet socket then means nothing was announced: every read empties the parser's buffer (_drain), and any
+        rest of a message still makes the socket readable. A closed socket polls as readable (HUP, ERR or NVAL), so
+        the full read reports it. None (the full read then runs every time) where the client keeps no socket we can
+        see, or sends health checks (`health_check_interval` in the URL): redis-py sends those from its reads.
         """
-        while pubsub.get_message(timeout=0) is not None:
-            pass  # the cache is dropped on subscribing anyway
-        sock = getattr(pubsub.connection, "_sock", None)
-        if sock is None:
+        _drain(pubsub)  # the cache is dropped on subscribing anyway
+        connection = pubsub.connection
+        sock = getattr(connection, "_sock", None)
+        if sock is None or getattr(connection, "health_check_interval", None):
             return None
         readable = select.poll()
         readable.register(sock.fileno(), select.POLLIN)
@@ -118,3 +118,26 @@ class RedisRevocationFeed:
         """Release the subscription and the publishing connection."""
         self._drop()
         self._client.close()
+
+
+MAX_DRAIN = 100  # reads in one poll; a feed that still has more is not quiet: the cache is dropped
+
+
+def _drain(pubsub: PubSub) -> bool:
+    """Read everything the subscription holds, on the socket and in the parser's buffer; True if anything came.
+
+    Reads while the connection says it can, not until get_message returns None: that is also its answer to a
+    health-check reply, which may share a read with a message behind it. A health-check reply counts as nothing;
+    anything else as a revocation (be safe). Past MAX_DRAIN reads the answer is True; what is left was received
+    before this answer dropped the cache, and any later message makes the socket readable again.
+    """
+    connection = pubsub.connection
+    assert connection is not None
+    pubsub.check_health()  # sends redis-py's PING when `health_check_interval` is set and one is due
+    changed = False
+    for _ in range(MAX_DRAIN):
+        if not connection.can_read(timeout=0):
+            return changed
+        if pubsub.get_message(timeout=0) is not None:
+            changed = True
+    return True

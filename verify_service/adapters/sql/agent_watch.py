@@ -111,9 +111,11 @@ class SqlAgentActivity:
         return [_counts(found.get(subject)) for subject in subjects]
 
     def forget_on(self, conn: Connection, subjects: Sequence[str], account_id: str, at: datetime) -> None:
-        """Take a failed check's act back out, inside the caller's write transaction: one row per subject.
+        """Take a failed check back out of the counts, inside the caller's write transaction: one row per subject.
 
-        Rows carry no check id; any row of the same subject, customer, time and outcome is the same act count-wise.
+        As in Redis, the check and its failure leave the window and the customer stays touched (the row becomes a
+        plain touch). Rows carry no check id; any row of the same subject, customer, time and outcome is the same
+        act count-wise.
         """
         self._lock(conn, subjects)
         for subject in subjects:
@@ -122,7 +124,8 @@ class SqlAgentActivity:
                 agent_activity.c.at == at, agent_activity.c.is_check.is_(True), agent_activity.c.failed.is_(True),
             ).limit(1)).first()
             if row is not None:
-                conn.execute(agent_activity.delete().where(agent_activity.c.id == row[0]))
+                conn.execute(agent_activity.update().where(agent_activity.c.id == row[0]).values(
+                    is_check=False, failed=False))
 
     def _lock(self, conn: Connection, subjects: Sequence[str]) -> None:
         """Serialise acts of one subject on PostgreSQL until commit."""
