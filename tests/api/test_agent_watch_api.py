@@ -250,3 +250,25 @@ def test_a_customer_can_still_deny_a_blocked_agents_approval_request_and_it_coun
     denied = h.call("POST", f"/v1/customers/C000/approvals/{approval_id}/answer", "portal", {"answer": "deny"})
     assert denied.status_code == 200 and denied.get_json()["status"] == "denied"
     assert h.call("GET", "/v1/customers/C000/lock", "agent").get_json()["failed_attempts"] == 3
+
+
+def test_a_watch_key_of_another_kind_answers_503_and_the_check_writes_and_counts_nothing(make_harness):
+    # Only an outside writer could put another kind of value under a watch key; the check fails closed with
+    # nothing changed: no record, no audit event, no lockout failure.
+    h = make_harness("postgres_redis")
+    pin = h.register("C000")
+    assert h.check("C000", wrong(pin)).get_json()["result"] == "rejected"
+    activity = h.services.watch._activity
+    activity.client.set(activity.keys("agent:agent-42")[2], "not a sorted set")
+    with h.services.db.engine.connect() as conn:
+        before = [conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() for table in
+                  ("verifications", "audit_events")]
+    response = h.check("C000", wrong(pin))
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    with h.services.db.engine.connect() as conn:
+        after = [conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() for table in
+                 ("verifications", "audit_events")]
+    assert after == before
+    activity.client.delete(activity.keys("agent:agent-42")[2])
+    assert h.check("C000", wrong(pin)).get_json()["attempts_remaining"] == 3  # the 503 counted no failure

@@ -4,6 +4,7 @@ The carried act must count exactly as the watch's own call would (`AgentActivity
 test_agent_activity_contract.py), and must leave every lockout answer as it is without it.
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -169,3 +170,26 @@ def test_a_forgotten_check_leaves_its_customer_touched_in_every_store(stores):
     assert carrying.forget_failure("C9", at(0), POLICY, lost)
     assert activity.record(list(SUBJECTS), Activity("C2", "chl_1"), at(1), WINDOW) == \
         [WindowCounts(checks=0, failures=0, customers=2)] * 2
+
+
+def test_thirty_simultaneous_carried_checks_count_exactly(stores):
+    # Thirty checks at once, each on its own customer and failing: every lockout count and every window count is
+    # exact, each act seeing its own place in the window (1..30), in every store.
+    carrying, _, _, _ = stores
+    acts = [act(f"C{i:02d}", f"ver_{i}") for i in range(30)]
+    start = threading.Barrier(30)
+    outcomes = [None] * 30
+
+    def check(i):
+        start.wait()
+        outcomes[i] = carrying.record_failure(f"C{i:02d}", at(0), POLICY, acts[i])
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(outcome is not None and outcome.counted for outcome in outcomes)
+    assert sorted(carried.counts[0].failures for carried in acts) == list(range(1, 31))
+    assert all(carried.counts[0] == carried.counts[1] for carried in acts)
+    assert max(carried.counts[0].customers for carried in acts) == 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -15,19 +16,27 @@ from verify_service.domain.names import AnomalyKind
 from verify_service.domain.sms_guard import REFUSAL_REASONS
 from verify_service.errors import DependencyUnavailable
 
+M = TypeVar("M", Counter, Histogram)
+
 REQUEST_SECONDS = Histogram(
     "verify_http_request_duration_seconds", "HTTP request latency by route and status.",
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
-_REQUEST_SERIES: dict[tuple[str, str, int], Histogram] = {}
+_SERIES: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def _series(metric: M, *labels: str) -> M:
+    """One labelled series of a hot-path metric, looked up once per process (labels() takes a lock and a copy)."""
+    key = (metric, labels)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = metric.labels(*labels)
+    return cast(M, series)
 
 
 def request_seconds(method: str, route: str, status: int) -> Histogram:
-    """The latency series of one (method, route, status), looked up once per process (labels() locks)."""
-    series = _REQUEST_SERIES.get((method, route, status))
-    if series is None:
-        series = _REQUEST_SERIES[(method, route, status)] = REQUEST_SECONDS.labels(method, route, str(status))
-    return series
+    """The latency series of one (method, route, status)."""
+    return _series(REQUEST_SECONDS, method, route, str(status))
 
 
 VERIFICATIONS = Counter("verify_verifications_total", "Verification checks by result.", ["result", "channel"])
@@ -67,16 +76,9 @@ def record_sms_refusal(reason: str) -> None:
     SMS_REFUSED.labels(reason).inc()
 
 
-_CHECK_SERIES: dict[tuple[str, str], Counter] = {}
-
-
 def record_check(verification: Verification) -> None:
     """Count one verification check (API or console) and a lock it set."""
-    labels = (verification.result, verification.channel)
-    series = _CHECK_SERIES.get(labels)
-    if series is None:
-        series = _CHECK_SERIES[labels] = VERIFICATIONS.labels(*labels)
-    series.inc()
+    _series(VERIFICATIONS, verification.result, verification.channel).inc()
     if verification.locked_by_this_check:
         LOCKS.inc()
 

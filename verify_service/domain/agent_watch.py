@@ -206,8 +206,11 @@ class AgentWatch:
             self._judge(list(carried.watched), carried.counts, actor, self._clock.now())
             return
         failed = verification.result == CheckResult.REJECTED
-        self._count(verification.agent_id, actor, Activity(verification.account_id, verification.verification_id,
-                                                           check=True, failed=failed))
+        act = Activity(verification.account_id, verification.verification_id, check=True, failed=failed)
+        if carried is not None:  # the counter did not carry it: the subjects are worked out already
+            self._record(list(carried.watched), actor, act)
+        else:
+            self._count(verification.agent_id, actor, act)
 
     def sent(self, challenge: Challenge, actor: Actor) -> None:
         """Count a code send (a customer touched)."""
@@ -218,8 +221,11 @@ class AgentWatch:
         self._count(None, actor, Activity(account_id, f"read_{secrets.token_hex(8)}"))
 
     def _count(self, agent_id: str | None, actor: Actor, activity: Activity) -> None:
+        """Record the act for each of its subjects."""
+        self._record(subjects_of(agent_id, actor), actor, activity)
+
+    def _record(self, subjects: list[Subject], actor: Actor, activity: Activity) -> None:
         """Record the act for each subject in one store call; raise what it pushed over a threshold."""
-        subjects = subjects_of(agent_id, actor)
         if not subjects:
             return
         now = self._clock.now()

@@ -146,8 +146,7 @@ class SqlDatabase:
             try:
                 fairy = self.engine.raw_connection()
             except psycopg.Error as error:  # the connect itself (the pool hands back the driver's error)
-                log.warning("database unavailable: %s", type(error).__name__)
-                raise DependencyUnavailable(retry_after=2) from error
+                raise (_driver_error(error) or DependencyUnavailable(retry_after=2)) from error
         conn = fairy.driver_connection
         assert isinstance(conn, psycopg.Connection)
         fairy.detach()
