@@ -3,10 +3,19 @@
 import glob
 import multiprocessing
 import os
+import shutil
 import tempfile
 
-from verify_service.logs import lean_records
-from verify_service.serving import drain_seconds
+# Prometheus counters are kept per worker in files and summed on scrape (prometheus-client multiprocess mode).
+# prometheus_client picks that mode when it is first imported, so the folder is set before anything below
+# imports it (verify_service.logs and .serving do); workers inherit it at fork. A folder made here is ours to
+# remove when gunicorn exits; its path is kept in the environment so a HUP reload of this file reuses it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["_VERIFY_METRICS_DIR_MADE"] = tempfile.mkdtemp(
+        prefix="verify-metrics-")
+
+from verify_service.logs import lean_records  # noqa: E402 (after the metrics folder, on purpose)
+from verify_service.serving import drain_seconds  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: a check is short and I/O-bound on the database and Redis; 2 per core plus one.
@@ -33,10 +42,6 @@ logconfig_dict = {
 }
 lean_records()  # every handler above writes JSON lines, which never carry the caller's file, thread or process
 
-# Prometheus counters are kept per worker in files and summed on scrape (prometheus-client multiprocess mode).
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="verify-metrics-")
-
 
 def on_starting(server):  # noqa: ANN001, ANN201 (gunicorn hook)
     """Start with no metric files from an earlier run (only prometheus-client's *.db files are removed)."""
@@ -51,3 +56,10 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201 (gunicorn hook)
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 (gunicorn hook)
+    """Remove the metrics folder this file made (an operator's own PROMETHEUS_MULTIPROC_DIR is left alone)."""
+    own = os.environ.get("_VERIFY_METRICS_DIR_MADE")
+    if own and own == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(own, ignore_errors=True)

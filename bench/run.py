@@ -163,7 +163,7 @@ def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
            "VERIFY_SMS_MAX_PER_KEY_PER_HOUR": "1000000000", "VERIFY_SMS_MAX_PER_HOUR": "1000000000",
            "VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR": "1000000000",
            "GUNICORN_DRAIN_SECONDS": "0", "VERIFY_OUTBOX_INPROCESS": "false",
-           "VERIFY_DELIVERY_BACKEND": "console", "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp()}
+           "VERIFY_DELIVERY_BACKEND": "console"}  # gunicorn.conf.py makes (and removes) the metrics folder
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     key = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "keys", "create", "--name", "bench", "--role",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from verify_service.adapters.metrics import split_counters
+
 
 def test_dockerfile_passes_hadolint(root):
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
@@ -44,3 +46,16 @@ def test_compose_publishes_only_nginx_and_the_app_trusts_one_proxy(root):
     app = services[0].split("\n  app:\n")[1]
     assert "ports:" not in app and 'VERIFY_TRUSTED_PROXIES: "1"' in app
     assert '"8000:8080"' in services[1] and "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services[1]
+
+
+def test_a_multiprocess_folder_set_after_prometheus_client_was_imported_is_reported(monkeypatch, tmp_path):
+    # This test process imported prometheus_client with no folder set: its counters live in memory.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert split_counters() is False
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert split_counters() is True
+
+
+def test_gunicorn_config_sets_the_metrics_folder_before_importing_the_service(root):
+    source = (root / "gunicorn.conf.py").read_text()
+    assert source.index('os.environ["PROMETHEUS_MULTIPROC_DIR"]') < source.index("from verify_service")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Request
@@ -10,6 +11,7 @@ from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from verify_service import logs
+from verify_service.adapters.metrics import split_counters
 from verify_service.api import observability, register_blueprints
 from verify_service.api.errors import register_error_handlers
 from verify_service.api.http import check_body_type
@@ -64,4 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
 
     register_cli(app)
     logs.configure()
+    if split_counters():
+        logging.getLogger(__name__).error(
+            "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: each process keeps its own "
+            "counters and /metrics shows none of them; set it before the process starts (gunicorn.conf.py does)")
     return app

@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from verify_service.domain.model import Challenge, Verification
-from verify_service.domain.names import AnomalyKind
+from verify_service.domain.names import AnomalyKind, CheckResult
 from verify_service.domain.sms_guard import REFUSAL_REASONS
 from verify_service.errors import DependencyUnavailable
 
@@ -48,17 +48,26 @@ EVENTS = Counter("verify_security_events_total", "Security event deliveries by o
 SMS_REFUSED = Counter("verify_sms_refused_total",
                       "SMS code sends refused by the pumping guard, by reason (reason=\"global\": the hourly cap).",
                       ["reason"])
-for _reason in REFUSAL_REASONS:
-    SMS_REFUSED.labels(_reason)  # every series exists from the start, so increase() sees the first refusal
 
 
 AGENT_ANOMALIES = Counter("verify_agent_anomalies_total", "Agent anomalies raised, by kind.", ["kind"])
 AGENT_BLOCKED = Counter("verify_agent_blocked_total",
                         "Checks and code sends refused because the agent or key is blocked, by action.", ["action"])
-for _kind in AnomalyKind:
-    AGENT_ANOMALIES.labels(_kind.value)
-for _action in ("check", "code_send"):
-    AGENT_BLOCKED.labels(_action)
+# Every documented series exists from the start (at 0), in every worker's file: a scrape lists it before
+# the first event, and increase() sees that first event instead of a series appearing from nothing.
+CHECK_CHANNELS = ("phone", "chat")
+_KNOWN_LABELS: tuple[tuple[Counter, tuple[tuple[str, ...], ...]], ...] = (
+    (VERIFICATIONS, tuple((result.value, channel) for result in CheckResult for channel in CHECK_CHANNELS)),
+    (CODES, (("sent",), ("delivered",), ("failed",))),
+    (APPROVALS, (("requested",), ("approved",), ("denied",), ("used",))),
+    (EVENTS, (("delivered",), ("failed",))),
+    (SMS_REFUSED, tuple((reason,) for reason in REFUSAL_REASONS)),
+    (AGENT_ANOMALIES, tuple((kind.value,) for kind in AnomalyKind)),
+    (AGENT_BLOCKED, (("check",), ("code_send",))),
+)
+for _metric, _label_sets in _KNOWN_LABELS:
+    for _labels in _label_sets:
+        _metric.labels(*_labels)
 
 
 def record_agent_anomaly(kind: str) -> None:
@@ -139,6 +148,16 @@ class AnchorAgeCollector(Collector):
         if age is not None:
             yield GaugeMetricFamily("verify_audit_anchor_age_seconds", "Seconds since the newest audit anchor.",
                                     value=max(0.0, age.total_seconds()))
+
+
+def split_counters() -> bool:
+    """True when PROMETHEUS_MULTIPROC_DIR is set but prometheus_client was imported before it (in-memory values).
+
+    Each worker then counts in its own memory while /metrics reads the (empty) shared folder: the counters
+    the README's alerts use never show. gunicorn.conf.py sets the folder before anything imports the client."""
+    from prometheus_client import values
+
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR")) and values.ValueClass is values.MutexValue
 
 
 def render(*live_collectors: Collector) -> bytes:
