@@ -59,3 +59,22 @@ def test_a_multiprocess_folder_set_after_prometheus_client_was_imported_is_repor
 def test_gunicorn_config_sets_the_metrics_folder_before_importing_the_service(root):
     source = (root / "gunicorn.conf.py").read_text()
     assert source.index('os.environ["PROMETHEUS_MULTIPROC_DIR"]') < source.index("from verify_service")
+
+
+def dockerignore_allows(root: Path) -> set[str]:
+    """The names the allowlist .dockerignore lets into the build context (`*`, then `!name` lines)."""
+    lines = [line.strip() for line in (root / ".dockerignore").read_text().splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    assert lines[0] == "*", ".dockerignore starts by ignoring everything"
+    return {line[1:] for line in lines if line.startswith("!")}
+
+
+def test_the_docker_build_context_holds_what_the_dockerfile_copies_and_no_secrets(root):
+    allowed = dockerignore_allows(root)
+    copied = set()
+    for line in (root / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            copied.update(part for part in line.split()[1:-1] if not part.startswith("--"))
+    assert copied == allowed, f"COPY sources {copied} vs .dockerignore allowlist {allowed}"
+    assert all((root / name).exists() for name in allowed), "the allowlist names a file that does not exist"
+    assert not {".env", "var", ".git", "tests"} & allowed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -78,3 +80,36 @@ def test_drain_seconds_default_to_five(value, expected):
 def test_a_bad_drain_period_is_refused(value):
     with pytest.raises(ValueError, match="GUNICORN_DRAIN_SECONDS"):
         drain_seconds({"GUNICORN_DRAIN_SECONDS": value})
+
+
+@pytest.mark.slow
+def test_after_the_drain_new_connections_are_refused_while_the_request_in_hand_finishes(deployment, start_gunicorn):
+    server = start_gunicorn(GUNICORN_DRAIN_SECONDS="1")
+    payload = b'{"account_id": "JP1001", "pin": "583920", "channel": "phone", "agent_id": "agent-42"}'
+    body = b" " * 40 + payload  # leading blanks are valid JSON: they trickle in while the worker reads them
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as held:  # one worker busy in the app
+        held.sendall(b"POST /v1/verifications HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     + f"Authorization: Bearer {deployment.keys['agent']}\r\n".encode()
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode())
+        stop, sent = threading.Event(), [0]
+
+        def trickle() -> None:
+            while sent[0] < 40 and not stop.wait(0.15):
+                held.sendall(b" ")
+                sent[0] += 1
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(1 + 1.5)  # the drain is over; the idle worker has exited, the busy one still reads its body
+        try:
+            with pytest.raises(ConnectionRefusedError):  # not left waiting in a backlog nobody will accept from
+                socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+        held.sendall(body[sent[0]:])
+        answer = held.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 "), answer[:80]  # the request in hand was answered
+    assert server.process.wait(timeout=15) == 0
