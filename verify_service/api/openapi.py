@@ -114,10 +114,11 @@ def _responses(op: Operation, public: bool) -> dict[str, Any]:
 def _operation(op: Operation, path: str, endpoint: str) -> dict[str, Any]:
     """One path item operation; `endpoint` (blueprint.view) gives its operationId and tag."""
     public = not path.startswith("/v1/")
-    roles = f" Roles: {', '.join(op.roles)}." if op.roles else ""
     tag, _, view = endpoint.rpartition(".")
     operation: dict[str, Any] = {"operationId": _camel(view), "tags": [tag], "summary": op.summary,
-                                 "description": op.summary + roles, "responses": _responses(op, public)}
+                                 "responses": _responses(op, public)}
+    if op.roles:  # the summary is not repeated: generators print both
+        operation["description"] = f"Roles: {', '.join(op.roles)}."
     params: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True, "example": PATH_PARAMS[name][1],
          "schema": {"type": "string", "pattern": PATH_PARAMS[name][0].regex.pattern}}
