@@ -50,8 +50,11 @@ def _served_spec(databases):
 
 
 def validator(spec, name):
-    """A validator for one component schema of the served document."""
-    return jsonschema_rs.Draft4Validator({"$ref": f"#/components/schemas/{name}", "components": spec["components"]})
+    """A validator for one component schema of the served document, with the `x-constraints` it states."""
+    schema = spec["components"]["schemas"][name]
+    return jsonschema_rs.Draft4Validator({"allOf": [{"$ref": f"#/components/schemas/{name}"},
+                                                    schema.get("x-constraints", {})],
+                                          "components": spec["components"]})
 
 
 def pattern_of(spec, schema, field):
@@ -119,6 +122,61 @@ def test_put_with_an_empty_object_updates_nothing_and_is_200(harness):
     assert response.status_code == 200 and response.get_json()["phone_masked"] == "+81 *******678"
 
 
+def test_put_documents_that_a_creation_without_phone_is_400_and_the_server_answers_so(spec, sqlite):
+    put = spec["paths"]["/v1/customers/{account_id}"]["put"]
+    assert "phone" in put["responses"]["400"]["description"] and "creat" in put["responses"]["400"]["description"]
+    body_schema = spec["components"]["schemas"]["CustomerPut"]
+    assert "required" not in body_schema  # `{}` is a valid update: JSON Schema cannot see whether the PUT creates
+    assert "`phone` is required when the PUT creates the customer" in body_schema["description"]
+    assert validator(spec, "CustomerPut").is_valid({})
+    error = assert_error_shape(sqlite.call("PUT", "/v1/customers/JP1001", "portal", {}), 400, "validation_error")
+    assert list(error["details"]) == ["phone"]
+
+
+def test_totp_confirm_documents_a_wrong_code_as_409_with_its_reasons(spec):
+    responses = spec["paths"]["/v1/customers/{account_id}/totp/confirm"]["post"]["responses"]
+    assert "`mismatch`" in responses["409"]["description"] and "`not_pending`" in responses["409"]["description"]
+    assert "details.reason" in responses["409"]["description"] and "6 ASCII digits" in responses["400"]["description"]
+
+
+# A generated client names its functions after operationIds and groups them by tag; it models a body only when
+# the body's schema is a plain object (openapi-python-client types a top-level anyOf/oneOf/not as `Any`).
+
+OPERATION_IDS = {  # a generated client's function names: renaming a view changes them, so this list is pinned
+    "healthz", "readyz", "listAnomalies", "clearAnomaly", "getApproval", "listEvents", "getCode", "getContact",
+    "endContact", "putCustomer", "getCustomer", "requestApproval", "answerApproval", "pendingApprovals",
+    "sendCode", "startContact", "reportContact", "activeContacts", "freeze", "unfreeze", "lockStatus", "unlock",
+    "viewPin", "rotatePin", "enrolTotp", "removeTotp", "confirmTotp", "check", "getVerification"}
+
+
+def test_every_operation_has_a_unique_operation_id_and_one_declared_tag(spec):
+    operations = [operation for operations in spec["paths"].values() for operation in operations.values()]
+    ids = [operation["operationId"] for operation in operations]
+    assert len(ids) == len(set(ids)) and set(ids) >= OPERATION_IDS
+    declared = {tag["name"]: tag for tag in spec["tags"]}
+    assert all(tag["description"] for tag in declared.values())
+    for operation in operations:
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, operation["operationId"]
+    assert {tag for operation in operations for tag in operation["tags"]} == set(declared)
+    check = spec["paths"]["/v1/verifications"]["post"]
+    assert (check["operationId"], check["tags"]) == ("check", ["verifications"])
+
+
+def test_no_request_body_schema_uses_any_of_one_of_or_not_at_its_top_level(spec):
+    bodies = 0
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if "requestBody" not in operation:
+                continue
+            bodies += 1
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            name = schema["$ref"].rsplit("/", 1)[1]
+            resolved = spec["components"]["schemas"][name]
+            assert resolved["type"] == "object" and resolved["properties"], name
+            assert not {"anyOf", "oneOf", "not", "allOf"} & set(resolved), (operation["operationId"], name)
+    assert bodies >= 10
+
+
 def test_every_operation_whose_body_the_document_requires_refuses_no_body(spec, sqlite):
     sqlite.register()
     contact = sqlite.call("POST", "/v1/customers/JP1001/contacts", "all",
@@ -140,13 +198,17 @@ def test_every_operation_whose_body_the_document_requires_refuses_no_body(spec, 
     assert required >= 6 and optional >= 1
 
 
-# POST /v1/verifications: "at least one of pin, code and approval_id" is anyOf of required in the document,
-# and "not code with approval_id" (both are the second factor) is `not` of required.
+# POST /v1/verifications: "at least one of pin, code and approval_id" is anyOf of required, and "not code with
+# approval_id" (both are the second factor) is `not` of required, in the schema's `x-constraints`.
 
-def test_check_request_documents_at_least_one_of_pin_code_and_approval_id_as_any_of_required(spec):
+def test_check_request_states_its_factor_rules_in_words_and_in_x_constraints_not_at_its_top_level(spec):
     schema = spec["components"]["schemas"]["CheckRequest"]
-    assert schema["anyOf"] == [{"required": ["pin"]}, {"required": ["code"]}, {"required": ["approval_id"]}]
-    assert schema["not"] == {"required": ["code", "approval_id"]}
+    assert schema["x-constraints"] == {
+        "anyOf": [{"required": ["pin"]}, {"required": ["code"]}, {"required": ["approval_id"]}],
+        "not": {"required": ["code", "approval_id"]}}
+    assert not {"anyOf", "oneOf", "not", "allOf"} & set(schema)
+    assert "Give at least one of pin, code and approval_id." in schema["description"]
+    assert "Give code or approval_id, not both." in schema["description"]
     assert set(schema["required"]) == {"account_id", "channel", "agent_id"}
 
 
@@ -181,9 +243,11 @@ def test_each_at_least_one_group_of_a_schema_is_stated_and_enforced():
 
     spec = APISpec(title="t", version="1", openapi_version="3.0.3", plugins=[Plugin()])
     spec.components.schema("Contact", schema=Contact)
-    assert spec.to_dict()["components"]["schemas"]["Contact"]["allOf"] == [
+    stated = spec.to_dict()["components"]["schemas"]["Contact"]
+    assert stated["x-constraints"] == {"allOf": [
         {"anyOf": [{"required": ["phone"]}, {"required": ["mail"]}]},
-        {"anyOf": [{"required": ["name"]}, {"required": ["nickname"]}]}]
+        {"anyOf": [{"required": ["name"]}, {"required": ["nickname"]}]}]}
+    assert "allOf" not in stated and "Give at least one of name and nickname." in stated["description"]
     with pytest.raises(ValidationError) as refused:
         Contact().load({"mail": "a@example.com"})
     assert refused.value.messages == {"name": ["Give at least one of name and nickname."]}

@@ -63,18 +63,29 @@ def test_one_step_of_clock_drift_is_accepted_two_are_not(harness):
     assert check(harness, code=code_at(totp, harness, +60))["factors"]["code"] == "mismatch"
 
 
-def test_a_wrong_confirmation_code_is_400(harness):
+def test_a_wrong_confirmation_code_is_a_409_mismatch_and_a_malformed_one_stays_400(harness):
     harness.register()
     _, totp = enrol(harness)
     wrong = "000000" if code_at(totp, harness) != "000000" else "111111"
     response = harness.call("POST", "/v1/customers/JP1001/totp/confirm", "portal", {"code": wrong})
-    assert response.status_code == 400 and "code" in response.get_json()["error"]["details"]
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"], error["details"]) == (409, "conflict", {"reason": "mismatch"})
+    assert wrong not in response.get_data(as_text=True)
+    for malformed in ("12345", "1234567", "12345a", "１２３４５６"):
+        response = harness.call("POST", "/v1/customers/JP1001/totp/confirm", "portal", {"code": malformed})
+        error = response.get_json()["error"]
+        assert (response.status_code, error["code"], list(error["details"])) == (400, "validation_error", ["code"])
+    summary = harness.call("GET", "/v1/customers/JP1001", "portal").get_json()
+    assert summary["second_factor"] == "sms"  # still pending: the right code confirms it
+    response = harness.call("POST", "/v1/customers/JP1001/totp/confirm", "portal", {"code": code_at(totp, harness)})
+    assert response.status_code == 200 and response.get_json()["second_factor"] == "totp"
 
 
-def test_confirming_without_an_enrolment_is_409(harness):
+def test_confirming_without_an_enrolment_is_a_409_not_pending(harness):
     harness.register()
     response = harness.call("POST", "/v1/customers/JP1001/totp/confirm", "portal", {"code": "123456"})
-    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"], error["details"]) == (409, "conflict", {"reason": "not_pending"})
 
 
 @pytest.mark.parametrize("role", ["portal", "admin"])

@@ -5,7 +5,7 @@ import pytest
 
 from tests.unit.worlds import ACCOUNT, ACTOR, VAULT, holds, make_world
 from verify_service.domain.totp import STEP_SECONDS
-from verify_service.errors import Conflict, NotFound, ValidationFailed
+from verify_service.errors import Conflict, NotFound
 
 
 @pytest.fixture
@@ -85,11 +85,11 @@ def test_one_step_of_clock_drift_is_allowed_and_no_more(world):
     assert world.totp.check(world.customer(), app.at(now, counter_offset=1), now) is True
 
 
-def test_a_wrong_code_does_not_confirm_and_the_enrolment_stays_pending(world):
+def test_a_wrong_code_is_a_mismatch_conflict_and_the_enrolment_stays_pending(world):
     app = app_of(world.totp.enrol(ACCOUNT, ACTOR))
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(Conflict) as refused:
         world.totp.confirm(ACCOUNT, other_code(app, world), ACTOR)
-    assert list(refused.value.details) == ["code"]
+    assert refused.value.details == {"reason": "mismatch"}
     stored = world.uow.store.customers[ACCOUNT]
     assert stored.totp is None and stored.totp_pending is not None and stored.second_factor == "sms"
     assert "totp_enrolled" not in world.event_names()
@@ -104,9 +104,10 @@ def test_a_wrong_code_is_refused_by_the_check(world):
     assert world.evaluate(other_code(app, world)) == "mismatch"
 
 
-def test_confirm_without_an_enrolment_is_a_conflict(world):
-    with pytest.raises(Conflict):
+def test_confirm_without_an_enrolment_is_a_not_pending_conflict(world):
+    with pytest.raises(Conflict) as refused:
         world.totp.confirm(ACCOUNT, "123456", ACTOR)
+    assert refused.value.details == {"reason": "not_pending"}
     with pytest.raises(NotFound):
         world.totp.enrol("NOPE", ACTOR)
 

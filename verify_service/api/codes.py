@@ -65,7 +65,11 @@ def enrol_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @bp.post("/v1/customers/<account_id>/totp/confirm")
 @requires("portal")
 @documented("Activate the authenticator with its current code; second_factor becomes totp.",
-            response=CustomerSummarySchema, body=TotpConfirmSchema, errors=(404, 409))
+            response=CustomerSummarySchema, body=TotpConfirmSchema, errors=(404,), explain={
+                400: "Invalid JSON or a malformed body, such as a `code` that is not 6 ASCII digits "
+                     "(`invalid_json`, `validation_error`).",
+                409: "`conflict`, with `details.reason`: `mismatch` (a well-formed code that is not the app's "
+                     "current one; the enrolment stays pending) or `not_pending` (no enrolment to confirm)."})
 def confirm_totp(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Activate the app with a current code; second_factor becomes totp."""
     account_id = account_id_arg(account_id)

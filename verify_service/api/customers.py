@@ -30,8 +30,11 @@ def summary(customer: Customer) -> dict[str, Any]:
 
 @bp.put("/v1/customers/<account_id>")
 @requires("portal")
-@documented("Register a customer (201, a PIN is issued) or update one (200).", ok=(201, 200),
-            response=CustomerSummarySchema, body=CustomerPutSchema)
+@documented("Register a customer (201, a PIN is issued; `phone` required) or update one (200).", ok=(201, 200),
+            response=CustomerSummarySchema, body=CustomerPutSchema, explain={
+                400: "Invalid JSON or a body that breaks a rule (`invalid_json`, `validation_error`). Also "
+                     "`validation_error` with `details.phone` when the PUT would create the customer (no customer "
+                     "has this account_id yet) and the body has no `phone`: `phone` is required on creation."})
 def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Register (201, a PIN is issued) or update (200)."""
     account_id = account_id_arg(account_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +24,8 @@ from verify_service.api.schemas import (
     VERIFICATION_ID,
     ErrorSchema,
     StrictSchema,
+    at_least_one_message,
+    not_together_message,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,21 +66,26 @@ class Operation:
     query: type[Schema] | None = None
     errors: tuple[int, ...] = ()
     body_required: bool = True
+    explain: dict[int, str] = field(default_factory=dict)
     roles: tuple[str, ...] = field(default_factory=tuple)
 
 
 def documented(summary: str, *, ok: int | tuple[int, ...] = 200, response: type[Schema] | None = None,
                body: type[Schema] | None = None, query: type[Schema] | None = None,
-               errors: tuple[int, ...] = (), body_required: bool = True) -> Callable[[F], F]:
+               errors: tuple[int, ...] = (), body_required: bool = True,
+               explain: dict[int, str] | None = None) -> Callable[[F], F]:
     """Attach an Operation to a view (put it under @requires, which adds the roles).
 
     `ok` is the success status, or every success status the view answers (PUT: 201 created, 200 updated).
     With `body_required`, `load_body` refuses a request without a body, as the document says.
+    `explain` gives an error status this endpoint's own description (the reasons it answers it for).
+    The view's name is the operationId and its blueprint the tag, so a generated client is named after them.
     """
 
     def decorate(view: F) -> F:
         view.__openapi__ = Operation(  # type: ignore[attr-defined]
-            summary, (ok,) if isinstance(ok, int) else ok, response, body, query, errors, body_required)
+            summary, (ok,) if isinstance(ok, int) else ok, response, body, query,
+            tuple(sorted(set(errors) | set(explain or {}))), body_required, dict(explain or {}))
         return view
 
     return decorate
@@ -95,7 +103,7 @@ def _responses(op: Operation, public: bool) -> dict[str, Any]:
     if op.body is not None:
         statuses.add(400)
     for status in sorted(statuses):
-        error: dict[str, Any] = {"description": ERROR_TEXT[status],
+        error: dict[str, Any] = {"description": op.explain.get(status, ERROR_TEXT[status]),
                                  "content": {"application/json": {"schema": ErrorSchema}}}
         if status in (429, 503):
             error["headers"] = RETRY_AFTER
@@ -103,12 +111,14 @@ def _responses(op: Operation, public: bool) -> dict[str, Any]:
     return responses
 
 
-def _operation(op: Operation, path: str) -> dict[str, Any]:
-    """One path item operation."""
+def _operation(op: Operation, path: str, endpoint: str) -> dict[str, Any]:
+    """One path item operation; `endpoint` (blueprint.view) gives its operationId and tag."""
     public = not path.startswith("/v1/")
-    roles = f" Roles: {', '.join(op.roles)}." if op.roles else ""
-    operation: dict[str, Any] = {"summary": op.summary, "description": op.summary + roles,
+    tag, _, view = endpoint.rpartition(".")
+    operation: dict[str, Any] = {"operationId": _camel(view), "tags": [tag], "summary": op.summary,
                                  "responses": _responses(op, public)}
+    if op.roles:  # the summary is not repeated: generators print both
+        operation["description"] = f"Roles: {', '.join(op.roles)}."
     params: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True, "example": PATH_PARAMS[name][1],
          "schema": {"type": "string", "pattern": PATH_PARAMS[name][0].regex.pattern}}
@@ -124,30 +134,54 @@ def _operation(op: Operation, path: str) -> dict[str, Any]:
     return operation
 
 
+def _camel(name: str) -> str:
+    """put_customer -> putCustomer."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 class Converter(OpenAPIConverter):
-    """apispec's converter, plus the rules a StrictSchema states across fields (`at_least_one`)."""
+    """apispec's converter, plus the rules a StrictSchema states across fields (`at_least_one`, `not_together`).
+
+    Generators cannot model an object with `anyOf` or `not` at its top level (openapi-python-client types
+    such a body `Any`), so the object stays plain. Its rules are stated in its description, in the words
+    of the server's 400, and in `x-constraints`: the JSON Schema keywords that also apply to the object
+    (merge them into it to validate a body fully, as the fuzz test does).
+    """
 
     def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
-        """The JSON Schema of a marshmallow schema; each `at_least_one` group becomes `anyOf` of `required`."""
+        """The JSON Schema of a marshmallow schema, with its cross-field rules stated beside it."""
         jsonschema: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
         cls = resolve_schema_cls(schema)
-        if not (isinstance(cls, type) and issubclass(cls, StrictSchema) and cls.at_least_one):
+        if not (isinstance(cls, type) and issubclass(cls, StrictSchema) and (cls.at_least_one or cls.not_together)):
             return jsonschema
         fields = get_fields(schema)
-        any_ofs = []
         for group in cls.at_least_one:
             for name in group:
                 if fields[name].allow_none:  # `required` says present, not non-null
                     raise ValueError(f"{cls.__name__}.{name} is in at_least_one and must not allow null")
-            any_ofs.append([{"required": [fields[name].data_key or name]} for name in group])
-        if len(any_ofs) == 1:
-            jsonschema["anyOf"] = any_ofs[0]
-        else:
-            jsonschema["allOf"] = [{"anyOf": any_of} for any_of in any_ofs]
-        if cls.not_together:
-            pairs = [{"required": [fields[name].data_key or name for name in pair]} for pair in cls.not_together]
-            jsonschema["not"] = pairs[0] if len(pairs) == 1 else {"anyOf": pairs}
+        key = {name: field.data_key or name for name, field in fields.items()}
+        groups = [[key[name] for name in group] for group in cls.at_least_one]
+        pairs = [(key[first], key[second]) for first, second in cls.not_together]
+        jsonschema["x-constraints"] = cross_field_constraints(groups, pairs)
+        words = [at_least_one_message(group) for group in groups] + [not_together_message(*p) for p in pairs]
+        jsonschema["description"] = " ".join([*filter(None, [jsonschema.get("description")]), *words,
+                                              "A body that breaks one of these rules is 400 `validation_error`."])
         return jsonschema
+
+
+def cross_field_constraints(groups: list[list[str]], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """JSON Schema for "at least one of each group" (`anyOf` of `required`) and "not both of each pair"."""
+    constraints: dict[str, Any] = {}
+    any_ofs = [[{"required": [name]} for name in group] for group in groups]
+    if len(any_ofs) == 1:
+        constraints["anyOf"] = any_ofs[0]
+    elif any_ofs:
+        constraints["allOf"] = [{"anyOf": any_of} for any_of in any_ofs]
+    nots = [{"required": list(pair)} for pair in pairs]
+    if nots:
+        constraints["not"] = nots[0] if len(nots) == 1 else {"anyOf": nots}
+    return constraints
 
 
 class Plugin(MarshmallowPlugin):
@@ -165,14 +199,27 @@ def build_spec(app: Flask) -> dict[str, Any]:
                                         "`Authorization: Bearer <api key>`."})
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "An API key from `flask --app wsgi keys create`."})
+    paths = _paths(app)
+    used = {operation["tags"][0] for operations in paths.values() for operation in operations.values()}
+    for name, blueprint in app.blueprints.items():  # in the order they are mounted
+        if name in used:
+            doc = (sys.modules[blueprint.import_name].__doc__ or name).strip()
+            spec.tag({"name": name, "description": doc.splitlines()[0]})
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _paths(app: Flask) -> dict[str, dict[str, Any]]:
+    """Every documented view's operation, by path and method."""
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         op: Operation | None = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
         if op is None:
             continue
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        if len(methods) != 1:  # an operationId names one operation
+            raise ValueError(f"{rule.endpoint}: a documented view answers one method, not {methods}")
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(op, path)
-    for path, operations in paths.items():
-        spec.path(path=path, operations=operations)
-    return spec.to_dict()
+        paths.setdefault(path, {})[methods[0].lower()] = _operation(op, path, rule.endpoint)
+    return paths

@@ -115,11 +115,12 @@ class StrictSchema(Schema):
     """Base for request bodies: unknown fields are refused (marshmallow's default, kept explicit).
 
     `at_least_one` lists groups of fields of which a body must give at least one (not null); the OpenAPI
-    document states each group as `anyOf` of `required` (verify_service.api.openapi.Converter).
+    document states each group in the schema's description and, as `anyOf` of `required`, in its
+    `x-constraints` (verify_service.api.openapi.Converter).
     """
 
     at_least_one: ClassVar[tuple[tuple[str, ...], ...]] = ()
-    # Pairs of fields a body must not give together (the document states each as `not` of `required`).
+    # Pairs of fields a body must not give together (in `x-constraints`: `not` of `required`).
     not_together: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     class Meta:
@@ -130,19 +131,35 @@ class StrictSchema(Schema):
         """Each group of `at_least_one` has a field given."""
         for group in self.at_least_one:
             if all(data.get(name) is None for name in group):
-                names = f"{', '.join(group[:-1])} and {group[-1]}" if len(group) > 1 else group[0]
-                raise ValidationError(f"Give at least one of {names}.", group[0])
+                raise ValidationError(at_least_one_message(group), group[0])
 
     @validates_schema
     def _not_together(self, data: dict[str, Any], **kwargs: Any) -> None:
         """No pair of `not_together` is given in full."""
         for first, second in self.not_together:
             if data.get(first) is not None and data.get(second) is not None:
-                raise ValidationError(f"Give {first} or {second}, not both.", second)
+                raise ValidationError(not_together_message(first, second), second)
+
+
+def at_least_one_message(group: tuple[str, ...] | list[str]) -> str:
+    """The rule (and the 400's message) for a group of which a body must give one."""
+    names = f"{', '.join(group[:-1])} and {group[-1]}" if len(group) > 1 else group[0]
+    return f"Give at least one of {names}."
+
+
+def not_together_message(first: str, second: str) -> str:
+    """The rule (and the 400's message) for a pair a body must not give together."""
+    return f"Give {first} or {second}, not both."
 
 
 class CustomerPutSchema(StrictSchema):
     """PUT /v1/customers/{account_id}."""
+
+    class Meta(StrictSchema.Meta):
+        # Whether the PUT creates depends on the server's state, which no JSON Schema of the body can see.
+        description = ("`phone` is required when the PUT creates the customer (no customer has this account_id "
+                       "yet): without it the answer is 400 `validation_error` with `details.phone`. On an update "
+                       "every field is optional, and `{}` changes nothing (200).")
 
     phone = fields.String(metadata={"description": "A valid number in E.164; required on creation",
                                     "pattern": E164_SHAPE, "example": "+819012345678"})

@@ -15,7 +15,7 @@ from verify_service.domain.customers import actor_event, load_customer
 from verify_service.domain.model import Actor, Customer
 from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import Clock, PinVault, UnitOfWorkFactory
-from verify_service.errors import Conflict, ValidationFailed
+from verify_service.errors import Conflict
 
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
@@ -63,11 +63,13 @@ class TotpService:
         with self._uow(write=True) as uow:
             customer = load_customer(uow, account_id, for_update=True)
             if customer.totp_pending is None:
-                raise Conflict("No authenticator enrolment is pending; start one first.")
+                raise Conflict("No authenticator enrolment is pending; start one first.",
+                               details={"reason": "not_pending"})
             secret = self._vault.open(account_id, customer.totp_pending, purpose="totp")
             step = matching_step(secret, code, now)
-            if step is None:
-                raise ValidationFailed(details={"code": ["Does not match the authenticator app's current code."]})
+            if step is None:  # well formed but wrong: a refusal with a reason, not a schema error
+                raise Conflict("The code does not match the authenticator app's current code.",
+                               details={"reason": "mismatch"})
             customer.totp, customer.totp_pending, customer.second_factor = customer.totp_pending, None, "totp"
             customer.updated_at = now
             uow.customers.save(customer)
