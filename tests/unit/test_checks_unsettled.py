@@ -128,3 +128,21 @@ def test_an_undo_that_fails_after_a_failed_record_is_settled_later(world, monkey
     monkeypatch.setattr(world.counter, "forget_failure", real_forget)
     world.clock.advance(1)
     assert check(world.here, world.pin).result == "verified"
+
+
+def test_a_failure_taken_back_whose_row_lock_could_not_be_withdrawn_is_withdrawn_later(world, monkeypatch):
+    from tests import fakes
+
+    for _ in range(4):
+        check(world.here, world.wrong)
+    world.counter.late = 1
+    with pytest.raises(UncertainWrite):
+        check(world.here, world.wrong)
+    assert check(world.elsewhere, world.pin).result == "locked"  # copied to the row
+    original = fakes._Customers.save
+    monkeypatch.setattr(fakes._Customers, "save", lambda self, c: (_ for _ in ()).throw(RuntimeError("db")))
+    world.here.settle()  # the counter forgets the failure; the row's write fails
+    assert failures(world) == 4 and len(world.here.unsettled) == 1
+    monkeypatch.setattr(fakes._Customers, "save", original)
+    world.here.settle()
+    assert world.uow.store.customers["JP1001"].locked_until is None and len(world.here.unsettled) == 0

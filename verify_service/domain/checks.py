@@ -189,16 +189,23 @@ class CheckService:
                 self._settle_one(item)
             except Exception as error:  # the counter or the database is still away: keep the rest for later
                 log.warning("unsettled counts wait for the counter: %s", type(error).__name__)
-                self.unsettled.put_back(waiting[index:])
+                self.unsettled.put_back(waiting[index + 1:])
                 return
 
     def _settle_one(self, item: UnsettledCount) -> None:
-        """Undo one count by its check's id, then the customer row's copy of the lock it set, if any."""
-        if not item.taken_back:
-            if not self._counter.forget_failure(item.key, item.at, self._policy, item.carried, item.check_id):
-                return  # it never ran, and now never will
-            item = replace(item, taken_back=True)
-        self._withdraw_lock(item)
+        """Undo one count by its check's id, then the customer row's copy of the lock it set, if any.
+
+        What is left to do is kept when a step fails (a failure taken back still needs its lock withdrawn).
+        """
+        try:
+            if not item.taken_back:
+                if not self._counter.forget_failure(item.key, item.at, self._policy, item.carried, item.check_id):
+                    return  # it never ran, and now never will
+                item = replace(item, taken_back=True)
+            self._withdraw_lock(item)
+        except Exception:
+            self.unsettled.add(item)
+            raise
 
     def _withdraw_lock(self, item: UnsettledCount) -> None:
         """A check elsewhere may have copied the withdrawn failure's lock to the customer row: clear it, audited."""
