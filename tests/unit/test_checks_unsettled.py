@@ -135,9 +135,11 @@ def test_a_failure_taken_back_whose_row_lock_could_not_be_withdrawn_is_withdrawn
 
     for _ in range(4):
         check(world.here, world.wrong)
+        world.clock.advance(1)  # (the fake counter undoes by time: each failure at its own)
     world.counter.late = 1
     with pytest.raises(UncertainWrite):
         check(world.here, world.wrong)
+    world.clock.advance(1)
     assert check(world.elsewhere, world.pin).result == "locked"  # copied to the row
     original = fakes._Customers.save
     monkeypatch.setattr(fakes._Customers, "save", lambda self, c: (_ for _ in ()).throw(RuntimeError("db")))
