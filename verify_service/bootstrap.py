@@ -238,6 +238,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           separate_counter=not settings.single_instance,
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
                           on_checked=record_check, watch=watch, on_unwatched=record_watch_missed)
+    worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests.servers import RedisServer
+from verify_service.bootstrap import policy_from
 
 TIMEOUT = 0.5  # the app's Redis timeout here (settings.redis_timeout_seconds)
 # Busy in Redis for ARGV[1] ms: every other client waits (its commands queue up and run when this returns).
@@ -150,3 +151,20 @@ def test_a_recorded_check_the_agent_watch_misses_is_counted_in_a_metric(harness,
     finally:
         own_redis.start()
     assert missed() == before + 1
+
+
+def test_a_count_answered_503_is_taken_back_in_the_background_without_another_check(make_harness, own_redis):
+    harness = make_harness("postgres_redis", redis_url=own_redis.url, redis_timeout_seconds=TIMEOUT,
+                           outbox_inprocess=True)  # the process's worker thread settles it within a turn
+    pin = harness.register()
+    for _ in range(4):
+        harness.check(pin=wrong(pin))
+    with stalled(own_redis, 3 * TIMEOUT):
+        assert harness.check(pin=wrong(pin)).status_code == 503
+    services = harness.services
+    deadline = time.monotonic() + 10
+    while len(services.checks.unsettled):
+        assert time.monotonic() < deadline, "not settled in the background"
+        time.sleep(0.05)
+    state = services.counter.state("JP1001", harness.clock.now(), policy_from(services.settings))
+    assert state.failures == 4 and state.locked_until is None
