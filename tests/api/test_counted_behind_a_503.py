@@ -81,7 +81,7 @@ def stored(harness):
     return sum(1 for (result,) in rows if result == "rejected"), len(rows)
 
 
-@pytest.mark.parametrize("stall", [3 * TIMEOUT, 1.5 * TIMEOUT], ids=["longer_than_two_timeouts",
+@pytest.mark.parametrize("stall", [3 * TIMEOUT, 1.8 * TIMEOUT], ids=["longer_than_two_timeouts",
                                                                      "between_one_and_two_timeouts"])
 def test_a_wrong_pin_answered_503_in_a_redis_stall_counts_nothing_and_five_failures_lock(harness, own_redis,
                                                                                           stall):
