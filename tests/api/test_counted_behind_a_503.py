@@ -168,3 +168,24 @@ def test_a_count_answered_503_is_taken_back_in_the_background_without_another_ch
         time.sleep(0.05)
     state = services.counter.state("JP1001", harness.clock.now(), policy_from(services.settings))
     assert state.failures == 4 and state.locked_until is None
+
+
+def test_a_lock_another_instance_copied_to_the_row_is_withdrawn_with_the_503d_failure(make_harness, own_redis):
+    """Instance A's 5th failure was answered 503 but ran after the stall; instance B saw its lock and kept it on
+    the customer row. A takes the failure back, and the row's lock with it (audited); 5 stored failures lock."""
+    here = make_harness("postgres_redis", redis_url=own_redis.url, redis_timeout_seconds=TIMEOUT)
+    elsewhere = make_harness("postgres_redis", clean=False, redis_url=own_redis.url, redis_timeout_seconds=TIMEOUT)
+    pin = here.register()
+    for _ in range(4):
+        here.check(pin=wrong(pin))
+    with stalled(own_redis, 3 * TIMEOUT):
+        assert here.check(pin=wrong(pin)).status_code == 503
+    assert elsewhere.check(pin=pin).get_json()["result"] == "locked"  # B copies the counter's lock to the row
+    assert elsewhere.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["locked"]
+    fifth = here.check(pin=wrong(pin)).get_json()  # A settles first: failure and lock go
+    assert fifth["result"] == "rejected" and fifth["attempts_remaining"] == 0 and fifth["locked_until"]
+    assert stored(here) == (5, 6)
+    with psycopg.connect(here.services.settings.database_url) as conn:
+        withdrawn = conn.execute("SELECT actor, details FROM audit_events WHERE event = 'customer_unlocked'"
+                                 " AND account_id = 'JP1001'").fetchall()
+    assert [(actor, details["withdrawn"]) for actor, details in withdrawn] == [("system", True)]
