@@ -75,21 +75,22 @@ class FakeAttemptCounter:
             carry.counts = self._watch.record(carry.subjects, Activity(carry.account_id, carry.ref, check=True,
                                                                        failed=failed), now, carry.window)
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> FailureOutcome:
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> FailureOutcome:
         with self._lock:
             outcome = self._record(key).fail(to_ms(now), policy)
             self._carry(carry, now, failed=outcome.counted)
             return outcome
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> datetime | None:
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> datetime | None:
         with self._lock:
             locked = self._record(key).succeed(to_ms(now), policy)
             self._carry(carry, now, failed=False)
             return locked
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> bool:
         with self._lock:
             if carry is not None and carry.counts is not None and self._watch is not None:
                 self._watch.forget(carry.subjects, carry.ref)

@@ -26,6 +26,7 @@ from verify_service.adapters.metrics import (
     record_code_sent,
     record_delivery,
     record_sms_refusal,
+    record_watch_missed,
 )
 from verify_service.adapters.ratelimit import TokenBucketLimiter
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
@@ -236,7 +237,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           ttl=timedelta(seconds=settings.verification_ttl_seconds),
                           separate_counter=not settings.single_instance,
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
-                          on_checked=record_check, watch=watch)
+                          on_checked=record_check, watch=watch, on_unwatched=record_watch_missed)
+    worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,

@@ -91,6 +91,10 @@ class DependencyUnavailable(RetryLater):
     default_message = "A dependency of the service is unavailable; try again shortly."
 
 
+class UncertainWrite(DependencyUnavailable):
+    """A store did not answer in time: a change it was sent may still happen (the caller settles it later)."""
+
+
 class DuplicateKey(Exception):
     """A concurrent writer inserted the same unique key first (retry as an update)."""
 

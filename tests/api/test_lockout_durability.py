@@ -114,8 +114,8 @@ def test_an_unlock_racing_the_locking_check_leaves_the_customer_unlocked(make_ha
         real_clear(key)
         clock.advance(1.0)  # the unlock goes on after clearing, a moment later
 
-    def fail_then_unlock(key, now, policy, carry=None):
-        outcome = real_fail(key, now, policy, carry)
+    def fail_then_unlock(key, now, policy, carry=None, check_id=None):
+        outcome = real_fail(key, now, policy, carry, check_id)
         if outcome.locked_now:
             clock.advance(-0.5)  # the unlock had started (read its clock) before this check
             counter.clear = clear_later

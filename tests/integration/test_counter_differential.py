@@ -264,7 +264,7 @@ def test_lua_script_answers_like_the_rule(redis_client: redis.Redis) -> None:
                 else:
                     op = {"fail": "fail", "ok": "ok", "state": "state", "forget": "undo"}[kind]
                     args = script_args(at, run.policy, op, seed=CounterRecord([]), at=at if op == "undo" else None)
-                    script(keys=[counter.redis_key(run.key)], args=args, client=pipe)
+                    script(keys=counter.keys(run.key), args=args, client=pipe)
                 asked.append((run, kind, at, rule_answer(run, kind, at), len(pipe) - queued))
             replies = iter(pipe.execute())
         for run, kind, at, expected, commands in asked:

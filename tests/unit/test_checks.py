@@ -172,8 +172,8 @@ def test_unlock_landing_during_the_locking_check_is_not_undone(world):
         check(world, world.wrong)
     real = world.counter.record_failure
 
-    def fail_then_unlock(key, now, policy, carry=None):
-        outcome = real(key, now, policy, carry)
+    def fail_then_unlock(key, now, policy, carry=None, check_id=None):
+        outcome = real(key, now, policy, carry, check_id)
         world.locks.unlock("JP1001", "customer signed in to the portal", ACTOR)  # lands mid-check
         return outcome
 

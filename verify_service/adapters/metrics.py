@@ -70,6 +70,15 @@ for _metric, _label_sets in _KNOWN_LABELS:
         _metric.labels(*_labels)
 
 
+WATCH_MISSED = Counter("verify_agent_watch_missed_total",
+                       "Recorded checks the agent watch could not count (its store did not answer).")
+
+
+def record_watch_missed() -> None:
+    """Count one recorded check the agent watch missed."""
+    WATCH_MISSED.inc()
+
+
 def record_agent_anomaly(kind: str) -> None:
     """Count one agent anomaly raised."""
     AGENT_ANOMALIES.labels(kind).inc()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.customers import load_customer
-from verify_service.domain.lockout import LockoutPolicy, attempts_remaining
+from verify_service.domain.lockout import LockoutPolicy, attempts_remaining, from_ms, to_ms
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, CheckResult, FactorResult
 from verify_service.domain.ports import (
@@ -24,7 +24,8 @@ from verify_service.domain.ports import (
     UnitOfWorkFactory,
 )
 from verify_service.domain.standing import standing
-from verify_service.errors import NotFound
+from verify_service.domain.unsettled import UnsettledCount, UnsettledCounts
+from verify_service.errors import DependencyUnavailable, NotFound, UncertainWrite
 
 log = logging.getLogger(__name__)
 MATCH, MISMATCH, EXPIRED, NOT_CHECKED = (FactorResult.MATCH, FactorResult.MISMATCH, FactorResult.EXPIRED,
@@ -95,17 +96,20 @@ class CheckService:
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
                  policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False,
                  recorder: CheckRecorder | None = None, on_checked: Callable[[Verification], None] | None = None,
-                 watch: ActivityWatch | None = None):
+                 watch: ActivityWatch | None = None, on_unwatched: Callable[[], None] | None = None):
         self._uow, self._counter, self._clock = uow, counter, clock
         self._watch = watch
         self._policy, self._factors, self._ttl = policy, factors, ttl
         self._separate_counter, self._recorder = separate_counter, recorder
         self._on_checked = on_checked or (lambda verification: None)
+        self._on_unwatched = on_unwatched or (lambda: None)
+        self.unsettled = UnsettledCounts()
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
         if self._watch is not None:  # a blocked agent's check evaluates nothing and counts no failure
             self._watch.guard(request.agent_id, actor)
+        self.settle()  # before counting, so this check's answer knows no count of a 503
         now = self._clock.now()
         with self._uow() as uow:
             customer = load_customer(uow, request.account_id)
@@ -122,41 +126,116 @@ class CheckService:
             outcome = _Outcome(CheckResult.LOCKED, locked_until=known.locked_until)
         else:
             factors = {name: self._factors[name].evaluate(customer, request, now) for name in given}
-            outcome = self._apply_lockout(customer.account_id, factors, now, carried)
+            outcome = self._counted(customer.account_id, factors, now, carried, verification_id)
             if outcome.result == CheckResult.LOCKED:
                 factors = dict.fromkeys(given, NOT_CHECKED)
         verification = self._verification(verification_id, request, actor, factors, outcome, now)
         try:
             self._record(verification, outcome, actor, now)
         except Exception:
-            self._uncount(request.account_id, outcome, now, carried)
+            self._uncount(request.account_id, outcome, now, carried, verification_id)
             raise
         self._on_checked(verification)
         if self._watch is not None:
-            self._watch.checked(verification, actor, carried)
+            self._watched(verification, actor, carried)
         return verification
 
-    def _uncount(self, key: str, outcome: _Outcome, now: datetime, carried: CarriedAct | None) -> None:
-        """A check whose record could not be written counts nothing: undo its failure (best effort).
+    def _watched(self, verification: Verification, actor: Actor, carried: CarriedAct | None) -> None:
+        """Tell the agent watch (when the counter did not carry the act): best effort, the check is recorded now.
+
+        A failure here must not turn a stored check into a 503; it is logged and counted (a metric) instead.
+        """
+        assert self._watch is not None
+        try:
+            self._watch.checked(verification, actor, carried)
+        except DependencyUnavailable as error:
+            log.warning("the agent watch could not count a recorded check: %s", type(error).__name__)
+            self._on_unwatched()
+
+    def _uncount(self, key: str, outcome: _Outcome, now: datetime, carried: CarriedAct | None,
+                 check_id: str) -> None:
+        """A check whose record could not be written counts nothing: undo its failure, now or once the counter answers.
 
         With it goes the act the counter carried for the agent watch, so an outage cannot raise a failures anomaly.
         """
         if outcome.result != CheckResult.REJECTED:
             return
         try:
-            self._counter.forget_failure(key, now, self._policy, carried)
+            self._counter.forget_failure(key, now, self._policy, carried, check_id)
         except Exception:  # the counter is down too: the original error is what the caller gets
-            log.warning("a failure whose check was not recorded could not be uncounted")
+            log.warning("a failure whose check was not recorded is kept to uncount later")
+            self.unsettled.add(UnsettledCount(key, now, check_id, carried))
+
+    def _counted(self, key: str, factors: dict[str, FactorResult], now: datetime, carried: CarriedAct | None,
+                 check_id: str) -> _Outcome:
+        """The lockout step; a count that timed out (it may still happen) is kept to be taken back later."""
+        try:
+            return self._apply_lockout(key, factors, now, carried, check_id)
+        except UncertainWrite:
+            self.unsettled.add(UnsettledCount(key, now, check_id, carried))
+            raise
+
+    def settle(self) -> None:
+        """Take back the counts of checks answered 503 after a timeout, once the counter answers again.
+
+        Each is undone by its check's id: a failure that ran is removed with the lock it set, one still on its
+        way is cancelled. Stops at the first that fails (the counter is still away) and keeps the rest.
+        """
+        if not len(self.unsettled):
+            return
+        waiting = self.unsettled.take()
+        for index, item in enumerate(waiting):
+            try:
+                self._settle_one(item)
+            except Exception as error:  # the counter or the database is still away: keep the rest for later
+                log.warning("unsettled counts wait for the counter: %s", type(error).__name__)
+                self.unsettled.put_back(waiting[index + 1:])
+                return
+
+    def _settle_one(self, item: UnsettledCount) -> None:
+        """Undo one count by its check's id, then the customer row's copy of the lock it set, if any.
+
+        What is left to do is kept when a step fails (a failure taken back still needs its lock withdrawn).
+        """
+        try:
+            if not item.taken_back:
+                if not self._counter.forget_failure(item.key, item.at, self._policy, item.carried, item.check_id):
+                    return  # it never ran, and now never will
+                item = replace(item, taken_back=True)
+            self._withdraw_lock(item)
+        except Exception:
+            self.unsettled.add(item)
+            raise
+
+    def _withdraw_lock(self, item: UnsettledCount) -> None:
+        """A check elsewhere may have copied the withdrawn failure's lock to the customer row: clear it, audited."""
+        until = from_ms(to_ms(item.at) + self._policy.lock_ms)
+        with self._uow() as uow:
+            customer = uow.customers.get(item.key)
+        if customer is None or customer.locked_until != until:
+            return
+        with self._uow(write=True) as uow:
+            customer = uow.customers.get(item.key, for_update=True)
+            if customer is None or customer.locked_until != until:
+                return
+            customer.locked_until = None
+            uow.customers.save(customer)
+            uow.audit.append(AuditEvent(event=AuditEventName.CUSTOMER_UNLOCKED, at=self._clock.now(),
+                                        account_id=item.key, actor="system",
+                                        details={"reason": "the failure that set the lock was answered 503",
+                                                 "verification_id": item.check_id, "withdrawn": True}))
+            uow.commit()
+        log.warning("a lock set by a failure answered 503 was withdrawn from the customer row")
 
     def _apply_lockout(self, key: str, factors: dict[str, FactorResult], now: datetime,
-                       carried: CarriedAct | None) -> _Outcome:
-        """Count a failure or reset the count, atomically against every instance."""
+                       carried: CarriedAct | None, check_id: str) -> _Outcome:
+        """Count a failure or reset the count, atomically against every instance (once for `check_id`)."""
         if all(value == MATCH for value in factors.values()):
-            locked_until = self._counter.record_success(key, now, self._policy, carried)
+            locked_until = self._counter.record_success(key, now, self._policy, carried, check_id)
             if locked_until is not None:
                 return _Outcome(CheckResult.LOCKED, locked_until=locked_until, from_counter=True)
             return _Outcome(CheckResult.VERIFIED)
-        failure = self._counter.record_failure(key, now, self._policy, carried)
+        failure = self._counter.record_failure(key, now, self._policy, carried, check_id)
         if not failure.counted:
             return _Outcome(CheckResult.LOCKED, failure.failures, failure.locked_until, from_counter=True)
         return _Outcome(CheckResult.REJECTED, failure.failures, failure.locked_until, failure.locked_now,

@@ -463,17 +463,19 @@ class UnitOfWorkFactory(Protocol):
 class AttemptCounter(Protocol):
     """Failed attempts per customer, atomic across every instance."""
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> FailureOutcome:
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> FailureOutcome:
         """Count a failure unless locked; lock at the threshold.
 
         A counter that shares its store with the agent watch's window counts `carry` in the same atomic call (a
-        failure if this one was counted) and sets `carry.counts`; any other leaves it alone.
+        failure if this one was counted) and sets `carry.counts`; any other leaves it alone. A counter whose call
+        can time out after reaching its store (Redis) counts a `check_id` once, however often the call runs, and
+        raises UncertainWrite when it cannot tell whether the change happened.
         """
         ...
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> datetime | None:
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> datetime | None:
         """Reset the count unless locked; return the lock's end if locked (`carry`: as record_failure).
 
         Asked only while the customer's row holds no running lock (CheckService looks there first): a counter
@@ -485,10 +487,13 @@ class AttemptCounter(Protocol):
         """Failures in the window and any running lock."""
         ...
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
-        """Undo the failure counted at `at` and the lock it set (its check could not be recorded).
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> bool:
+        """Undo the failure counted at `at` and the lock it set (its check could not be recorded or answered).
 
         `carry`: the act this counter carried with that failure, taken back out of the agent watch's window too.
+        `check_id`: the check whose failure to take back; a counter that counts ids once (Redis) also makes sure
+        that check's count, still on its way, will never happen. Idempotent; never takes back another failure.
         """
         ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from verify_service.domain.audit import AuditAnchoring
 from verify_service.domain.delivery import OutboxService
@@ -15,10 +16,12 @@ log = logging.getLogger(__name__)
 
 class OutboxWorker:
     """Dispatches due messages promptly after a commit (kick) and at least every `interval` seconds; writes
-    the scheduled audit anchor when it is this process's turn."""
+    the scheduled audit anchor when it is this process's turn; runs the process's `chores` every turn."""
 
-    def __init__(self, service: OutboxService, *, interval: float = 1.0, anchors: AuditAnchoring | None = None):
+    def __init__(self, service: OutboxService, *, interval: float = 1.0, anchors: AuditAnchoring | None = None,
+                 chores: list[Callable[[], None]] | None = None):
         self._service, self._interval, self._anchors = service, interval, anchors
+        self.chores = chores if chores is not None else []
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -44,6 +47,7 @@ class OutboxWorker:
         """Loop until stopped: dispatch everything due, then wait for a kick or the interval."""
         while not self._stop.is_set():
             self._anchor()
+            self._chores()
             try:
                 if self._service.dispatch_due():
                     continue
@@ -64,6 +68,14 @@ class OutboxWorker:
             log.warning("audit anchor: %s; retrying", error.message)
         except Exception:  # the schedule must survive a bug; the next turn tries again
             log.exception("audit anchor failed")
+
+    def _chores(self) -> None:
+        """Run each chore (settling counts answered 503, ...); one that fails is tried again next turn."""
+        for chore in self.chores:
+            try:
+                chore()
+            except Exception:  # the loop must survive a bug in any one chore
+                log.exception("worker chore failed")
 
     def stop(self) -> None:
         """Ask the loop to end and wait for it."""

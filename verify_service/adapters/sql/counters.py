@@ -66,20 +66,24 @@ class SqlAttemptCounter:
 
         return count
 
-    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> FailureOutcome:
+    def record_failure(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> FailureOutcome:
         """Count a failure unless locked (and the check's act for the agent watch, when carried)."""
         return self._atomically(key, lambda record: record.fail(to_ms(now), policy),
                                 self._carrying(carry, now, lambda outcome: outcome.counted))
 
-    def record_success(self, key: str, now: datetime, policy: LockoutPolicy,
-                       carry: CarriedAct | None = None) -> datetime | None:
+    def record_success(self, key: str, now: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> datetime | None:
         """Reset unless locked (and the check's act for the agent watch, when carried)."""
         return self._atomically(key, lambda record: record.succeed(to_ms(now), policy),
                                 self._carrying(carry, now, lambda locked: False))
 
-    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None) -> bool:
-        """Undo the failure counted at `at`, and the lock it set (and the carried act it came with)."""
+    def forget_failure(self, key: str, at: datetime, policy: LockoutPolicy, carry: CarriedAct | None = None,
+                       check_id: str | None = None) -> bool:
+        """Undo the failure counted at `at`, and the lock it set (and the carried act it came with).
+
+        `check_id` is not needed here: a write transaction either committed or did not, and is never retried.
+        """
         watch = self._watch
         undo = None
         if carry is not None and carry.counts is not None and watch is not None:
