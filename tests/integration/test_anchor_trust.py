@@ -68,10 +68,12 @@ def test_a_database_writer_touching_the_schedule_row_cannot_stop_the_anchors(anc
 
 def test_a_suppression_attempt_still_lets_verify_see_the_removed_events(anchored):
     harness, path = anchored
-    harness.register("A1")
+    harness.register("B2")
     harness.services.anchors.run_if_due()
-    count = harness.services.audit.verify().events
-    for _ in range(3):
+    harness.register("A1")  # after the first anchor: only a later one covers it
+    with harness.services.db.engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).where(audit_events.c.chain == "A1")).scalar_one()
+    for _ in range(4):
         move_schedule_row(harness, last_at=harness.clock.now())
         harness.clock.advance(5)
         harness.services.anchors.run_if_due()
@@ -90,13 +92,15 @@ def test_the_anchor_age_comes_from_the_file_not_from_the_database_row(anchored):
     assert metric(harness, "verify_audit_anchor_age_seconds") is None
 
 
-def test_a_schedule_row_moved_back_does_not_flood_the_anchor_file(anchored):
-    harness, path = anchored
-    harness.services.anchors.run_if_due()
-    for _ in range(4):  # the row says "never anchored" every second
-        move_schedule_row(harness, last_at=None)
-        harness.clock.advance(1)
-        harness.services.anchors.run_if_due()
+def test_a_schedule_row_moved_back_does_not_flood_the_anchor_file(make_harness, mode, tmp_path):
+    path = tmp_path / "anchors.jsonl"
+    instances = [make_harness(mode, clean=index == 0, audit_anchor_file=str(path), audit_anchor_seconds=PERIOD)
+                 for index in range(3)]
+    instances[0].services.anchors.run_if_due()
+    for instance in instances[1:]:  # the row says "never anchored" before each instance looks
+        instance.clock.current = instances[0].clock.current
+        move_schedule_row(instance, last_at=None)
+        assert instance.services.anchors.run_if_due() is None
     assert len(lines(path)) == 1
 
 
