@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from verify_service.errors import ConfigError
+from verify_service.secret_rules import repeated_secrets, secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
@@ -18,8 +19,6 @@ DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
 DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
-# Production refuses any secret shorter than this, and any secret equal to a development default.
-MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 def _default_database_url() -> str:
@@ -122,22 +121,20 @@ _DEV_SECRETS = frozenset([DEV_SECRET_KEY, *_ring_secrets(DEV_PIN_KEYS), *_ring_s
 
 
 def _weak_secrets(settings: Settings) -> list[str]:
-    """Production problems with the secrets: missing, development defaults (under any key id), too short."""
-    problems = []
+    """Production problems with the secrets (the rules of secret_rules.py), naming each variable."""
     optional = [settings.sms_webhook_secret, settings.events_webhook_secret]
     named = [("VERIFY_SECRET_KEY", [settings.secret_key], True),
              ("VERIFY_PIN_KEYS", _ring_secrets(settings.pin_keys), True),
              ("VERIFY_AUDIT_KEYS", _ring_secrets(settings.audit_keys), True),
              ("VERIFY_SMS_WEBHOOK_SECRET", [optional[0]] if optional[0] else [], False),
              ("VERIFY_EVENTS_WEBHOOK_SECRET", [optional[1]] if optional[1] else [], False)]
+    problems = []
     for name, secrets, required in named:
         if required and not secrets:
             problems.append(f"{name} is missing")
-        elif any(secret in _DEV_SECRETS for secret in secrets):
-            problems.append(f"{name} is missing or holds a development default (under any key id)")
-        elif any(len(secret) < MIN_PRODUCTION_SECRET_CHARS for secret in secrets):
-            problems.append(f"{name} must be at least {MIN_PRODUCTION_SECRET_CHARS} characters (each key of a ring)")
-    return problems
+        found = [problem for secret in secrets if (problem := secret_problem(name, secret, _DEV_SECRETS))]
+        problems.extend(sorted(set(found)))
+    return problems + repeated_secrets((name, secrets) for name, secrets, _ in named)
 
 
 _INT_FIELDS = {
