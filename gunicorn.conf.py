@@ -51,3 +51,10 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201 (gunicorn hook)
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# A bad setting stops the master here, with one line on stderr, before any worker starts (and before the
+# settings are read again by each worker). After PROMETHEUS_MULTIPROC_DIR is set: this imports the app.
+from verify_service.startup import configured_or_exit  # noqa: E402
+
+configured_or_exit()

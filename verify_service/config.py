@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 from verify_service.errors import ConfigError
 from verify_service.secret_rules import repeated_secrets, secret_problem
 
@@ -239,6 +242,25 @@ def _validate_anchors(values: dict[str, Any]) -> None:
             raise ConfigError(f"VERIFY_AUDIT_ANCHOR_FILE: the folder {folder} does not exist or is not writable")
 
 
+MULTI_HOST_FORM = "postgresql+psycopg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write"
+
+
+def _validate_database_url(url: str) -> None:
+    """A PostgreSQL or SQLite URL SQLAlchemy can use (never quoted back: it may hold a password)."""
+    scheme, _, rest = url.partition("://")
+    if "," in rest.split("/", 1)[0].rsplit("@", 1)[-1]:
+        raise ConfigError("VERIFY_DATABASE_URL: the libpq multi-host form (postgresql://u@h1:p1,h2:p2/db) is not "
+                          f"understood; list the hosts as query parameters: {MULTI_HOST_FORM}")
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError("VERIFY_DATABASE_URL is not a database URL SQLAlchemy understands "
+                          "(postgresql://user:password@host:5432/db, or sqlite:////absolute/path)") from None
+    if parsed.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigError(f"VERIFY_DATABASE_URL must be a PostgreSQL or SQLite URL, got a {scheme}:// URL")
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -249,6 +271,8 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
     _validate_backend(values)
     _validate_anchors(values)
+    if "database_url" in values:
+        _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("VERIFY_REDIS_URL must start with redis://, rediss:// or unix://")
