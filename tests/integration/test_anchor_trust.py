@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads
+from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads, outbox
 
 PERIOD = 10
 
@@ -186,3 +186,24 @@ def test_a_database_writer_touching_the_schedule_row_cannot_stop_webhook_anchors
             deliver(harness)
     assert len([body for body in gateway.bodies() if body["event"] == "audit_anchor"]) >= 3
     assert metric(harness, "verify_audit_anchor_age_seconds") <= 1.5 * PERIOD
+
+
+def test_an_anchor_deleted_from_the_outbox_is_covered_by_the_next_one(webhook_anchored, gateway, tmp_path):
+    harness = webhook_anchored
+    harness.services.anchors.run_if_due()
+    deliver(harness)
+    harness.clock.advance(30)
+    harness.register("A1")  # more than the lookback (a minute) before the anchor that will go missing
+    harness.clock.advance(70)
+    assert "A1" in harness.services.anchors.run_if_due()["heads"]
+    with harness.services.db.engine.begin() as conn:  # a database writer drops the queued anchor
+        conn.execute(outbox.delete())
+    harness.clock.advance(100)
+    harness.services.anchors.run_if_due()
+    deliver(harness)
+    received = tmp_path / "received.jsonl"
+    received.write_text("".join(json.dumps(body) + "\n" for body in gateway.bodies()
+                                if body["event"] == "audit_anchor"))
+    truncate_tail(harness, "A1", keep=1)
+    result = run(harness, "audit", "verify", "--anchor", str(received), "--allow-stale-anchor")
+    assert result.exit_code == 1 and "chain A1: anchored event #" in result.output

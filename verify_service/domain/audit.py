@@ -247,8 +247,8 @@ class AuditAnchoring:
     and the age shown, come from what was written: the first destination's newest anchor (the file's newest
     line, or the webhook's newest signed delivery receipt) and this process's own last write. So a database
     writer who moves the row can delay an anchor by half a period at most, and can never make the age look
-    younger. Each anchor holds the chains that moved since the newest anchor written (every head when there
-    is none), with `lookback` to spare for transactions still open then and clock differences.
+    younger. Each anchor holds the chains that moved since the destination's newest anchor (every head when
+    there is none), with `lookback` to spare for transactions still open then and clock differences.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory, signer: ChainSigner, clock: Clock, sinks: Sequence[AnchorSink],
@@ -284,14 +284,15 @@ class AuditAnchoring:
         if not self._sinks or (self._next_look is not None and now < self._next_look):
             return None
         self._started = self._started or now
-        written = self._newest_written(now)
+        shown = self._believed(self.newest(), now)  # what the destination holds: what the next anchor extends
+        written = max((at for at in (shown, self._written) if at is not None), default=None)
         base = written or self._started  # without any anchor, count from this process's start
         with self._uow(write=True) as uow:
             taken, previous = uow.audit.claim_anchor(now, self._every)
             overdue = now >= base + self._every * 1.5  # whatever the row says
             fresh = written is not None and now < written + self._every / 2  # the row was moved back
             if overdue or (taken and not fresh):
-                document = self._write(uow, now, written)
+                document = self._write(uow, now, shown)
                 self._written, self._next_look = now, now + self._every
                 return document
         turns = [base + self._every * 1.5,
@@ -299,14 +300,14 @@ class AuditAnchoring:
         self._next_look = min(turns)
         return None
 
-    def _newest_written(self, now: datetime) -> datetime | None:
-        """The newest anchor written, by the destination or by this process (a time far ahead is not believed)."""
-        found = [at for at in (self.newest(), self._written) if at is not None and at <= now + self._every]
-        return max(found, default=None)
+    def _believed(self, at: datetime | None, now: datetime) -> datetime | None:
+        """A time further ahead than one period is not believed (a clock jump, or a forged line)."""
+        return at if at is not None and at <= now + self._every else None
 
-    def _write(self, uow: UnitOfWork, now: datetime, written: datetime | None) -> dict[str, Any]:
-        """Sign the heads that moved since the newest anchor written (all of them without one) and keep them."""
-        since = None if written is None else min(written, now) - self._lookback
+    def _write(self, uow: UnitOfWork, now: datetime, shown: datetime | None) -> dict[str, Any]:
+        """Sign the heads that moved since the destination's newest anchor (all of them without one): an anchor
+        this process queued but the webhook never accepted (deleted from the outbox, say) is not relied on."""
+        since = None if shown is None else min(shown, now) - self._lookback
         document = sign_anchor(self._signer, uow.audit.heads(since), at=now, full=since is None)
         for sink in self._sinks:
             sink.write(document, uow)
