@@ -58,8 +58,24 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201 (gunicorn hook)
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):  # noqa: ANN001, ANN201 (gunicorn hook)
+def remove_own_metrics_dir() -> None:
     """Remove the metrics folder this file made (an operator's own PROMETHEUS_MULTIPROC_DIR is left alone)."""
     own = os.environ.get("_VERIFY_METRICS_DIR_MADE")
     if own and own == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         shutil.rmtree(own, ignore_errors=True)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 (gunicorn hook)
+    """gunicorn stops: leave no metrics folder behind."""
+    remove_own_metrics_dir()
+
+
+# A bad setting stops the master here, with one line on stderr, before any worker starts (and before the
+# settings are read again by each worker). After PROMETHEUS_MULTIPROC_DIR is set: this imports the app.
+from verify_service.startup import configured_or_exit  # noqa: E402
+
+try:
+    configured_or_exit()
+except SystemExit:
+    remove_own_metrics_dir()  # on_exit never runs for a master that stops while reading this file
+    raise

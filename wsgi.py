@@ -1,5 +1,8 @@
-"""The WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
+"""The WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`.
 
-from verify_service import create_app
+A bad setting prints one line that names the variable and the rule, and exits non-zero.
+"""
 
-app = create_app()
+from verify_service.startup import app_or_exit
+
+app = app_or_exit()

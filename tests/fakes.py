@@ -21,6 +21,7 @@ from verify_service.domain.contacts import Contact
 from verify_service.domain.delivery import SecurityEventAuditLog
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
+    AnchorReceipt,
     ApiKey,
     Approval,
     AuditEvent,
@@ -117,6 +118,7 @@ class FakeStore:
         self.events: list[ChainedEvent] = []
         self.heads: dict[str, tuple[int, str]] = {}
         self.anchored_at: datetime | None = None
+        self.anchor_receipt: AnchorReceipt | None = None
         self.keys: dict[str, tuple[ApiKey, str]] = {}
         self.challenges: dict[str, Challenge] = {}
         self.approvals: dict[str, Approval] = {}
@@ -248,8 +250,13 @@ class _Audit:
         moved = {e.chain for e in self._uow.state.events if since is None or e.event.at >= since}
         return {chain: head for chain, head in self._uow.state.heads.items() if chain in moved}
 
-    def last_anchor_at(self) -> datetime | None:
-        return self._uow.state.anchored_at
+    def anchor_receipt(self) -> AnchorReceipt | None:
+        return self._uow.state.anchor_receipt
+
+    def keep_anchor_receipt(self, receipt: AnchorReceipt) -> None:
+        kept = self._uow.state.anchor_receipt
+        if kept is None or kept.at < receipt.at:
+            self._uow.state.anchor_receipt = receipt
 
     def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
         previous = self._uow.state.anchored_at

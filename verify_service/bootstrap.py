@@ -196,15 +196,16 @@ def build_senders(settings: Settings) -> dict[str, MessageSender]:
     return senders
 
 
-def anchor_sinks(settings: Settings, vault: KeyRingVault) -> list[AnchorSink]:
-    """Where scheduled audit anchors go (none: anchoring is off)."""
+def anchor_sinks(settings: Settings, vault: KeyRingVault, signer: AuditSigner) -> list[AnchorSink]:
+    """Where scheduled audit anchors go (none: anchoring is off); the file first, as the anchors' age is read
+    from the first."""
     if not settings.audit_anchoring:
         return []
     sinks: list[AnchorSink] = []
     if settings.audit_anchor_file:
-        sinks.append(FileAnchorSink(Path(settings.audit_anchor_file)))
+        sinks.append(FileAnchorSink(Path(settings.audit_anchor_file), signer))
     if settings.audit_anchor_webhook:
-        sinks.append(OutboxAnchorSink(vault))
+        sinks.append(OutboxAnchorSink(vault, signer))
     return sinks
 
 
@@ -220,10 +221,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     activity = build_activity(db, redis_client)
     counter = build_counter(db, redis_client, CheckHistory(uow=uow), activity)
     policy, code_policy = policy_from(settings), code_policy_from(settings)
+    sinks = anchor_sinks(settings, vault, signer)
+    webhook_sink = next((sink for sink in sinks if isinstance(sink, OutboxAnchorSink)), None)
     outbox = OutboxService(uow=uow, vault=vault, clock=clock, senders=build_senders(settings),
-                           policy=delivery_policy_from(settings),
-                           on_result=record_delivery)
-    anchors = AuditAnchoring(uow=uow, signer=signer, clock=clock, sinks=anchor_sinks(settings, vault),
+                           policy=delivery_policy_from(settings), on_result=record_delivery,
+                           on_delivered=webhook_sink.delivered if webhook_sink else None)
+    anchors = AuditAnchoring(uow=uow, signer=signer, clock=clock, sinks=sinks,
                              every=timedelta(seconds=settings.audit_anchor_seconds or 300))
     worker = OutboxWorker(outbox, anchors=anchors)
     if settings.outbox_inprocess:

@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 from verify_service.adapters.anchors import read_anchor_documents
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.bootstrap import Services
+from verify_service.domain.audit import AnchorSet
 from verify_service.domain.keys import ROLES
 from verify_service.domain.model import Actor
 from verify_service.domain.users import CONSOLE_ROLES
@@ -139,8 +140,10 @@ audit = AppGroup("audit", help="The tamper-evident audit trail.")
               help="Anchors to check against (default: VERIFY_AUDIT_ANCHOR_FILE): a file of scheduled anchors, "
                    "one per line, or one written by `audit anchor`.")
 @click.option("--no-anchor", is_flag=True, help="Recompute the chains only, with no anchor.")
+@click.option("--allow-stale-anchor", is_flag=True,
+              help="Accept a newest scheduled anchor older than two periods (warn instead of failing).")
 @_refusals_as_errors
-def verify_audit(anchor_path: Path | None, no_anchor: bool) -> None:
+def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: bool) -> None:
     """Recompute every hash chain and compare with the anchors; exit 1 if an event was altered or removed."""
     services = _services()
     reader = services.audit
@@ -154,6 +157,11 @@ def verify_audit(anchor_path: Path | None, no_anchor: bool) -> None:
             raise click.ClickException(f"{error} (pass --no-anchor to verify without it)") from None
     report = reader.verify(anchors.heads if anchors else None)
     problems = (anchors.problems if anchors else []) + report.problems
+    stale = _stale_anchor(services, anchors, scheduled=anchor_path is None) if anchors else None
+    if stale and allow_stale_anchor:
+        click.echo(f"WARNING: {stale} (accepted with --allow-stale-anchor)", err=True)
+    elif stale:
+        problems.append(f"{stale} (pass --allow-stale-anchor to accept it)")
     for problem in problems:
         click.echo(f"PROBLEM: {problem}", err=True)
     if anchors is None:
@@ -169,6 +177,25 @@ def verify_audit(anchor_path: Path | None, no_anchor: bool) -> None:
     if problems:
         raise click.ClickException(f"audit trail is NOT intact: {len(problems)} problem(s)")
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
+
+
+def _stale_anchor(services: Services, anchors: AnchorSet, *, scheduled: bool) -> str | None:
+    """Why the newest scheduled anchor is too old to rely on (None when it is recent, or anchoring is off).
+
+    Older than two periods means the schedule stopped or was stopped: events removed since then go unseen.
+    `scheduled`: the anchors are VERIFY_AUDIT_ANCHOR_FILE's, so they must hold a scheduled anchor at all.
+    """
+    seconds = services.settings.audit_anchor_seconds
+    if not services.settings.audit_anchoring or (anchors.newest is None and not scheduled):
+        return None  # no schedule to hold them to, or one anchor exported by `audit anchor`
+    if anchors.newest is None:
+        return "no scheduled anchor was written: events removed since the schedule began would go unseen"
+    age = (services.clock.now() - anchors.newest).total_seconds()
+    if age <= 2 * seconds:
+        return None
+    return (f"the newest anchor was written {anchors.newest:%Y-%m-%dT%H:%M:%SZ}, {age:.0f} s ago, more than two "
+            f"periods ({2 * seconds} s): the schedule stopped or was stopped, and events removed since then "
+            "would go unseen")
 
 
 @audit.command("anchor")

@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 from verify_service.errors import ConfigError
+from verify_service.secret_rules import repeated_secrets, secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
@@ -18,8 +22,6 @@ DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
 DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
-# Production refuses any secret shorter than this, and any secret equal to a development default.
-MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 def _default_database_url() -> str:
@@ -122,22 +124,20 @@ _DEV_SECRETS = frozenset([DEV_SECRET_KEY, *_ring_secrets(DEV_PIN_KEYS), *_ring_s
 
 
 def _weak_secrets(settings: Settings) -> list[str]:
-    """Production problems with the secrets: missing, development defaults (under any key id), too short."""
-    problems = []
+    """Production problems with the secrets (the rules of secret_rules.py), naming each variable."""
     optional = [settings.sms_webhook_secret, settings.events_webhook_secret]
     named = [("VERIFY_SECRET_KEY", [settings.secret_key], True),
              ("VERIFY_PIN_KEYS", _ring_secrets(settings.pin_keys), True),
              ("VERIFY_AUDIT_KEYS", _ring_secrets(settings.audit_keys), True),
              ("VERIFY_SMS_WEBHOOK_SECRET", [optional[0]] if optional[0] else [], False),
              ("VERIFY_EVENTS_WEBHOOK_SECRET", [optional[1]] if optional[1] else [], False)]
+    problems = []
     for name, secrets, required in named:
         if required and not secrets:
             problems.append(f"{name} is missing")
-        elif any(secret in _DEV_SECRETS for secret in secrets):
-            problems.append(f"{name} is missing or holds a development default (under any key id)")
-        elif any(len(secret) < MIN_PRODUCTION_SECRET_CHARS for secret in secrets):
-            problems.append(f"{name} must be at least {MIN_PRODUCTION_SECRET_CHARS} characters (each key of a ring)")
-    return problems
+        found = [problem for secret in secrets if (problem := secret_problem(name, secret, _DEV_SECRETS))]
+        problems.extend(sorted(set(found)))
+    return problems + repeated_secrets((name, secrets) for name, secrets, _ in named)
 
 
 _INT_FIELDS = {
@@ -242,6 +242,25 @@ def _validate_anchors(values: dict[str, Any]) -> None:
             raise ConfigError(f"VERIFY_AUDIT_ANCHOR_FILE: the folder {folder} does not exist or is not writable")
 
 
+MULTI_HOST_FORM = "postgresql+psycopg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write"
+
+
+def _validate_database_url(url: str) -> None:
+    """A PostgreSQL or SQLite URL SQLAlchemy can use (never quoted back: it may hold a password)."""
+    scheme, _, rest = url.partition("://")
+    if "," in rest.split("/", 1)[0].rsplit("@", 1)[-1]:
+        raise ConfigError("VERIFY_DATABASE_URL: the libpq multi-host form (postgresql://u@h1:p1,h2:p2/db) is not "
+                          f"understood; list the hosts as query parameters: {MULTI_HOST_FORM}")
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError("VERIFY_DATABASE_URL is not a database URL SQLAlchemy understands "
+                          "(postgresql://user:password@host:5432/db, or sqlite:////absolute/path)") from None
+    if parsed.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigError(f"VERIFY_DATABASE_URL must be a PostgreSQL or SQLite URL, got a {scheme}:// URL")
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -252,6 +271,8 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
     _validate_backend(values)
     _validate_anchors(values)
+    if "database_url" in values:
+        _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("VERIFY_REDIS_URL must start with redis://, rediss:// or unix://")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 
 from tests.blackbox.conftest import ROOT, VENV_BIN, Service, base_env, create_keys, free_port, run_cli
 
@@ -128,16 +129,27 @@ def checks_through_both_workers(service: Service) -> None:
         assert service.check_ok(other, wrong)["result"] == "rejected"
 
 
+def missing_series(service: Service, text: str | None = None) -> set[str]:
+    """The documented series a scrape lacks."""
+    text = text if text is not None else service.request("GET", "/metrics", role=None).body.decode()
+    return {name for name in documented_series() if not re.search(rf"^{name}(_bucket|_count)?[{{ ]", text, re.M)}
+
+
 def assert_summed_metrics(service: Service, tmpdir: Path) -> None:
     """Every documented series is scraped, and the check counters are the sums over both workers."""
     folders = list(tmpdir.glob("verify-metrics-*"))
     assert len(folders) == 1, folders
-    writers = {re.sub(r"\D", "", path.stem) for path in folders[0].glob("counter_*.db")}
-    assert len(writers) >= 2, f"only {writers} wrote counters: both workers must have served checks"
+    counted = {path.stem: sum(value for key, value, *_ in MmapedDict.read_all_values_from_file(str(path))
+                              if "verify_verifications_total" in key)
+               for path in folders[0].glob("counter_*.db")}
+    writers = [name for name, value in counted.items() if value]
+    assert len(writers) >= 2, f"checks counted by {counted}: both workers must have served checks"
+    deadline = time.monotonic() + 20  # the anchor age appears with the first anchor, which the outbox worker writes
+    while missing_series(service) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for _ in range(4):  # each scrape may be served by either worker; every one must show the sums
         text = service.request("GET", "/metrics", role=None).body.decode()
-        missing = {name for name in documented_series() if not re.search(rf"^{name}(_bucket|_count)?[{{ ]",
-                                                                            text, flags=re.M)}
+        missing = missing_series(service, text)
         assert not missing, f"documented series missing from /metrics: {sorted(missing)}"
         checks = samples(text, "verify_verifications_total")
         assert checks['{channel="phone",result="verified"}'] == CHECKS, checks
@@ -196,13 +208,13 @@ def test_the_docker_image_command_serves_counters_summed_over_two_workers(tmp_pa
 
 
 def make_run_tree(tmp_path: Path) -> Path:
-    """A copy of the project's top level (sources linked), so `make run` writes its var/ there, not here."""
+    """A copy of the project, so `make run` keeps its var/ (SQLite database, demo keys) there, not here."""
     tree = tmp_path / "tree"
     tree.mkdir()
     for name in ("Makefile", "wsgi.py", "gunicorn.conf.py", "requirements.txt", "requirements-dev.txt"):
         shutil.copy2(ROOT / name, tree / name)  # copy2 keeps the times: make sees the venv up to date
-    for name in ("verify_service", "migrations"):
-        (tree / name).symlink_to(ROOT / name)
+    for name in ("verify_service", "migrations"):  # copied, not linked: the default database is under the package's root
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
     return tree
 
 

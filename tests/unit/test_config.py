@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from secrets import token_urlsafe
 
 import pytest
 
@@ -46,18 +47,19 @@ def test_production_refuses_default_secrets_and_names_them():
 
 
 def test_production_starts_with_real_secrets():
-    settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
+    settings = load_settings({"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": token_urlsafe(32),
                               "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
-                              "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
-                              "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40,
+                              "VERIFY_SMS_WEBHOOK_SECRET": token_urlsafe(32),
+                              "VERIFY_PIN_KEYS": "2026a:" + token_urlsafe(32),
+                              "VERIFY_AUDIT_KEYS": "2026a:" + token_urlsafe(32),
                               "VERIFY_AUDIT_ANCHOR_FILE": ANCHOR_FILE})
     assert settings.env == "production"
 
 
-_GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
+_GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": token_urlsafe(32),
                     "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
-                    "VERIFY_SMS_WEBHOOK_SECRET": "w" * 40,
-                    "VERIFY_PIN_KEYS": "2026a:" + "k" * 40, "VERIFY_AUDIT_KEYS": "2026a:" + "a" * 40,
+                    "VERIFY_SMS_WEBHOOK_SECRET": token_urlsafe(32),
+                    "VERIFY_PIN_KEYS": "2026a:" + token_urlsafe(32), "VERIFY_AUDIT_KEYS": "2026a:" + token_urlsafe(32),
                     "VERIFY_AUDIT_ANCHOR_FILE": ANCHOR_FILE}
 
 
@@ -65,7 +67,7 @@ _GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": "s" * 40,
     ("VERIFY_SECRET_KEY", "secret"),
     ("VERIFY_SECRET_KEY", "x" * 31),
     ("VERIFY_SMS_WEBHOOK_SECRET", "short"),
-    ("VERIFY_PIN_KEYS", "2026a:" + "k" * 40 + ",2025z:" + "q" * 31),
+    ("VERIFY_PIN_KEYS", "2026a:" + token_urlsafe(32) + ",2025z:" + token_urlsafe(32)[:31]),
 ])
 def test_production_refuses_secrets_under_32_characters_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=f"{name} must be at least 32 characters"):
@@ -74,7 +76,7 @@ def test_production_refuses_secrets_under_32_characters_naming_the_variable(name
 
 @pytest.mark.parametrize("name, value", [
     ("VERIFY_PIN_KEYS", "prod2026:" + DEV_PIN_KEYS.split(":", 1)[1]),
-    ("VERIFY_AUDIT_KEYS", "2026a:" + "a" * 40 + ",old:" + DEV_AUDIT_KEYS.split(":", 1)[1]),
+    ("VERIFY_AUDIT_KEYS", "2026a:" + token_urlsafe(32) + ",old:" + DEV_AUDIT_KEYS.split(":", 1)[1]),
     ("VERIFY_AUDIT_KEYS", "x:" + DEV_PIN_KEYS.split(":", 1)[1]),
     ("VERIFY_SECRET_KEY", DEV_SECRET_KEY),
     ("VERIFY_SECRET_KEY", DEV_PIN_KEYS.split(":", 1)[1]),

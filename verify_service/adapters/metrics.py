@@ -138,7 +138,9 @@ class BacklogCollector(Collector):
 
 
 class AnchorAgeCollector(Collector):
-    """How long ago the newest scheduled audit anchor was taken, read at scrape time (only with anchoring on).
+    """How long ago the newest scheduled audit anchor actually written was taken, read at scrape time (only
+    with anchoring on): the anchor file's newest signed line, or the newest anchor the events webhook accepted
+    (by its signed receipt), never the database's schedule row.
 
     Alert when it exceeds about two periods: a stopped schedule widens the window in which the newest
     events can be removed unseen."""
@@ -147,7 +149,8 @@ class AnchorAgeCollector(Collector):
         self._age, self._period = age, period
 
     def collect(self):  # type: ignore[no-untyped-def]
-        """The age (absent before the first anchor, and while the database is down) and the period."""
+        """The age (absent before the first anchor or when the newest is not validly signed; with the webhook,
+        while the database is down) and the period."""
         yield GaugeMetricFamily("verify_audit_anchor_period_seconds", "How often an audit anchor is due.",
                                 value=self._period.total_seconds())
         try:

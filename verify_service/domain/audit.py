@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent, rfc3339
-from verify_service.domain.ports import AnchorSink, ChainSigner, Clock, UnitOfWorkFactory
+from verify_service.domain.model import AnchorReceipt, AuditEvent, AuditQuery, ChainedEvent, rfc3339
+from verify_service.domain.ports import AnchorSink, ChainSigner, Clock, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import ValidationFailed
 
 GENESIS_HASH = "0" * 64
@@ -220,13 +220,35 @@ def anchor_due(previous: datetime | None, now: datetime, every: timedelta) -> bo
     return previous is None or previous > now + every or now >= previous + every
 
 
+def _receipt_body(at: datetime) -> bytes:
+    """What a delivery receipt's MAC covers: only the delivered anchor's time."""
+    return f"audit-anchor-delivered:{rfc3339(at)}".encode()
+
+
+def sign_receipt(signer: ChainSigner, at: datetime) -> AnchorReceipt:
+    """A receipt that the anchor taken at `at` was delivered, which a database writer cannot make newer."""
+    key_id = signer.newest_key_id()
+    return AnchorReceipt(at=at, key_id=key_id, tag=signer.sign(key_id, _receipt_body(at)) or "")
+
+
+def receipt_time(signer: ChainSigner, receipt: AnchorReceipt | None) -> datetime | None:
+    """The delivered anchor's time, if the receipt's MAC matches (None otherwise)."""
+    if receipt is None:
+        return None
+    expected = signer.sign(receipt.key_id, _receipt_body(receipt.at))
+    return receipt.at if expected is not None and hmac.compare_digest(expected, receipt.tag) else None
+
+
 class AuditAnchoring:
     """Writes a signed anchor of the chain heads every `every`, so removing the newest events (or a whole chain)
     is caught by `audit verify` without the operator exporting anything.
 
-    One process in the deployment takes each turn (claim_anchor). The first anchor holds every head; later ones
-    hold the chains that moved since the previous turn, with `lookback` to spare for transactions still open
-    then and for clock differences between instances.
+    The database row (claim_anchor) only decides which process takes each turn. Whether an anchor is overdue,
+    and the age shown, come from what was written: the first destination's newest anchor (the file's newest
+    line, or the webhook's newest signed delivery receipt) and this process's own last write. So a database
+    writer who moves the row can delay an anchor by half a period at most, and can never make the age look
+    younger. Each anchor holds the chains that moved since the destination's newest anchor (every head when
+    there is none), with `lookback` to spare for transactions still open then and clock differences.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory, signer: ChainSigner, clock: Clock, sinks: Sequence[AnchorSink],
@@ -234,6 +256,8 @@ class AuditAnchoring:
         self._uow, self._signer, self._clock, self._sinks = uow, signer, clock, sinks
         self._every, self._lookback = every, max(lookback, every)
         self._next_look: datetime | None = None
+        self._written: datetime | None = None  # the newest anchor this process wrote
+        self._started: datetime | None = None  # this process's first look at the schedule
 
     @property
     def enabled(self) -> bool:
@@ -245,29 +269,47 @@ class AuditAnchoring:
         """How often an anchor is due."""
         return self._every
 
+    def newest(self) -> datetime | None:
+        """When the newest anchor the first destination holds was taken (None before the first)."""
+        return self._sinks[0].newest(self._uow) if self._sinks else None
+
     def age(self) -> timedelta | None:
-        """How long ago the newest anchor was taken by any instance (None before the first)."""
-        with self._uow() as uow:
-            last = uow.audit.last_anchor_at()
-        return None if last is None else self._clock.now() - last
+        """How long ago the newest anchor actually written was taken (None before the first)."""
+        newest = self.newest()
+        return None if newest is None else self._clock.now() - newest
 
     def run_if_due(self) -> dict[str, Any] | None:
         """Write the anchor if this process should (cheap when it is not its turn): the document written."""
         now = self._clock.now()
         if not self._sinks or (self._next_look is not None and now < self._next_look):
             return None
+        self._started = self._started or now
+        shown = self._believed(self.newest(), now)  # what the destination holds: what the next anchor extends
+        written = max((at for at in (shown, self._written) if at is not None), default=None)
+        base = written or self._started  # without any anchor, count from this process's start
         with self._uow(write=True) as uow:
             taken, previous = uow.audit.claim_anchor(now, self._every)
-            if not taken:
-                assert previous is not None
-                self._next_look = previous + self._every
-                return None
-            if previous is not None and previous > now:
-                previous = None  # a time ahead of ours is not believed: anchor every head
-            heads = uow.audit.heads(None if previous is None else previous - self._lookback)
-            document = sign_anchor(self._signer, heads, at=now, full=previous is None)
-            for sink in self._sinks:
-                sink.write(document, uow)
-            uow.commit()
-        self._next_look = now + self._every
+            overdue = now >= base + self._every * 1.5  # whatever the row says
+            fresh = written is not None and now < written + self._every / 2  # the row was moved back
+            if overdue or (taken and not fresh):
+                document = self._write(uow, now, shown)
+                self._written, self._next_look = now, now + self._every
+                return document
+        turns = [base + self._every * 1.5,
+                 base + self._every / 2 if taken or previous is None else previous + self._every]
+        self._next_look = min(turns)
+        return None
+
+    def _believed(self, at: datetime | None, now: datetime) -> datetime | None:
+        """A time further ahead than one period is not believed (a clock jump, or a forged line)."""
+        return at if at is not None and at <= now + self._every else None
+
+    def _write(self, uow: UnitOfWork, now: datetime, shown: datetime | None) -> dict[str, Any]:
+        """Sign the heads that moved since the destination's newest anchor (all of them without one): an anchor
+        this process queued but the webhook never accepted (deleted from the outbox, say) is not relied on."""
+        since = None if shown is None else min(shown, now) - self._lookback
+        document = sign_anchor(self._signer, uow.audit.heads(since), at=now, full=since is None)
+        for sink in self._sinks:
+            sink.write(document, uow)
+        uow.commit()
         return document

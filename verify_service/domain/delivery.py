@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from verify_service.domain.audit import ANCHOR_EVENT
+from verify_service.domain.audit import ANCHOR_EVENT, receipt_time, sign_receipt
 from verify_service.domain.model import AuditEvent, OutboxMessage, rfc3339
 from verify_service.domain.names import AuditEventName
-from verify_service.domain.ports import AuditLog, Clock, MessageSender, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import (
+    AuditLog,
+    ChainSigner,
+    Clock,
+    MessageSender,
+    PinVault,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from verify_service.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
@@ -46,7 +54,7 @@ class SecurityEventAuditLog:
     def __init__(self, inner: AuditLog, uow: UnitOfWork, vault: PinVault):
         self._inner, self._uow, self._vault = inner, uow, vault
         self.query, self.walk, self.heads, self.claim_anchor = inner.query, inner.walk, inner.heads, inner.claim_anchor
-        self.last_anchor_at = inner.last_anchor_at
+        self.anchor_receipt, self.keep_anchor_receipt = inner.anchor_receipt, inner.keep_anchor_receipt
 
     def append(self, event: AuditEvent) -> Any:
         """Chain the event; queue its security event in the same transaction."""
@@ -75,9 +83,11 @@ class OutboxService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock,
                  senders: Mapping[str, MessageSender], policy: DeliveryPolicy,
-                 on_result: Callable[[str, str], None] | None = None):
+                 on_result: Callable[[str, str], None] | None = None,
+                 on_delivered: Callable[[UnitOfWork, dict[str, Any]], None] | None = None):
         self._uow, self._vault, self._clock, self._senders = uow, vault, clock, senders
         self._policy, self._on_result = policy, on_result or (lambda kind, outcome: None)
+        self._on_delivered = on_delivered  # told of each payload delivered, in the transaction recording it
 
     def dispatch_due(self) -> int:
         """Claim and try every due message once; the number tried."""
@@ -115,7 +125,8 @@ class OutboxService:
             log.exception("outbox: %s %s could not be handled", message.kind, message.message_id)
             self._retry_or_give_up(message, self._clock.now(), f"cannot deliver: {type(error).__name__}")
             return
-        self._record(message, "sent", status="sent", attempts=message.attempts + 1, sent_at=self._clock.now())
+        self._record(message, "sent", delivered=payload, status="sent", attempts=message.attempts + 1,
+                     sent_at=self._clock.now())
 
     def _code_retired(self, challenge_id: str, now: datetime) -> bool:
         """True when the message's code can no longer be used."""
@@ -146,7 +157,7 @@ class OutboxService:
                      attempts=message.attempts if attempts is None else attempts)
 
     def _record(self, message: OutboxMessage, outcome: str, *, event: AuditEvent | None = None,
-                **values: Any) -> None:
+                delivered: dict[str, Any] | None = None, **values: Any) -> None:
         """Write the attempt's result (and the challenge's delivery state) while holding the lease."""
         with self._uow(write=True) as uow:
             if not uow.outbox.finish(message, **values):
@@ -156,15 +167,23 @@ class OutboxService:
                 uow.challenges.set_delivery(message.challenge_id, outcome)
             if event is not None:
                 uow.audit.append(event)
+            if delivered is not None and self._on_delivered is not None:
+                self._on_delivered(uow, delivered)
             uow.commit()
         self._on_result(message.kind, outcome)
 
 
 class OutboxAnchorSink:
-    """Sends each scheduled anchor to the events webhook as an `audit_anchor` event, through the outbox."""
+    """Sends each scheduled anchor to the events webhook as an `audit_anchor` event, through the outbox.
 
-    def __init__(self, vault: PinVault):
-        self._vault = vault
+    The outbox lives in the database, so its state proves nothing to someone who can write there. What this
+    sink trusts instead is a receipt MAC'd with the audit key when the webhook accepted an anchor: a database
+    writer cannot make it newer (only older, which shows), but the receipt says the receiver answered 2xx, not
+    what it kept. Prefer the anchor file.
+    """
+
+    def __init__(self, vault: PinVault, signer: ChainSigner):
+        self._vault, self._signer = vault, signer
 
     def write(self, document: dict[str, Any], uow: UnitOfWork) -> None:
         """Queue the anchor in the transaction that took it."""
@@ -172,3 +191,15 @@ class OutboxAnchorSink:
         payload = {"event_id": f"anc_{secrets.token_urlsafe(12)}", "event": ANCHOR_EVENT, "account_id": None,
                    "at": document["at"], "details": document}
         uow.outbox.add(new_message(self._vault, "event", payload, at))
+
+    def delivered(self, uow: UnitOfWork, payload: dict[str, Any]) -> None:
+        """Keep a signed receipt when the webhook accepted an anchor (other payloads are ignored)."""
+        if payload.get("event") != ANCHOR_EVENT:
+            return
+        at = datetime.fromisoformat(str(payload["at"]).replace("Z", "+00:00"))
+        uow.audit.keep_anchor_receipt(sign_receipt(self._signer, at))
+
+    def newest(self, uow: UnitOfWorkFactory) -> datetime | None:
+        """The newest anchor the webhook accepted, by its signed receipt."""
+        with uow() as unit:
+            return receipt_time(self._signer, unit.audit.anchor_receipt())

@@ -112,6 +112,15 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class AnchorReceipt:
+    """A signed note that the scheduled anchor taken at `at` reached the events webhook."""
+
+    at: datetime
+    key_id: str
+    tag: str
+
+
+@dataclass(frozen=True)
 class ChainedEvent:
     """An audit event as stored, with its place in the hash chain."""
 

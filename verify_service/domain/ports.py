@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
     Actor,
+    AnchorReceipt,
     ApiKey,
     Approval,
     AuditEvent,
@@ -311,8 +312,12 @@ class AuditLog(Protocol):
         (taken, when the previous anchor was taken)."""
         ...
 
-    def last_anchor_at(self) -> datetime | None:
-        """When the newest scheduled anchor was taken (None before the first)."""
+    def anchor_receipt(self) -> AnchorReceipt | None:
+        """The newest delivered anchor's receipt (None before the first)."""
+        ...
+
+    def keep_anchor_receipt(self, receipt: AnchorReceipt) -> None:
+        """Store a delivered anchor's receipt unless a newer one is kept."""
         ...
 
 
@@ -330,6 +335,10 @@ class AnchorSink(Protocol):
 
     def write(self, document: dict[str, Any], uow: UnitOfWork) -> None:
         """Keep one anchor document; `uow` is the transaction that took it (for the outbox)."""
+        ...
+
+    def newest(self, uow: UnitOfWorkFactory) -> datetime | None:
+        """When the newest anchor kept here was taken, from what was written and signed (None if none)."""
         ...
 
 

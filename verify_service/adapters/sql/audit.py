@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads
 from verify_service.domain.audit import CHAIN_FORMAT, GENESIS_HASH, anchor_due, chain_input, chain_of
-from verify_service.domain.model import AuditEvent, AuditQuery, ChainedEvent
+from verify_service.domain.model import AnchorReceipt, AuditEvent, AuditQuery, ChainedEvent
 from verify_service.domain.ports import ChainSigner
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ _HEAD_AND_NEXT_ID: dict[str, sa.Executable] = {
 _MOVE_HEAD = audit_heads.update().where(audit_heads.c.chain == sa.bindparam("c")).values(
     seq=sa.bindparam("s"), hash=sa.bindparam("h"))
 _INSERT_EVENT = audit_events.insert()
+_RECEIPT = "delivered"  # the audit_anchors row of the newest anchor the events webhook accepted
 _ANCHOR_STATE = sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name == "heads").with_for_update()
 
 
@@ -110,11 +111,19 @@ class SqlAuditLog:
             select = select.where(audit_heads.c.chain.in_(moved))
         return {row.chain: (row.seq, row.hash) for row in self._conn.execute(select)}
 
-    def last_anchor_at(self) -> datetime | None:
-        """When the newest scheduled anchor was taken (None before the first)."""
-        at: datetime | None = self._conn.execute(
-            sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name == "heads")).scalar()
-        return at
+    def anchor_receipt(self) -> AnchorReceipt | None:
+        """The newest delivered anchor's receipt (None before the first)."""
+        row = self._conn.execute(sa.select(audit_anchors).where(audit_anchors.c.name == _RECEIPT)).first()
+        if row is None or row.last_at is None or row.key_id is None or row.tag is None:
+            return None
+        return AnchorReceipt(at=row.last_at, key_id=row.key_id, tag=row.tag)
+
+    def keep_anchor_receipt(self, receipt: AnchorReceipt) -> None:
+        """Store a delivered anchor's receipt unless a newer one is kept."""
+        self._conn.execute(self._db.insert_ignore(audit_anchors, name=_RECEIPT, last_at=None))
+        newer = sa.or_(audit_anchors.c.last_at.is_(None), audit_anchors.c.last_at < receipt.at)
+        self._conn.execute(audit_anchors.update().where(audit_anchors.c.name == _RECEIPT, newer)
+                           .values(last_at=receipt.at, key_id=receipt.key_id, tag=receipt.tag))
 
     def claim_anchor(self, now: datetime, every: timedelta) -> tuple[bool, datetime | None]:
         """Take the next scheduled anchor if it is due: (taken, when the previous one was written)."""

@@ -120,12 +120,15 @@ audit_heads = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
-# When the chain heads were last anchored (written outside the database): one row, so that one process in
-# the whole deployment writes each scheduled anchor, covering the chains that moved since the previous one.
+# "heads": when the chain heads were last anchored, so that one process in the whole deployment takes each
+# scheduled turn (a hint only: the anchors' age comes from what was written). "delivered": the newest anchor
+# the events webhook accepted, with a MAC under the audit key (key_id, tag) that a database writer cannot forge.
 audit_anchors = sa.Table(
     "audit_anchors", metadata,
     sa.Column("name", sa.String(16), primary_key=True),
     sa.Column("last_at", UTCDateTime()),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("tag", sa.String(64)),
 )
 
 api_keys = sa.Table(
