@@ -213,7 +213,8 @@ def make_run_tree(tmp_path: Path) -> Path:
     tree.mkdir()
     for name in ("Makefile", "wsgi.py", "gunicorn.conf.py", "requirements.txt", "requirements-dev.txt"):
         shutil.copy2(ROOT / name, tree / name)  # copy2 keeps the times: make sees the venv up to date
-    for name in ("verify_service", "migrations"):  # copied, not linked: the default database is under the package's root
+    # Copied, not linked: the default database lives under the package's root.
+    for name in ("verify_service", "migrations"):
         shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
     return tree
 
