@@ -43,6 +43,12 @@ def test_the_refused_class_is_one_regex_that_matches_exactly_the_refused_code_po
     assert matched == SHOULD_REFUSE - set(allow)
 
 
+def test_the_documented_class_names_the_refused_code_points_of_the_bmp_only():
+    pattern = re.compile(f"[{refused_class(bmp_only=True)}]")
+    assert {c for c in ALL if pattern.fullmatch(c)} == {c for c in SHOULD_REFUSE if ord(c) <= 0xFFFF}
+    assert refused_class(bmp_only=True).isascii()  # \\uXXXX escapes only: no tool rewrites it
+
+
 def test_refused_character_finds_each_refused_code_point_and_lone_surrogates():
     assert all(refused_character(f"ok {c} ok") == c for c in SHOULD_REFUSE)
     assert refused_character("t\ud800") == "\ud800" and refused_character("T-100 \u3000 Kato 加藤 😀") is None

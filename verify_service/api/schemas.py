@@ -61,13 +61,15 @@ class Text(fields.String):
 
     Tabs and newlines only where `multiline`. The refused characters are domain.text's (REFUSED_RANGES).
     `blank=False` also refuses a string of only whitespace. The document's `pattern` states the same rules
-    (except lone surrogates, which a portable pattern cannot name): ^[whitespace]*[visible][allowed]*$.
+    (except lone surrogates, which a portable pattern cannot name, and the refused characters above U+FFFF:
+    see domain.text.refused_class): ^[whitespace]*[visible][allowed]*$.
     """
 
     def __init__(self, *args: Any, multiline: bool = False, blank: bool = True, **kwargs: Any):
-        refused = refused_class(allow=LINE_BREAKS if multiline else "")
-        spaces = _SPACES + (LINE_BREAKS if multiline else "")
-        pattern = f"^[^{refused}]*$" if blank else f"^[{spaces}]*[^{refused}{spaces}][^{refused}]*$"
+        allow = LINE_BREAKS if multiline else ""
+        refused, documented = refused_class(allow=allow), refused_class(allow=allow, bmp_only=True)
+        spaces = _SPACES + allow
+        pattern = f"^[^{documented}]*$" if blank else f"^[{spaces}]*[^{documented}{spaces}][^{documented}]*$"
         kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(*args, **kwargs)
         self.visible = None if blank else re.compile(f"[^{refused}{spaces}]")

@@ -39,10 +39,16 @@ def _escape(code_point: int) -> str:
     return f"\\u{code_point:04x}" if code_point <= 0xFFFF else chr(code_point)
 
 
-def refused_class(*, allow: str = "") -> str:
-    """The contents of a regex character class (no brackets) naming every refused character but `allow`."""
+def refused_class(*, allow: str = "", bmp_only: bool = False) -> str:
+    """The contents of a regex character class (no brackets) naming every refused character but `allow`.
+
+    `bmp_only` leaves out those above U+FFFF, for the OpenAPI document: schemathesis (4.32) rewrites a pattern
+    holding them into `\\U0001...` escapes, which no ECMA-262 reader takes, and then declines the operation.
+    """
     members: list[str] = []
     for start, end in _without(REFUSED_RANGES, {ord(c) for c in allow}):
+        if bmp_only and start > 0xFFFF:
+            continue
         members.append(_escape(start) if start == end else f"{_escape(start)}-{_escape(end)}")
     return "".join(members)
 
