@@ -4,6 +4,7 @@ ticket written many ways is one contact, and a quoted phrase is redacted however
 import pytest
 import sqlalchemy as sa
 
+from tests.api.test_concurrency import fire_together
 from verify_service.adapters.sql.tables import audit_events, contacts
 
 # Bidi override and pop, zero-width space and joiner, NEL, line and paragraph separators, BOM, soft hyphen,
@@ -104,3 +105,17 @@ def test_a_report_quoting_the_phrase_stores_and_audits_no_phrase(harness, spell)
         details = [str(row.details) for row in conn.execute(sa.select(audit_events))]
     assert stored == "they said [phrase] and asked for my code"
     assert not [d for d in details if quoted in d]
+
+
+def test_simultaneous_starts_of_one_ticket_spelled_differently_make_one_contact(make_harness, mode):
+    h = make_harness(mode)
+    h.register()
+    spellings = ["T-100", "t-100", "\uff34-100", "T\u2010100", "T-100 ", "T\u2212100", "t\uff0d100", "T-100\u3000"]
+
+    def send(i):
+        response = start(h, ticket_ref=spellings[i])
+        return response.status_code, response.get_json()["contact_id"]
+
+    results = fire_together(len(spellings), send)
+    assert sorted(status for status, _ in results) == [200] * (len(spellings) - 1) + [201]
+    assert len({contact_id for _, contact_id in results}) == 1
