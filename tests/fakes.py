@@ -477,9 +477,9 @@ class _Contacts:
     def get(self, contact_id: str) -> Contact | None:
         return copy.deepcopy(self._uow.state.contacts.get(contact_id))
 
-    def active(self, account_id: str, now: datetime, *, ticket_ref: str | None = None) -> list[Contact]:
+    def active(self, account_id: str, now: datetime, *, ticket_key: str | None = None) -> list[Contact]:
         found = [c for c in self._uow.state.contacts.values() if c.account_id == account_id
-                 and c.ended_at is None and c.expires_at > now and ticket_ref in (None, c.ticket_ref)]
+                 and c.ended_at is None and c.expires_at > now and ticket_key in (None, c.ticket_key)]
         return [copy.deepcopy(c) for c in sorted(found, key=lambda c: (c.started_at, c.contact_id))]
 
     def end(self, contact_id: str, at: datetime) -> bool:

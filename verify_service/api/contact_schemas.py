@@ -18,7 +18,9 @@ class ContactStartSchema(StrictSchema):
     agent_id = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "agent-42"})
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     ticket_ref = Text(required=True, blank=False, validate=validate.Length(min=1, max=64),
-                      metadata={"example": "T-2026-000123", "description": "One active contact per ticket"})
+                      metadata={"example": "T-2026-000123",
+                                "description": "One active contact per ticket; tickets are compared after NFKC, "
+                                               "dashes as '-', case folding and trimming (T-100 = t-100 )"})
 
 
 class ContactReportSchema(StrictSchema):

@@ -19,6 +19,7 @@ from verify_service.domain.names import (
     DeliveryStatus,
     FactorResult,
 )
+from verify_service.domain.text import LINE_BREAKS, REFUSED_MESSAGE, refused_class
 
 
 class FullMatch(validate.Regexp):
@@ -49,34 +50,37 @@ RESULTS = tuple(CheckResult)
 AUDIT_EVENTS = tuple(AuditEventName)
 
 
-# Whitespace (str.isspace, Unicode White_Space) that Text lets through; \t \n \r only in multiline Text.
+# Whitespace (str.isspace, Unicode White_Space) that Text lets through: the space separators (Zs); U+0085,
+# U+2028 and U+2029 are refused with the controls; \t \n \r only in multiline Text.
 # Written as regex class contents that mean the same in Python and ECMA-262 (the OpenAPI document's dialect).
-_SPACES = r" \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_LINE_BREAKS = r"\t\n\r"
+_SPACES = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 
 
 class Text(fields.String):
-    """A string with no control characters (tabs and newlines only where allowed) and no lone surrogates.
+    """Free text: no control, format (Cf) or line/paragraph separator (Zl, Zp) characters, no lone surrogates.
 
+    Tabs and newlines only where `multiline`. The refused characters are domain.text's (REFUSED_RANGES).
     `blank=False` also refuses a string of only whitespace. The document's `pattern` states the same rules
-    (except lone surrogates, which a portable pattern cannot name): ^[whitespace]*[visible][allowed]*$.
+    (except lone surrogates, which a portable pattern cannot name, and the refused characters above U+FFFF:
+    see domain.text.refused_class): ^[whitespace]*[visible][allowed]*$.
     """
 
     def __init__(self, *args: Any, multiline: bool = False, blank: bool = True, **kwargs: Any):
-        controls = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" if multiline else r"\x00-\x1f\x7f"
-        spaces = _SPACES + (_LINE_BREAKS if multiline else "")
-        pattern = f"^[^{controls}]*$" if blank else f"^[{spaces}]*[^{controls}{spaces}][^{controls}]*$"
+        allow = LINE_BREAKS if multiline else ""
+        refused, documented = refused_class(allow=allow), refused_class(allow=allow, bmp_only=True)
+        spaces = _SPACES + allow
+        pattern = f"^[^{documented}]*$" if blank else f"^[{spaces}]*[^{documented}{spaces}][^{documented}]*$"
         kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(*args, **kwargs)
-        self.visible = None if blank else re.compile(f"[^{controls}{spaces}]")
-        # What must not pass: the controls above and lone surrogates (one search, no per-character loop).
-        self.refused = re.compile(f"[{controls}\ud800-\udfff]")
+        self.visible = None if blank else re.compile(f"[^{refused}{spaces}]")
+        # What must not pass, in one search (a check's agent_id and ticket_ref come through here: no loop).
+        self.refused = re.compile(f"[{refused}\ud800-\udfff]")
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        """Refuse what a database or a log line should never receive."""
+        """Refuse what a database, a log line or a customer's page should never receive."""
         text = super()._deserialize(value, attr, data, **kwargs)
         if self.refused.search(text) is not None:
-            raise ValidationError("Must not contain control characters.")
+            raise ValidationError(REFUSED_MESSAGE)
         if self.visible is not None and self.visible.search(text) is None:
             raise ValidationError("Must not be blank.")
         return text

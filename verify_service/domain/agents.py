@@ -9,6 +9,7 @@ from datetime import datetime
 from verify_service.domain.model import Actor, AuditEvent
 from verify_service.domain.names import AuditEventName
 from verify_service.domain.ports import Clock, UnitOfWorkFactory
+from verify_service.domain.text import refused_character
 from verify_service.errors import ValidationFailed
 
 MAX_AGENT_ID = 64
@@ -25,8 +26,9 @@ class AgentProfile:
 
 
 def _printable(value: str) -> bool:
-    """No control, format or unassigned characters (nothing that hides or reorders text on a page)."""
-    return all(unicodedata.category(c)[0] != "C" for c in value)
+    """No control, format or unassigned characters, no line or paragraph separators (nothing that hides,
+    reorders or breaks text on a page)."""
+    return all(unicodedata.category(c)[0] != "C" for c in value) and refused_character(value) is None
 
 
 def check_agent_id(agent_id: str) -> str:

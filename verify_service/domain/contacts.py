@@ -7,7 +7,6 @@ reads out is sealed at rest and never written to an audit event, a log line or a
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from verify_service.domain.customers import load_customer
 from verify_service.domain.model import Actor, AuditEvent, Customer, SealedSecret, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ContactStatus
 from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.text import check_ticket_ref, redact, ticket_key
 from verify_service.errors import Conflict, NotFound
 
 # Read aloud and read off a screen: no 0/O, 1/I/L, 2/Z, 5/S, 8/B or U/V to mistake for one another.
@@ -29,11 +29,6 @@ CHANNELS = ("phone", "chat")
 def generate_phrase(length: int = PHRASE_LENGTH) -> str:
     """A phrase from the CSPRNG."""
     return "".join(secrets.choice(PHRASE_ALPHABET) for _ in range(length))
-
-
-def redact(text: str, phrase: str) -> str:
-    """The text with the phrase taken out (a customer may quote it in a report)."""
-    return re.sub(re.escape(phrase), "[phrase]", text, flags=re.IGNORECASE)
 
 
 @dataclass
@@ -57,6 +52,11 @@ class Contact:
         if self.ended_at is not None:
             return ContactStatus.ENDED
         return ContactStatus.EXPIRED if now >= self.expires_at else ContactStatus.ACTIVE
+
+    @property
+    def ticket_key(self) -> str:
+        """The ticket as contacts are matched by (`T-100`, `t-100 ` and `Ｔ‐100` are one ticket)."""
+        return ticket_key(self.ticket_ref)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class ContactService:
         with self._uow(write=True) as uow:
             # The customer's row lock serialises starts, so a ticket never gets two active contacts.
             customer = load_customer(uow, request.account_id, for_update=True)
-            existing = uow.contacts.active(customer.account_id, now, ticket_ref=request.ticket_ref)
+            existing = uow.contacts.active(customer.account_id, now, ticket_key=check_ticket_ref(request.ticket_ref))
             if existing:
                 return self._existing(uow, customer, existing[0], request, now), False
             phrase = generate_phrase()

@@ -234,8 +234,8 @@ class ContactRepository(Protocol):
         """A contact by id, or None."""
         ...
 
-    def active(self, account_id: str, now: datetime, *, ticket_ref: str | None = None) -> list[Contact]:
-        """The customer's contacts neither ended nor expired at `now` (of one ticket, if given), oldest first."""
+    def active(self, account_id: str, now: datetime, *, ticket_key: str | None = None) -> list[Contact]:
+        """The customer's contacts neither ended nor expired at `now` (of one ticket key, if given), oldest first."""
         ...
 
     def end(self, contact_id: str, at: datetime) -> bool:

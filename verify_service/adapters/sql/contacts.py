@@ -32,6 +32,7 @@ class SqlContactRepository:
         """Insert a new contact."""
         self._conn.execute(contacts.insert().values(
             id=contact.contact_id, phrase_key_id=contact.phrase.key_id, phrase_blob=contact.phrase.blob,
+            ticket_key=contact.ticket_key,
             **{name: getattr(contact, name) for name in _CONTACT_FIELDS}))
 
     def get(self, contact_id: str) -> Contact | None:
@@ -39,12 +40,12 @@ class SqlContactRepository:
         row = self._conn.execute(sa.select(contacts).where(contacts.c.id == contact_id)).mappings().first()
         return _contact(row) if row else None
 
-    def active(self, account_id: str, now: datetime, *, ticket_ref: str | None = None) -> list[Contact]:
-        """Not ended and not expired at `now`, oldest first."""
+    def active(self, account_id: str, now: datetime, *, ticket_key: str | None = None) -> list[Contact]:
+        """Not ended and not expired at `now` (of one ticket key, if given), oldest first."""
         query = sa.select(contacts).where(contacts.c.account_id == account_id, contacts.c.expires_at > now,
                                           contacts.c.ended_at.is_(None))
-        if ticket_ref is not None:
-            query = query.where(contacts.c.ticket_ref == ticket_ref)
+        if ticket_key is not None:
+            query = query.where(contacts.c.ticket_key == ticket_key)
         rows = self._conn.execute(query.order_by(contacts.c.started_at, contacts.c.id)).mappings()
         return [_contact(row) for row in rows]
 
