@@ -36,7 +36,7 @@ def _old_contact(conn, contact_id, ticket_ref):
 def test_upgrading_gives_old_contacts_their_ticket_key(app):
     services = app.extensions["verify"]
     with app.app_context():
-        upgrade(revision="0009_agent_watch")
+        upgrade(revision="0010_anchor_receipts")
         with services.db.engine.begin() as conn:
             _old_contact(conn, "con_a", "\uff34\u2010100 ")
             _old_contact(conn, "con_b", "T-2\u200b")  # stored before format characters were refused
@@ -47,6 +47,6 @@ def test_upgrading_gives_old_contacts_their_ticket_key(app):
         services.customers.register_or_update("JP1001", {"phone": "+819012345678"}, Actor("portal"))
         with pytest.raises(Conflict):  # the contact stored before the upgrade holds the ticket
             services.contacts.start(StartRequest("JP1001", "agent-7", "phone", "T-100"), Actor("agent"))
-        downgrade(revision="0009_agent_watch")
+        downgrade(revision="0010_anchor_receipts")
         with services.db.engine.connect() as conn:
             assert "ticket_key" not in {c["name"] for c in sa.inspect(conn).get_columns("contacts")}

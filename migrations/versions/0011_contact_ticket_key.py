@@ -1,8 +1,8 @@
 """Contacts: `ticket_key`, the normalised ticket reference contacts are matched by (`ticket_ref` keeps what the
 agent typed, for display).
 
-Revision ID: 0010_contact_ticket_key
-Revises: 0009_agent_watch
+Revision ID: 0011_contact_ticket_key
+Revises: 0010_anchor_receipts
 Create Date: 2026-12-07 17:00:00
 
 """
@@ -15,8 +15,8 @@ from verify_service.domain.text import TICKET_KEY_MAX, ticket_key
 
 
 # revision identifiers, used by Alembic.
-revision = "0010_contact_ticket_key"
-down_revision = "0009_agent_watch"
+revision = "0011_contact_ticket_key"
+down_revision = "0010_anchor_receipts"
 branch_labels = None
 depends_on = None
 
