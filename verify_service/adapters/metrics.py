@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verify_service.domain.agent_watch import ACTIONS
 from verify_service.domain.model import Challenge, Verification
 from verify_service.domain.names import AnomalyKind
 from verify_service.domain.sms_guard import REFUSAL_REASONS
@@ -54,10 +55,10 @@ for _reason in REFUSAL_REASONS:
 
 AGENT_ANOMALIES = Counter("verify_agent_anomalies_total", "Agent anomalies raised, by kind.", ["kind"])
 AGENT_BLOCKED = Counter("verify_agent_blocked_total",
-                        "Checks and code sends refused because the agent or key is blocked, by action.", ["action"])
+                        "Acts refused because the agent or key is blocked, by action.", ["action"])
 for _kind in AnomalyKind:
     AGENT_ANOMALIES.labels(_kind.value)
-for _action in ("check", "code_send"):
+for _action in ACTIONS:
     AGENT_BLOCKED.labels(_action)
 
 
