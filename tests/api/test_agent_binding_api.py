@@ -227,3 +227,26 @@ def test_a_refused_act_about_a_customer_still_counts_them_but_an_unknown_custome
     assert anomalies(h) == []
     assert h.call("GET", "/v1/customers/E002/lock", "agent").status_code == 200
     assert {a["kind"] for a in anomalies(h)} == {"distinct_customers"}
+
+
+def test_the_production_app_warns_at_start_up(make_harness, databases, caplog):
+    from tests.conftest import make_settings
+    from verify_service import create_app
+
+    harness = make_harness("sqlite")
+    new_key(harness, "desk-open")
+    caplog.set_level(logging.WARNING)
+    app = create_app(settings=make_settings(**databases["sqlite"], env="production"))
+    app.extensions["verify"].close()
+    warned = [r.getMessage() for r in caplog.records if "may assert any agent_id" in r.getMessage()]
+    assert len(warned) == 2 and any("'desk-open'" in message for message in warned)
+
+
+def test_a_key_s_patterns_hold_on_every_instance_with_cached_keys(make_harness):
+    first = make_harness("postgres_redis")
+    second = make_harness("postgres_redis", clean=False)
+    first.register()
+    desk = new_key(first, "desk1", agent_ids=["desk1-*"])
+    for h in (first, second, first, second):  # the second round is served from each instance's key cache
+        assert check(h, desk, "desk1-1").status_code == 200
+        assert check(h, desk, "agent-42").status_code == 403

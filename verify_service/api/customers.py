@@ -43,7 +43,7 @@ def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @bp.get("/v1/customers/<account_id>")
 @requires("agent", "portal", "admin")
 @documented("A customer's summary: masked contact details, status, lock; never a secret.",
-            response=CustomerSummarySchema, errors=(400, 404, 429))
+            response=CustomerSummarySchema, errors=(400, 404))
 def get_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """The customer's summary (an agent key's read counts towards its distinct customers; a blocked one is refused)."""
     account_id = account_id_arg(account_id)

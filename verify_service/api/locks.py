@@ -18,7 +18,7 @@ bp = Blueprint("locks", __name__)
 @bp.get("/v1/customers/<account_id>/lock")
 @requires("agent", "admin")
 @documented("Whether the customer is locked, until when, and the failure count.", response=LockSchema,
-            errors=(400, 404, 429))
+            errors=(400, 404))
 def lock_status(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """Whether the customer is locked, until when, and the failure count (an agent key's read counts its customer;
     a blocked one is refused)."""
