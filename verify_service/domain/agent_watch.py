@@ -171,7 +171,7 @@ KNOWN_OPEN_FOR = timedelta(seconds=10)
 
 
 class AgentWatch:
-    """Counts what agents do, raises anomalies once per episode, and refuses blocked agents before a check."""
+    """Counts what agents do, raises anomalies once per episode, and refuses agents before an act (ACTIONS)."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, activity: AgentActivity, clock: Clock, policy: WatchPolicy,
                  on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op,
