@@ -55,6 +55,7 @@ def test_a_blocked_console_user_cannot_start_a_contact_or_read_a_customer(consol
         post(alice, "/console/verify", account_id="C000", pin=bad, channel="phone")
     refused = start(alice)
     assert refused.status_code == 429 and "contact-phrase" not in refused.get_data(as_text=True)
+    assert "Your account is paused by security" in refused.get_data(as_text=True)
     assert console.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()["contacts"] == []
     sam = signed_in(console, "sam")
     for account in ("C000", "JP1001"):  # sam touches two customers; alice's block is hers alone
