@@ -285,7 +285,7 @@ class _Keys:
         if not found or found[0].revoked_at:
             return False
         key, digest = found
-        self._uow.state.keys[name] = (ApiKey(key.name, key.roles, key.created_at, at), digest)
+        self._uow.state.keys[name] = (dataclasses.replace(key, revoked_at=at), digest)
         return True
 
     def all(self) -> list[ApiKey]:
@@ -461,6 +461,9 @@ class _Users:
             changed = dataclasses.replace(changed, disabled_at=disable_at)
         self._uow.state.users[username] = changed
         return True
+
+    def usernames(self) -> list[str]:
+        return list(self._uow.state.users)
 
 
 class _Contacts:

@@ -15,7 +15,7 @@ from verify_service.adapters.metrics import split_counters
 from verify_service.api import observability, register_blueprints
 from verify_service.api.errors import register_error_handlers
 from verify_service.api.http import check_body_type
-from verify_service.bootstrap import Services, build_services
+from verify_service.bootstrap import Services, build_services, warn_unrestricted_agent_keys
 from verify_service.config import PROJECT_ROOT, Settings, load_settings
 from verify_service.console import contacts as console_contacts  # noqa: F401 (its routes join the console's)
 from verify_service.console import views as console_views
@@ -70,4 +70,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
         logging.getLogger(__name__).error(
             "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported: each process keeps its own "
             "counters and /metrics shows none of them; set it before the process starts (gunicorn.conf.py does)")
+    if settings.env == "production":
+        warn_unrestricted_agent_keys(services)
     return app

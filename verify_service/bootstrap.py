@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.config import Settings
+from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
 from verify_service.domain.agents import AgentNames
 from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
@@ -63,6 +65,8 @@ from verify_service.domain.ports import (
 from verify_service.domain.sms_guard import SmsCaps, SmsGuard
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
+
+log = logging.getLogger(__name__)
 
 
 class SystemClock:
@@ -108,6 +112,19 @@ class Services:
         self.db.dispose()
         if self.redis_client is not None:
             self.redis_client.close()
+
+
+def warn_unrestricted_agent_keys(services: Services) -> list[str]:
+    """Production start-up: one warning per live agent key that may assert any agent_id; their names."""
+    try:
+        names = [key.name for key in services.keys.unrestricted_agent_keys()]
+    except Exception:  # not migrated yet (`db upgrade` builds the app too), or the database is down
+        log.info("could not list API keys at start-up to warn about unrestricted agent keys")
+        return []
+    for name in names:
+        log.warning("API key %r (agent) may assert any agent_id but a console username: replace it with a key "
+                    "made with `keys create --agent-ids PATTERN`, then revoke it (README, API keys)", name)
+    return names
 
 
 def policy_from(settings: Settings) -> LockoutPolicy:
@@ -172,9 +189,11 @@ def build_activity(db: SqlDatabase, redis_client: redis.Redis | None) -> AgentAc
 
 
 def build_watch(settings: Settings, activity: AgentActivity, uow: SqlUnitOfWorkFactory, clock: Clock) -> AgentWatch:
-    """The agent watch over its window."""
+    """The agent watch over its window, with the binding of agent_ids to credentials (console usernames cached
+    as long as API keys are)."""
+    identity = AgentIdentity(uow=uow, cache_seconds=settings.api_key_cache_seconds)
     return AgentWatch(uow=uow, activity=activity, clock=clock, policy=watch_policy_from(settings),
-                      on_raised=record_agent_anomaly, on_refused=record_agent_blocked)
+                      on_raised=record_agent_anomaly, on_refused=record_agent_blocked, identity=identity)
 
 
 def build_senders(settings: Settings) -> dict[str, MessageSender]:
@@ -259,9 +278,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         # Sign-in throttles have no check records to rebuild from.
         users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(db, redis_client), clock=clock),
         contacts=ContactService(uow=uow, vault=vault, clock=clock, policy=ContactPolicy(
-            ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name)),
+            ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name), watch=watch),
         agents=AgentNames(uow=uow, clock=clock),
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
-                                  policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval),
+                                  policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval,
+                                  watch=watch),
         watch=watch, redis_client=redis_client,
     )

@@ -54,11 +54,15 @@ keys = AppGroup("keys", help="Create, revoke and list API keys.")
 @keys.command("create")
 @click.option("--name", required=True, help="A unique name; it appears as `actor` in the audit trail.")
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES), help="Repeatable.")
+@click.option("--agent-ids", "agent_ids", multiple=True, metavar="PATTERN",
+              help="The agent_ids this agent key may assert, a glob matched in full (desk1-*); repeatable. "
+                   "Without it the key may assert any agent_id but a console username.")
 @_refusals_as_errors
-def create_key(name: str, roles: tuple[str, ...]) -> None:
+def create_key(name: str, roles: tuple[str, ...], agent_ids: tuple[str, ...]) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
-    key, secret = _services().keys.create(name, list(roles))
-    click.echo(f"created key {key.name!r} with roles {', '.join(key.roles)}; store it now, it is not kept:")
+    key, secret = _services().keys.create(name, list(roles), agent_ids)
+    scope = f", agent_ids {', '.join(key.agent_ids)}" if key.agent_ids else ""
+    click.echo(f"created key {key.name!r} with roles {', '.join(key.roles)}{scope}; store it now, it is not kept:")
     click.echo(secret)
 
 
@@ -74,10 +78,11 @@ def revoke_key(name: str) -> None:
 @keys.command("list")
 @_refusals_as_errors
 def list_keys() -> None:
-    """Name, roles, creation and revocation of every key (never the key)."""
+    """Name, roles, creation, revocation and agent_id patterns of every key (never the key)."""
     for key in _services().keys.list():
         state = f"revoked {key.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if key.revoked_at else "active"
-        click.echo(f"{key.name}\t{','.join(key.roles)}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
+        scope = ",".join(key.agent_ids) if key.agent_ids else ("any-agent-id" if "agent" in key.roles else "-")
+        click.echo(f"{key.name}\t{','.join(key.roles)}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}\t{scope}")
 
 
 def _write_env_file(path: Path, values: dict[str, str]) -> None:
@@ -263,19 +268,23 @@ agents = AppGroup("agents", help="Agents' display names (what customers see when
 @agents.command("name")
 @click.argument("agent_id")
 @click.argument("display_name")
+@click.option("--key", "keys_", multiple=True, metavar="KEY",
+              help="Show the name only for contacts this agent key started (repeatable); others see the generic name.")
 @_refusals_as_errors
-def name_agent(agent_id: str, display_name: str) -> None:
+def name_agent(agent_id: str, display_name: str, keys_: tuple[str, ...]) -> None:
     """Set the name customers see for AGENT_ID (an API agent_id or a console username); audited."""
-    profile = _services().agents.name(agent_id, display_name, Actor(key_name="cli"))
-    click.echo(f"agent {profile.agent_id!r} is shown to customers as {profile.display_name!r}")
+    profile = _services().agents.name(agent_id, display_name, Actor(key_name="cli"), keys_)
+    tied = f" for contacts started by key {', '.join(profile.keys)}" if profile.keys else ""
+    click.echo(f"agent {profile.agent_id!r} is shown to customers as {profile.display_name!r}{tied}")
 
 
 @agents.command("names")
 @_refusals_as_errors
 def list_agent_names() -> None:
-    """agent_id, display name and when it was set, one agent per line."""
+    """agent_id, display name, when it was set and the keys it is tied to (`-`: none), one agent per line."""
     for profile in _services().agents.all():
-        click.echo(f"{profile.agent_id}\t{profile.display_name}\t{profile.updated_at:%Y-%m-%dT%H:%M:%SZ}")
+        tied = ",".join(profile.keys) or "-"
+        click.echo(f"{profile.agent_id}\t{profile.display_name}\t{profile.updated_at:%Y-%m-%dT%H:%M:%SZ}\t{tied}")
 
 
 outbox = AppGroup("outbox", help="The durable message outbox.")

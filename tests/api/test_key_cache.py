@@ -64,10 +64,10 @@ def test_a_key_revoked_by_another_process_is_refused_by_both_instances(make_harn
     # `flask keys revoke` runs in a process of its own: only the database and the message reach the servers.
     first = make_harness("postgres_redis")
     second = make_harness("postgres_redis", clean=False)
-    _, secret = first.services.keys.create("cli", ["agent"])
+    _, secret = first.services.keys.create("from-cli", ["agent"])
     assert get(first, secret) == 404 and get(second, secret) == 404
     with first.services.db.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE api_keys SET revoked_at = now() WHERE name = 'cli'")
+        conn.exec_driver_sql("UPDATE api_keys SET revoked_at = now() WHERE name = 'from-cli'")
     assert get(first, secret) == 404  # cached, and nobody said anything yet
     assert redis.Redis.from_url(redis_url).publish(CHANNEL, "revoked") >= 2
     started = time.monotonic()

@@ -36,7 +36,8 @@ def test_a_blocked_agent_sees_that_checks_are_paused_and_nothing_is_evaluated(co
     alice, pin = block_alice(console)
     page = post(alice, "/console/verify", account_id="C000", pin=pin, channel="phone")
     assert page.status_code == 429
-    assert "Checks from your account are paused by security; ask your supervisor." in page.get_data(as_text=True)
+    assert "Your account is paused by security (checks, codes, contacts, approval requests and customer pages); " \
+        "ask your supervisor." in page.get_data(as_text=True)
     assert console.call("GET", "/v1/customers/C000/lock", "admin").get_json()["failed_attempts"] == 2
 
 

@@ -45,7 +45,7 @@ def test_starting_a_contact_shows_the_phrase_the_name_and_the_expiry(console, cl
     assert response.status_code == 302
     cid = contact_id_of(response)
     page = client.get(f"/console/contacts/{cid}").get_data(as_text=True)
-    phrase = console.call("GET", f"/v1/contacts/{cid}", "agent").get_json()["phrase"]
+    phrase = console.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()["contacts"][0]["phrase"]
     assert f'id="contact-phrase">{phrase}<' in page and "The customer sees you as: Alice" in page
     assert "Expires at" in page and "STOP" not in page
     assert 'value="T-1"' in page  # the form stays filled in for the check that follows

@@ -25,7 +25,7 @@ def test_renaming_is_audited_with_the_previous_name_and_listed(make_harness):
     listing = run(harness, "agents", "names").output.splitlines()
     assert [line.split("\t")[:2] for line in listing] == [["alice", "Alice K."], ["bob", "Bob"]]
     events = harness.call("GET", "/v1/audit?event=agent_named", "admin").get_json()["events"]
-    assert len(events) == 3 and events[1]["details"] == {"display_name": "Alice K.", "previous": "Alice"}
+    assert len(events) == 3 and events[1]["details"] == {"display_name": "Alice K.", "keys": [], "previous": "Alice"}
     assert events[1]["actor"] == "cli" and events[1]["agent_id"] == "alice" and events[1]["account_id"] is None
 
 

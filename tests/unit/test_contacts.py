@@ -89,9 +89,9 @@ def test_several_agents_may_contact_one_customer_about_different_tickets(world):
 def test_a_contact_expires_by_the_clock(world):
     view, _ = world.start()
     world.clock.advance(599)
-    assert world.contacts.get(view.contact_id).status == "active"
+    assert world.contacts.get(view.contact_id, ACTOR).status == "active"
     world.clock.advance(1)
-    expired = world.contacts.get(view.contact_id)
+    expired = world.contacts.get(view.contact_id, ACTOR)
     assert expired.status == "expired" and expired.phrase is None
     assert world.contacts.active(ACCOUNT).contacts == []
     renewed, created = world.start()

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from verify_service.domain.agent_watch import ACTIONS
 from verify_service.domain.model import Challenge, Verification
 from verify_service.domain.names import AnomalyKind, CheckResult
 from verify_service.domain.sms_guard import REFUSAL_REASONS
@@ -52,7 +53,7 @@ SMS_REFUSED = Counter("verify_sms_refused_total",
 
 AGENT_ANOMALIES = Counter("verify_agent_anomalies_total", "Agent anomalies raised, by kind.", ["kind"])
 AGENT_BLOCKED = Counter("verify_agent_blocked_total",
-                        "Checks and code sends refused because the agent or key is blocked, by action.", ["action"])
+                        "Acts refused because the agent or key is blocked, by action.", ["action"])
 # Every documented series exists from the start (at 0), in every worker's file: a scrape lists it before
 # the first event, and increase() sees that first event instead of a series appearing from nothing.
 CHECK_CHANNELS = ("phone", "chat")
@@ -63,7 +64,7 @@ _KNOWN_LABELS: tuple[tuple[Counter, tuple[tuple[str, ...], ...]], ...] = (
     (EVENTS, (("delivered",), ("failed",))),
     (SMS_REFUSED, tuple((reason,) for reason in REFUSAL_REASONS)),
     (AGENT_ANOMALIES, tuple((kind.value,) for kind in AnomalyKind)),
-    (AGENT_BLOCKED, (("check",), ("code_send",))),
+    (AGENT_BLOCKED, tuple((action,) for action in ACTIONS)),
 )
 for _metric, _label_sets in _KNOWN_LABELS:
     for _labels in _label_sets:

@@ -24,6 +24,11 @@ class AnomalySchema(Schema):
     anomaly_id = fields.String(metadata={"example": "ano_Xc81..."})
     subject = fields.String(validate=validate.OneOf(tuple(AnomalySubject)))
     subject_id = fields.String(metadata={"description": "the agent_id, or the API key's name"})
+    agent_id = fields.String(allow_none=True, metadata={"description": "the agent_id the act that raised it "
+                                                                       "asserted (null: none, or raised before "
+                                                                       "this was kept)"})
+    key = fields.String(attribute="key_name", allow_none=True,
+                        metadata={"description": "the API key (`console` for a console user) of that act"})
     kind = fields.String(validate=validate.OneOf(tuple(AnomalyKind)))
     count = fields.Integer(metadata={"description": "the count that crossed the threshold"})
     threshold = fields.Integer()

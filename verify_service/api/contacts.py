@@ -43,8 +43,8 @@ def start_contact(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @documented("A contact's current status and whether the customer reported it.", response=ContactSchema,
             errors=(404,))
 def get_contact(contact_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
-    """The contact now (the agent's tool polls this for the customer's report)."""
-    return dump(ContactSchema, services().contacts.get(_contact_id(contact_id)))
+    """The contact now (the agent's tool polls this for the customer's report); another key's contact is 404."""
+    return dump(ContactSchema, services().contacts.get(_contact_id(contact_id), actor))
 
 
 @bp.delete("/v1/contacts/<contact_id>")

@@ -48,9 +48,10 @@ def put_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
 @documented("A customer's summary: masked contact details, status, lock; never a secret.",
             response=CustomerSummarySchema, errors=(400, 404))
 def get_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
-    """The customer's summary (an agent key's read counts towards its distinct customers)."""
-    customer = services().customers.get(account_id_arg(account_id))
-    services().watch.looked_up(customer.account_id, actor)
+    """The customer's summary (an agent key's read counts towards its distinct customers; a blocked one is refused)."""
+    account_id = account_id_arg(account_id)
+    with services().watch.acting(account_id, None, actor, "summary_read"):
+        customer = services().customers.get(account_id)
     return summary(customer), 200
 
 

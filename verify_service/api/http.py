@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError
 
 from verify_service import logs
 from verify_service.api.schemas import ACCOUNT_ID
-from verify_service.domain.model import Actor
+from verify_service.domain.model import Actor, ApiKey
 from verify_service.errors import (
     Forbidden,
     InvalidJson,
@@ -46,15 +46,15 @@ class UnsupportedMediaType(VerifyError):
     status, code, default_message = 415, "unsupported_media_type", "Requests with a body must be application/json."
 
 
-def authenticate() -> tuple[str, tuple[str, ...]]:
-    """The key's name and roles, or Unauthorized."""
+def authenticate() -> ApiKey:
+    """The live key of the request's bearer token, or Unauthorized."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized()
     key = services().keys.authenticate(secret.strip())
     if key is None:
         raise Unauthorized()
-    return key.name, key.roles
+    return key
 
 
 def requires(*roles: str) -> Callable[[F], F]:
@@ -67,14 +67,15 @@ def requires(*roles: str) -> Callable[[F], F]:
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            name, held = authenticate()
-            logs.key_name.set(name)
-            wait = services().limiter.hit(name)
+            key = authenticate()
+            logs.key_name.set(key.name)
+            wait = services().limiter.hit(key.name)
             if wait is not None:
                 raise RateLimited("Too many requests for this API key.", retry_after=math.ceil(wait))
-            if not set(held) & set(roles):
+            if not set(key.roles) & set(roles):
                 raise Forbidden(f"This endpoint needs the {' or '.join(roles)} role.")
-            return view(*args, actor=Actor(key_name=name, ip=client_ip(), roles=tuple(held)), **kwargs)
+            actor = Actor(key_name=key.name, ip=client_ip(), roles=tuple(key.roles), agent_ids=key.agent_ids)
+            return view(*args, actor=actor, **kwargs)
 
         return cast(F, wrapper)
 

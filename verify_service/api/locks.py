@@ -20,8 +20,12 @@ bp = Blueprint("locks", __name__)
 @documented("Whether the customer is locked, until when, and the failure count.", response=LockSchema,
             errors=(400, 404))
 def lock_status(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
-    """Whether the customer is locked, until when, and the failure count."""
-    return dump(LockSchema, services().locks.status(account_id_arg(account_id)))
+    """Whether the customer is locked, until when, and the failure count (an agent key's read counts its customer;
+    a blocked one is refused)."""
+    account_id = account_id_arg(account_id)
+    with services().watch.acting(account_id, None, actor, "lock_view"):
+        found = services().locks.status(account_id)
+    return dump(LockSchema, found)
 
 
 @bp.delete("/v1/customers/<account_id>/lock")

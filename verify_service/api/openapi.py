@@ -33,7 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ERROR_TEXT = {
     400: "Invalid JSON or a request that breaks a rule (`invalid_json`, `validation_error`).",
     401: "Missing, unknown or revoked API key (`unauthorized`).",
-    403: "The key lacks the role this endpoint needs (`forbidden`).",
+    403: "The key lacks the role this endpoint needs, or may not assert the agent_id given (`forbidden`).",
     404: "Unknown customer or record (`not_found`).",
     409: "The request conflicts with the customer's state (`conflict`).",
     413: "Body over 64 KiB (`payload_too_large`).",

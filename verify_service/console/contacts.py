@@ -45,7 +45,7 @@ def contact_page(contact_id: str) -> Response:
     """The verify page with the contact's phrase, expiry and, above all, a customer's report."""
     try:
         CONTACT_ID(contact_id)
-        view = services().contacts.get(contact_id)
+        view = services().contacts.get(contact_id, auth.actor())  # another user's contact is not found
     except (ValidationError, NotFound):
         return page("verify.html", 404, form={"channel": "phone"}, error=translate("contact_not_found"))
     except VerifyError as error:

@@ -217,9 +217,12 @@ def customer_page() -> Response:
         return page("customer.html", customer=None)
     try:
         ACCOUNT_ID(account_id)
-        customer = services().customers.get(account_id)
+        with services().watch.acting(account_id, None, auth.actor(), "lock_view"):  # counted; refused if blocked
+            customer = services().customers.get(account_id)
     except (ValidationError, NotFound):
         return page("customer.html", 404, customer=None, error=translate("no_customer"), account_id=account_id)
+    except VerifyError as error:
+        return page("customer.html", error.status, customer=None, error=_explain(error), account_id=account_id)
     events, _ = services().audit.page(AuditQuery(account_id=account_id, limit=20))
     return page("customer.html", customer=customer, now=services().clock.now(),
                 lock=services().locks.standing(customer), events=events, notice=session.pop("flash", None))

@@ -1,18 +1,21 @@
 """Agent misuse detection: per agent_id and per API key, checks, failures and distinct customers in a window.
 
 Over a threshold the service raises one `agent_anomaly` per episode (raised until a supervisor clears it), and
-with `block` refuses the agent's (or key's) further checks and code sends until then.
+with `block` refuses, until then, the agent's (or key's) every act that makes a customer trust a caller or shows
+a customer's state (ACTIONS). Before any act, the credential must be allowed the agent_id it asserts.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Verification
 from verify_service.domain.names import AnomalyKind, AnomalySubject, AuditEventName, CheckResult
 from verify_service.errors import Conflict, NotFound, RateLimited
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AGENT_ROLE = "agent"
+# What a blocked agent or key is refused (each also counts its customer in the window); `entry_link` is kept for
+# the entry links to come: they call `acting(..., "entry_link")`.
+ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view", "summary_read", "entry_link")
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class Anomaly:
     cleared_at: datetime | None = None
     cleared_by: str | None = None
     clear_reason: str | None = None
+    key_name: str | None = None  # the credential of the act that raised it
+    agent_id: str | None = None  # the agent_id that act asserted
 
     @property
     def open(self) -> bool:
@@ -149,10 +157,9 @@ def breaches(counts: WindowCounts, policy: WatchPolicy) -> list[tuple[str, int, 
 
 
 def anomaly_details(anomaly: Anomaly) -> dict[str, object]:
-    """The audit and webhook details of an anomaly (`agent_id` or `key` names the subject)."""
-    name = "agent_id" if anomaly.subject == AnomalySubject.AGENT else "key"
-    return {"anomaly_id": anomaly.anomaly_id, "subject": anomaly.subject, name: anomaly.subject_id,
-            "kind": anomaly.kind, "count": anomaly.count, "threshold": anomaly.threshold,
+    """The audit and webhook details of an anomaly: its subject, and both the key and the agent_id behind it."""
+    return {"anomaly_id": anomaly.anomaly_id, "subject": anomaly.subject, "agent_id": anomaly.agent_id,
+            "key": anomaly.key_name, "kind": anomaly.kind, "count": anomaly.count, "threshold": anomaly.threshold,
             "window_seconds": anomaly.window_seconds}
 
 
@@ -164,16 +171,39 @@ KNOWN_OPEN_FOR = timedelta(seconds=10)
 
 
 class AgentWatch:
-    """Counts what agents do, raises anomalies once per episode, and refuses blocked agents before a check."""
+    """Counts what agents do, raises anomalies once per episode, and refuses agents before an act (ACTIONS)."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, activity: AgentActivity, clock: Clock, policy: WatchPolicy,
-                 on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op):
+                 on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op,
+                 identity: AgentIdentity | None = None):
         self._uow, self._activity, self._clock, self._policy = uow, activity, clock, policy
+        self._identity = identity or AgentIdentity(uow=uow)
         self._on_raised, self._on_refused = on_raised, on_refused
         # Episodes known to be open, so acts past a threshold do not each ask the database again (a load of
         # checks from one agent over the limit would otherwise pay a SQL read per check). Kept briefly: a clear
         # on another instance is seen within KNOWN_OPEN_FOR.
         self._known_open: dict[str, datetime] = {}
+
+    def admit(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
+        """403 when the credential may not assert `agent_id`; with `block`, 429 while the agent or key is blocked."""
+        self._identity.claim(agent_id, actor)
+        self.guard(agent_id or actor.agent_id, actor, action)
+
+    @contextmanager
+    def acting(self, account_id: str, agent_id: str | None, actor: Actor, action: str) -> Iterator[None]:
+        """Admit the act, run it, and count its customer: also when it is refused about that customer (a 409 or a
+        429 says something about them), never when the customer is unknown."""
+        self.admit(agent_id, actor, action)
+        try:
+            yield
+        except (Conflict, RateLimited):
+            self.touched(account_id, agent_id, actor, action)
+            raise
+        self.touched(account_id, agent_id, actor, action)
+
+    def touched(self, account_id: str, agent_id: str | None, actor: Actor, action: str) -> None:
+        """Count a customer touched by an act other than a check (contact start, approval request, lock view)."""
+        self._count(agent_id or actor.agent_id, actor, Activity(account_id, f"{action}_{secrets.token_hex(8)}"))
 
     def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
         """With `block`, 429 agent_blocked while the agent or the key has an open anomaly (asked every time)."""
@@ -189,8 +219,9 @@ class AgentWatch:
         self._on_refused(action)
         log.warning("%s refused: %s %s is blocked (anomaly %s)", action, found.subject, found.subject_id,
                     found.anomaly_id)
-        raise RateLimited("Checks from this agent are paused by security after unusual activity; "
-                          "a supervisor must clear it.", retry_after=self._policy.window_seconds,
+        raise RateLimited("This agent is paused by security after unusual activity (no checks, codes, contacts, "
+                          "approval requests or customer reads); a supervisor must clear it.",
+                          retry_after=self._policy.window_seconds,
                           details={"reason": "agent_blocked", "subject": found.subject})
 
     def carry_check(self, agent_id: str | None, actor: Actor, account_id: str, ref: str) -> CarriedAct | None:
@@ -216,10 +247,6 @@ class AgentWatch:
         """Count a code send (a customer touched)."""
         self._count(challenge.agent_id or actor.agent_id, actor, Activity(challenge.account_id, challenge.challenge_id))
 
-    def looked_up(self, account_id: str, actor: Actor) -> None:
-        """Count a summary read (per key only: the read carries no agent_id)."""
-        self._count(None, actor, Activity(account_id, f"read_{secrets.token_hex(8)}"))
-
     def _count(self, agent_id: str | None, actor: Actor, activity: Activity) -> None:
         """Record the act for each of its subjects."""
         self._record(subjects_of(agent_id, actor), actor, activity)
@@ -234,11 +261,13 @@ class AgentWatch:
 
     def _judge(self, subjects: list[Subject], counts: list[WindowCounts], actor: Actor, now: datetime) -> None:
         """Raise what the counts pushed over a threshold, subject by subject."""
+        agent_id = next((s.id for s in subjects if s.kind == AnomalySubject.AGENT), actor.agent_id)
         for subject, window in zip(subjects, counts, strict=True):
             for kind, count, threshold in breaches(window, self._policy):
-                self._raise(subject, kind, count, threshold, actor, now)
+                self._raise(subject, kind, count, threshold, actor, now, agent_id)
 
-    def _raise(self, subject: Subject, kind: str, count: int, threshold: int, actor: Actor, now: datetime) -> None:
+    def _raise(self, subject: Subject, kind: str, count: int, threshold: int, actor: Actor, now: datetime,
+               agent_id: str | None = None) -> None:
         """Store the anomaly and its event, unless this episode already has one open."""
         key = open_key(subject, kind)
         known_until = self._known_open.get(key)
@@ -250,12 +279,11 @@ class AgentWatch:
                 return
         anomaly = Anomaly(anomaly_id=f"ano_{secrets.token_urlsafe(18)}", subject=subject.kind, subject_id=subject.id,
                           kind=kind, count=count, threshold=threshold, window_seconds=self._policy.window_seconds,
-                          raised_at=now)
+                          raised_at=now, key_name=actor.key_name, agent_id=agent_id)
         with self._uow(write=True) as uow:
             if not uow.anomalies.add_open(anomaly):
                 self._known_open[key] = now + KNOWN_OPEN_FOR
                 return  # another instance raised this episode first
-            agent_id = subject.id if subject.kind == AnomalySubject.AGENT else actor.agent_id
             uow.audit.append(_event(AuditEventName.AGENT_ANOMALY, anomaly, actor, now, agent_id))
             uow.commit()
         self._known_open[key] = now + KNOWN_OPEN_FOR

@@ -1,19 +1,25 @@
-"""Agents' display names: what a customer sees instead of the agent_id when support contacts them."""
+"""Agents' display names: what a customer sees instead of the agent_id when support contacts them.
+
+A name may be tied to API keys (`agents name AGENT_ID NAME --key KEY`): it is then shown only for contacts one of
+those keys started, so a key that asserts the agent_id cannot borrow the name; customers see the generic name.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from verify_service.domain.model import Actor, AuditEvent
+from verify_service.domain.model import Actor, ApiKey, AuditEvent
 from verify_service.domain.names import AuditEventName
-from verify_service.domain.ports import Clock, UnitOfWorkFactory
+from verify_service.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.text import refused_character
 from verify_service.errors import ValidationFailed
 
 MAX_AGENT_ID = 64
 MAX_DISPLAY_NAME = 64
+MAX_TIED_KEYS = 500  # the agent_profiles.keys column, key names joined by commas
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,11 @@ class AgentProfile:
     agent_id: str
     display_name: str
     updated_at: datetime
+    keys: tuple[str, ...] = ()  # the key names allowed to show it; none: whoever may assert the agent_id
+
+    def shown_for(self, owner: str | None) -> bool:
+        """Whether a contact started by `owner` (Actor.owner) shows this name."""
+        return not self.keys or owner in {f"key:{name}" for name in self.keys}
 
 
 def _printable(value: str) -> bool:
@@ -46,22 +57,38 @@ def check_display_name(display_name: str) -> str:
     return name
 
 
+def _check_keys(uow: UnitOfWork, names: Sequence[str]) -> None:
+    """ValidationFailed unless every name is a live key with the agent role (and all fit the column)."""
+    bad = [name for name in names if not _live_agent_key(uow.api_keys.by_name(name))]
+    if bad:
+        raise ValidationFailed(details={"keys": [f"No live agent key named {name!r}." for name in bad]})
+    if len(",".join(names)) > MAX_TIED_KEYS:
+        raise ValidationFailed(details={"keys": [f"At most {MAX_TIED_KEYS} characters of key names in all."]})
+
+
+def _live_agent_key(key: ApiKey | None) -> bool:
+    """A key that exists, is not revoked and holds the agent role."""
+    return key is not None and key.revoked_at is None and "agent" in key.roles
+
+
 class AgentNames:
     """Sets and lists agents' display names (the operator's CLI); every change is audited."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock):
         self._uow, self._clock = uow, clock
 
-    def name(self, agent_id: str, display_name: str, actor: Actor) -> AgentProfile:
-        """Set (or replace) an agent's display name."""
-        profile = AgentProfile(check_agent_id(agent_id), check_display_name(display_name), self._clock.now())
+    def name(self, agent_id: str, display_name: str, actor: Actor, keys: Sequence[str] = ()) -> AgentProfile:
+        """Set (or replace) an agent's display name, tied to the agent keys named in `keys` (none: untied)."""
+        profile = AgentProfile(check_agent_id(agent_id), check_display_name(display_name), self._clock.now(),
+                               tuple(sorted(set(keys))))
         with self._uow(write=True) as uow:
+            _check_keys(uow, profile.keys)
             previous = uow.agent_profiles.get(profile.agent_id)
             uow.agent_profiles.put(profile)
             uow.audit.append(AuditEvent(
                 event=AuditEventName.AGENT_NAMED, at=profile.updated_at, actor=actor.key_name, ip=actor.ip,
                 agent_id=profile.agent_id,
-                details={"display_name": profile.display_name,
+                details={"display_name": profile.display_name, "keys": list(profile.keys),
                          "previous": previous.display_name if previous else None}))
             uow.commit()
         return profile

@@ -21,7 +21,7 @@ from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.model import Actor, Approval, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import ApprovalStatus, AuditEventName, FactorResult
-from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import ActivityWatch, AttemptCounter, Clock, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.standing import standing
 from verify_service.errors import Conflict, NotFound, RateLimited
 
@@ -87,12 +87,19 @@ class ApprovalService:
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, counter: AttemptCounter, checks: CheckService,
                  policy: ApprovalPolicy, lock_policy: LockoutPolicy,
-                 on_event: Callable[[str], None] | None = None):
+                 on_event: Callable[[str], None] | None = None, watch: ActivityWatch | None = None):
         self._uow, self._clock, self._counter, self._checks = uow, clock, counter, checks
-        self._policy, self._lock_policy = policy, lock_policy
+        self._policy, self._lock_policy, self._watch = policy, lock_policy, watch
         self._on_event = on_event or (lambda outcome: None)
 
     def request(self, ask: ApprovalAsk, actor: Actor) -> Approval:
+        """Admitted by the agent watch (agent_id allowed, not blocked), which counts the customer; see `_request`."""
+        if self._watch is None:
+            return self._request(ask, actor)
+        with self._watch.acting(ask.account_id, ask.agent_id, actor, "approval_request"):
+            return self._request(ask, actor)
+
+    def _request(self, ask: ApprovalAsk, actor: Actor) -> Approval:
         """Refuse a locked or frozen customer and a full hourly cap; else supersede older requests and store."""
         now = self._clock.now()
         counter = self._counter.state(ask.account_id, now, self._lock_policy)

@@ -107,8 +107,8 @@ class CheckService:
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
-        if self._watch is not None:  # a blocked agent's check evaluates nothing and counts no failure
-            self._watch.guard(request.agent_id, actor)
+        if self._watch is not None:  # a refused agent's check evaluates nothing and counts no failure
+            self._watch.admit(request.agent_id, actor)
         self.settle()  # before counting, so this check's answer knows no count of a 503
         now = self._clock.now()
         with self._uow() as uow:

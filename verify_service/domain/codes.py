@@ -72,7 +72,7 @@ class CodeService:
     def send(self, request: SendRequest, actor: Actor) -> Challenge:
         """Check every refusal, then store the challenge and queue its message in one transaction."""
         if self._watch is not None:
-            self._watch.guard(request.agent_id or actor.agent_id, actor, "code_send")
+            self._watch.admit(request.agent_id or actor.agent_id, actor, "code_send")
         now = self._clock.now()
         counter = self._counter.state(request.account_id, now, self._lock_policy)
         with self._uow(write=True) as uow:

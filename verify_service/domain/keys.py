@@ -5,22 +5,28 @@ a revocation clears this process's cache at once, and every other process's when
 authenticates after the feed's message arrived (sub-millisecond on one network). A cached entry is
 never older than `cache_seconds`, the bound when a message is lost (Redis unreachable at revoke time);
 while the feed is down nothing is cached. Without a feed every request looks its key up.
+
+A key's agent_id patterns are fixed when it is made (to change them: a new key, then revoke the old one), so
+a cached key is never stale about them, and every instance enforces them from the row it read.
 """
 
 from __future__ import annotations
 
+import builtins
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
+from verify_service.domain.agent_identity import check_patterns
 from verify_service.domain.model import ApiKey
 from verify_service.domain.ports import Clock, UnitOfWorkFactory
 from verify_service.errors import Conflict, NotFound, ValidationFailed
 
 ROLES = ("agent", "portal", "admin")
 KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
+RESERVED_NAMES = ("console", "cli")  # the audit trail's actor for console users and the operator's CLI
 FeedState = Literal["live", "changed", "down"]
 LIVE: FeedState = "live"  # subscribed, nothing revoked since the last poll: cached keys hold
 CHANGED: FeedState = "changed"  # a revocation was announced (or the feed was re-made): drop the cache
@@ -56,14 +62,16 @@ class KeyService:
         self._generation = 0  # moves on every clear: a lookup that raced a clear is not cached
         self._lock = threading.Lock()
 
-    def create(self, name: str, roles: list[str]) -> tuple[ApiKey, str]:
-        """A new key and its secret (the only time the secret exists in clear)."""
-        if not KEY_NAME.match(name):
-            raise ValidationFailed(details={"name": ["Must be 1-64 characters of A-Z, a-z, 0-9, _ . @ -."]})
-        unknown = sorted(set(roles) - set(ROLES)) or ([] if roles else ["(none given)"])
-        if unknown:
-            raise ValidationFailed(details={"role": [f"Unknown role {r}; use {', '.join(ROLES)}." for r in unknown]})
-        key = ApiKey(name=name, roles=tuple(sorted(set(roles))), created_at=self._clock.now())
+    def create(self, name: str, roles: list[str], agent_ids: Sequence[str] = ()) -> tuple[ApiKey, str]:
+        """A new key and its secret (the only time the secret exists in clear).
+
+        `agent_ids`: glob patterns of the agent_ids the key may assert (an agent key's; none: any agent_id).
+        """
+        _check_name_and_roles(name, roles)
+        patterns = check_patterns(agent_ids)
+        if patterns and "agent" not in roles:
+            raise ValidationFailed(details={"agent_ids": ["Only a key with the agent role asserts agent_ids."]})
+        key = ApiKey(name=name, roles=tuple(sorted(set(roles))), created_at=self._clock.now(), agent_ids=patterns)
         secret = self._generate()
         with self._uow(write=True) as uow:
             if uow.api_keys.by_name(name) is not None:
@@ -86,6 +94,10 @@ class KeyService:
         """Every key, oldest first (never a secret: none is stored)."""
         with self._uow() as uow:
             return uow.api_keys.all()
+
+    def unrestricted_agent_keys(self) -> builtins.list[ApiKey]:
+        """Live agent keys that may assert any agent_id (but a console username)."""
+        return [key for key in self.list() if key.unrestricted_agent]
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The live key for this secret, or None (unknown and revoked keys are never cached)."""
@@ -129,3 +141,15 @@ class KeyService:
     def _clear_locked(self) -> None:
         self._cache.clear()
         self._generation += 1
+
+
+def _check_name_and_roles(name: str, roles: list[str]) -> None:
+    """ValidationFailed for a malformed or reserved name, or no or unknown roles."""
+    if not KEY_NAME.match(name):
+        raise ValidationFailed(details={"name": ["Must be 1-64 characters of A-Z, a-z, 0-9, _ . @ -."]})
+    if name.lower() in RESERVED_NAMES:
+        raise ValidationFailed(details={"name": [f"{name!r} is reserved: the audit trail names the console and "
+                                                 "the CLI so."]})
+    unknown = sorted(set(roles) - set(ROLES)) or ([] if roles else ["(none given)"])
+    if unknown:
+        raise ValidationFailed(details={"role": [f"Unknown role {r}; use {', '.join(ROLES)}." for r in unknown]})

@@ -65,6 +65,12 @@ class Actor:
     ip: str | None = None
     agent_id: str | None = None
     roles: tuple[str, ...] = ()  # the API key's roles (none for the console)
+    agent_ids: tuple[str, ...] = ()  # the agent_id patterns the API key may assert (none: unrestricted)
+
+    @property
+    def owner(self) -> str:
+        """Who owns what this actor starts: `user:<username>` for a console session, else `key:<key name>`."""
+        return f"user:{self.agent_id}" if self.agent_id is not None else f"key:{self.key_name}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,12 @@ class ApiKey:
     roles: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None = None
+    agent_ids: tuple[str, ...] = ()  # agent_id patterns it may assert; none: any agent_id but a console username
+
+    @property
+    def unrestricted_agent(self) -> bool:
+        """A live agent key that may assert any agent_id (production warns about each at start-up)."""
+        return "agent" in self.roles and not self.agent_ids and self.revoked_at is None
 
 
 @dataclass

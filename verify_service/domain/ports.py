@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -220,6 +221,10 @@ class UserRepository(Protocol):
 
     def bump_epoch(self, username: str, *, disable_at: datetime | None) -> bool:
         """End the user's sessions (and disable them if disable_at is given); False if no such user."""
+        ...
+
+    def usernames(self) -> list[str]:
+        """Every user's name, disabled ones included (a name stays its person's)."""
         ...
 
 
@@ -539,8 +544,14 @@ class AgentActivity(Protocol):
 class ActivityWatch(Protocol):
     """What the check and code services tell the agent watch (domain.agent_watch.AgentWatch)."""
 
-    def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
-        """Refuse (429 agent_blocked) before anything is evaluated when the agent or key is blocked."""
+    def admit(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
+        """Refuse before anything is evaluated: 403 for an agent_id the credential may not assert, 429
+        agent_blocked when the agent or key is blocked."""
+        ...
+
+    def acting(self, account_id: str, agent_id: str | None, actor: Actor,
+               action: str) -> AbstractContextManager[None]:
+        """Admit an act about one customer, and count that customer once it ran (or was refused about them)."""
         ...
 
     def carry_check(self, agent_id: str | None, actor: Actor, account_id: str, ref: str) -> CarriedAct | None:

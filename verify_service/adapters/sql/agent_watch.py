@@ -15,7 +15,7 @@ from verify_service.domain.agent_watch import Activity, Anomaly, WindowCounts
 from verify_service.domain.names import AnomalyKind
 
 _FIELDS = ("subject_id", "kind", "count", "threshold", "window_seconds", "raised_at", "cleared_at", "cleared_by",
-           "clear_reason")
+           "clear_reason", "key_name", "agent_id")
 KINDS = tuple(kind.value for kind in AnomalyKind)
 
 

@@ -13,7 +13,7 @@ from verify_service.domain.contacts import Contact
 from verify_service.domain.model import SealedSecret
 
 _CONTACT_FIELDS = ("account_id", "agent_id", "channel", "ticket_ref", "started_at", "expires_at", "ended_at",
-                   "reported_at", "report_reason")
+                   "reported_at", "report_reason", "owner")
 
 
 def _contact(row: RowMapping) -> Contact:
@@ -63,6 +63,12 @@ class SqlContactRepository:
         return result.rowcount == 1
 
 
+def _profile(row: RowMapping) -> AgentProfile:
+    """Map an agent_profiles row."""
+    return AgentProfile(agent_id=row["agent_id"], display_name=row["display_name"], updated_at=row["updated_at"],
+                        keys=tuple(row["keys"].split(",")) if row["keys"] else ())
+
+
 class SqlAgentProfileRepository:
     """Agents' display names in `agent_profiles`."""
 
@@ -73,11 +79,12 @@ class SqlAgentProfileRepository:
         """One profile."""
         row = self._conn.execute(sa.select(agent_profiles).where(agent_profiles.c.agent_id == agent_id)
                                  ).mappings().first()
-        return AgentProfile(**row) if row else None
+        return _profile(row) if row else None
 
     def put(self, profile: AgentProfile) -> None:
         """Update the row, or insert it when there is none."""
-        values = {"display_name": profile.display_name, "updated_at": profile.updated_at}
+        values = {"display_name": profile.display_name, "updated_at": profile.updated_at,
+                  "keys": ",".join(profile.keys) or None}
         updated = self._conn.execute(agent_profiles.update().where(agent_profiles.c.agent_id == profile.agent_id)
                                      .values(**values))
         if updated.rowcount == 0:
@@ -86,4 +93,4 @@ class SqlAgentProfileRepository:
     def all(self) -> list[AgentProfile]:
         """Every profile, by agent_id."""
         rows = self._conn.execute(sa.select(agent_profiles).order_by(agent_profiles.c.agent_id)).mappings()
-        return [AgentProfile(**row) for row in rows]
+        return [_profile(row) for row in rows]

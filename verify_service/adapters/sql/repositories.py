@@ -181,8 +181,9 @@ class SqlVerificationRepository:
 
 def _key_from_row(row: RowMapping) -> ApiKey:
     """Map an api_keys row."""
+    patterns = tuple(row["agent_ids"].split(",")) if row["agent_ids"] else ()
     return ApiKey(name=row["name"], roles=tuple(row["roles"].split(",")), created_at=row["created_at"],
-                  revoked_at=row["revoked_at"])
+                  revoked_at=row["revoked_at"], agent_ids=patterns)
 
 
 class SqlApiKeyRepository:
@@ -194,7 +195,8 @@ class SqlApiKeyRepository:
     def add(self, key: ApiKey, key_hash: str) -> None:
         """Insert a key's hash and roles."""
         self._conn.execute(api_keys.insert().values(
-            name=key.name, key_hash=key_hash, roles=",".join(key.roles), created_at=key.created_at))
+            name=key.name, key_hash=key_hash, roles=",".join(key.roles), created_at=key.created_at,
+            agent_ids=",".join(key.agent_ids) or None))
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         """The live key with this hash."""
@@ -247,3 +249,7 @@ class SqlUserRepository:
         result = self._conn.execute(console_users.update().where(console_users.c.username == username)
                                     .values(**values))
         return result.rowcount == 1
+
+    def usernames(self) -> list[str]:
+        """Every user's name, disabled ones included."""
+        return list(self._conn.execute(sa.select(console_users.c.username)).scalars())

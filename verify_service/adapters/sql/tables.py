@@ -139,6 +139,8 @@ api_keys = sa.Table(
     sa.Column("roles", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime()),
+    # The agent_id patterns the key may assert, comma-separated (NULL: any agent_id but a console username).
+    sa.Column("agent_ids", sa.String(200)),
 )
 
 attempt_counters = sa.Table(
@@ -239,6 +241,8 @@ contacts = sa.Table(
     sa.Column("ended_at", UTCDateTime()),
     sa.Column("reported_at", UTCDateTime()),
     sa.Column("report_reason", sa.String(500)),
+    # Who started it, `key:<name>` or `user:<username>`: only they read its phrase or end it (NULL: nobody).
+    sa.Column("owner", sa.String(80)),
 )
 # The account page asks for a customer's contacts that have not expired yet.
 sa.Index("ix_contacts_account_id_expires_at", contacts.c.account_id, contacts.c.expires_at)
@@ -248,6 +252,8 @@ agent_profiles = sa.Table(
     sa.Column("agent_id", sa.String(64), primary_key=True),
     sa.Column("display_name", sa.String(64), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The key names allowed to show this name, comma-separated (NULL: any credential that may assert the id).
+    sa.Column("keys", sa.String(500)),
 )
 # Agent misuse anomalies: the durable record of every block. `open_key` is set while open and NULL once
 # cleared, so the unique index allows one open anomaly per subject and kind (NULLs never collide).
@@ -265,6 +271,8 @@ agent_anomalies = sa.Table(
     sa.Column("cleared_by", sa.String(64)),
     sa.Column("clear_reason", sa.String(500)),
     sa.Column("open_key", sa.String(120), unique=True),
+    sa.Column("key_name", sa.String(64)),  # the credential of the act that raised it
+    sa.Column("agent_id", sa.String(64)),  # the agent_id that act asserted
 )
 sa.Index("ix_agent_anomalies_raised_at", agent_anomalies.c.raised_at)
 
