@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from verify_service.adapters.redis.client import translate_errors
+from verify_service.adapters.redis.client import register_write_script, translate_errors
 from verify_service.domain.agent_watch import Activity, CarriedAct, WindowCounts
 from verify_service.domain.lockout import to_ms
 
@@ -61,7 +61,7 @@ class RedisAgentActivity:
 
     def __init__(self, client: redis.Redis, *, prefix: str = "verify:"):
         self.client, self._prefix = client, prefix
-        self._script = client.register_script(WATCH_SCRIPT)
+        self._script = register_write_script(client, WATCH_SCRIPT)
 
     def keys(self, subject: str) -> list[str]:
         """The three sorted sets of a subject."""

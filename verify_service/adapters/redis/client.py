@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import redis
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from verify_service.errors import DependencyUnavailable, UncertainWrite
@@ -37,3 +38,14 @@ def translate_errors() -> Iterator[None]:
     except redis.RedisError as error:
         log.warning("redis unavailable: %s", type(error).__name__)
         raise DependencyUnavailable(retry_after=2) from error
+
+
+def register_write_script(client: redis.Redis, source: str) -> Script:
+    """Register a Lua script that writes, declared with a `#!lua` shebang (Redis 7+).
+
+    Redis then refuses the whole script up front while it is out of memory (maxmemory with noeviction),
+    so the call is a 503 with nothing written. Without the shebang, a first write that does not grow memory
+    (ZREMRANGEBYSCORE) marks the script as writing, and Redis lets its later writes through: the check is
+    then counted while Redis refuses writes to everyone else.
+    """
+    return client.register_script("#!lua\n" + source)

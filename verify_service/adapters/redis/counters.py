@@ -14,7 +14,7 @@ from datetime import datetime
 import redis
 
 from verify_service.adapters.redis.agent_watch import WATCH_FUNCTION, RedisAgentActivity, window_counts
-from verify_service.adapters.redis.client import translate_errors
+from verify_service.adapters.redis.client import register_write_script, translate_errors
 from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, from_ms, to_ms
 from verify_service.domain.ports import FailureHistory
@@ -186,10 +186,10 @@ class RedisAttemptCounter:
         self._client = client
         self._prefix = prefix
         self._history = history
-        self._script = client.register_script(COUNTER_SCRIPT)
+        self._script = register_write_script(client, COUNTER_SCRIPT)
         # With the agent watch's window in the same Redis, a check's act rides on its lockout call.
         self._watch = watch
-        self._carry = client.register_script(COUNTER_FUNCTION + WATCH_FUNCTION + CARRY_SCRIPT)
+        self._carry = register_write_script(client, COUNTER_FUNCTION + WATCH_FUNCTION + CARRY_SCRIPT)
 
     def _run(self, key: str, now: datetime, policy: LockoutPolicy, op: str, at: datetime | None = None,
              carry: CarriedAct | None = None, check_id: str | None = None) -> tuple[int, int | None, bool]:
