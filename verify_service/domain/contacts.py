@@ -16,7 +16,7 @@ from verify_service.domain.contact_messages import contacts_message, generic_nam
 from verify_service.domain.customers import load_customer
 from verify_service.domain.model import Actor, AuditEvent, Customer, SealedSecret, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ContactStatus
-from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import Clock, PinVault, Texts, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import Conflict, NotFound
 
 # Read aloud and read off a screen: no 0/O, 1/I/L, 2/Z, 5/S, 8/B or U/V to mistake for one another.
@@ -112,8 +112,8 @@ class ContactPolicy:
 class ContactService:
     """Starts, shows, ends and takes reports of contacts; every change is audited."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, policy: ContactPolicy):
-        self._uow, self._vault, self._clock, self._policy = uow, vault, clock, policy
+    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, policy: ContactPolicy, texts: Texts):
+        self._uow, self._vault, self._clock, self._policy, self._texts = uow, vault, clock, policy, texts
 
     def start(self, request: StartRequest, actor: Actor) -> tuple[ContactView, bool]:
         """The ticket's active contact by this agent (False), or a new one (True).
@@ -175,7 +175,8 @@ class ContactService:
         with self._uow() as uow:
             customer = load_customer(uow, account_id)
             views = [self._view(uow, customer, contact, now) for contact in uow.contacts.active(account_id, now)]
-        return CustomerContacts(account_id, views, contacts_message(customer.locale, self._policy.brand, views))
+        return CustomerContacts(account_id, views, contacts_message(
+            self._texts.language(customer.locale), self._policy.brand, views))
 
     def report(self, account_id: str, contact_id: str, reason: str | None, actor: Actor) -> ContactView:
         """The customer says "this is not me / I did not ask for this": a security event, once per contact.
@@ -213,7 +214,8 @@ class ContactService:
         if status is ContactStatus.ACTIVE and phrase is None:
             phrase = self._vault.open(contact.account_id, contact.phrase, purpose=PHRASE_PURPOSE)
         profile = uow.agent_profiles.get(contact.agent_id)
-        name = profile.display_name if profile else generic_name(customer.locale, self._policy.brand)
+        words = self._texts.language(customer.locale)
+        name = profile.display_name if profile else generic_name(words, self._policy.brand)
         return ContactView(
             contact_id=contact.contact_id, account_id=contact.account_id, agent_id=contact.agent_id,
             display_name=name, named=profile is not None, channel=contact.channel, ticket_ref=contact.ticket_ref,
