@@ -131,8 +131,9 @@ def test_a_time_is_shown_in_the_customer_s_language_and_zone(language, zone, sho
     assert words.format_datetime(datetime(2026, 11, 23, 16, 5, 6, tzinfo=UTC), zone) == shown
 
 
-def test_a_language_without_a_catalog_reads_english():
-    words = BabelTexts().language("xx")
+@pytest.mark.parametrize("locale", ["xx", "../ja", "ja/../ja", "ja\x00", "", "JA"])
+def test_a_language_without_a_catalog_reads_english(locale):
+    words = BabelTexts().language(locale)
     assert words.locale == "en"
     text = render_code_message(words, brand="Acme", code="123456", ttl_seconds=300)
     assert text.startswith("Acme: your code to confirm your identity with support is 123456. Valid for 5 min.")

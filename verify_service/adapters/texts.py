@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -14,6 +15,7 @@ from babel.support import NullTranslations, Translations
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"  # verify_service/translations
 DOMAIN = "messages"  # one catalog per language, shared with the console (Flask-Babel's default domain)
 SOURCE_LOCALE = "en"  # the msgids are the English texts
+LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2})?")  # ja, en, zh_Hant_TW
 
 
 class BabelWords:
@@ -48,7 +50,9 @@ class BabelTexts:
         self._directory = directory
 
     def language(self, locale: str) -> BabelWords:
-        """The words of `locale`, English for a locale with no catalog."""
+        """The words of `locale`, English for a locale with no catalog (or a value that is not a locale)."""
+        if not LOCALE.fullmatch(locale):  # never a path piece for gettext's file lookup, never an unbounded cache
+            locale = SOURCE_LOCALE
         return _load(self._directory, locale)
 
 
