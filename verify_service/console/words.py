@@ -54,7 +54,6 @@ APPROVAL_STATUSES: dict[str, str] = {
     "expired": N_("EXPIRED. Send a new request if the customer is still with you."),
     "superseded": N_("REPLACED by a newer request."), "used": N_("USED by a check already."),
 }
-CHANNELS: dict[str, str] = {"chat": N_("Chat")}  # "Phone" has a context: see channel_word
 
 _DESTINATION_REASONS = frozenset({"premium_rate", "shared_cost", "toll_free", "satellite", "fixed_line", "voip",
                                   "personal_number", "pager", "uan", "voicemail", "unknown", "country"})
@@ -84,9 +83,8 @@ def second_factor_word(value: Any) -> str:
 
 def channel_word(channel: str | None) -> str:
     """A contact channel in words (other values, as the API recorded them)."""
-    if channel == "phone":
-        return pgettext("channel", "Phone")
-    return gettext(CHANNELS[channel]) if channel in CHANNELS else (channel or "")
+    words = {"phone": pgettext("channel", "Phone"), "chat": gettext("Chat")}  # "Phone" also names a number
+    return words.get(channel or "", channel or "")
 
 
 def status_word(status: str) -> str:
@@ -110,7 +108,7 @@ def contact_status_word(status: Any) -> str:
 
 def language_name(code: str) -> str:
     """A language's name in that language (the switch to it reads "English" or "日本語" in any page)."""
-    return str(Locale.parse(code).get_display_name(code)).capitalize()
+    return str(Locale.parse(code).get_display_name(code))
 
 
 def event_label(name: str) -> str:
