@@ -7,10 +7,10 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint migrate bench clean
+.PHONY: help run test lint migrate bench clean translations
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
@@ -46,6 +46,13 @@ lint: $(VENV)/.dev ## ruff and mypy
 bench: $(VENV)/.dev ## Load benchmark (needs wrk, PostgreSQL, Redis): writes bench/RESULTS.md
 	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/run.py
+
+LOCALES := verify_service/translations
+translations: $(VENV)/.runtime ## Words: extract them into the catalogs (pybabel extract + update), then compile the .mo files
+	$(BIN)/pybabel extract -F babel.cfg -c TRANSLATORS: --add-location=file --sort-output --no-wrap \
+	  --project verify-service --copyright-holder "verify-service contributors" -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d $(LOCALES) --statistics
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

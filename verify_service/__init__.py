@@ -19,6 +19,7 @@ from verify_service.bootstrap import Services, build_services, warn_unrestricted
 from verify_service.config import PROJECT_ROOT, Settings, load_settings
 from verify_service.console import contacts as console_contacts  # noqa: F401 (its routes join the console's)
 from verify_service.console import views as console_views
+from verify_service.console.i18n import init_babel
 from verify_service.domain.ports import Clock
 from verify_service.web import CompactJSONProvider
 
@@ -54,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.before_request(check_body_type)
     register_blueprints(app)
     app.register_blueprint(console_views.bp)
+    init_babel(app)
     if settings.trusted_proxies:
         # Behind N reverse proxies, take the client address (audit ip, sign-in throttling) from them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]

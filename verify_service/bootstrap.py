@@ -39,6 +39,7 @@ from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
+from verify_service.adapters.texts import BabelTexts
 from verify_service.config import Settings
 from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
@@ -261,6 +262,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
                           on_checked=record_check, watch=watch, on_unwatched=record_watch_missed)
     worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
+    texts = BabelTexts()
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
@@ -272,16 +274,17 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
-                          on_sent=record_code_sent, watch=watch),
+                          texts=texts, on_sent=record_code_sent, watch=watch),
         totp=totp, outbox=outbox, worker=worker,
         limiter=TokenBucketLimiter(settings.rate_limit_per_second, 5 * settings.rate_limit_per_second),
         # Sign-in throttles have no check records to rebuild from.
         users=UserService(uow=uow, hasher=ArgonPasswordHasher(), counter=build_counter(db, redis_client), clock=clock),
         contacts=ContactService(uow=uow, vault=vault, clock=clock, policy=ContactPolicy(
-            ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name), watch=watch),
+            ttl=timedelta(seconds=settings.contact_ttl_seconds), brand=settings.brand_name), watch=watch,
+        texts=texts),
         agents=AgentNames(uow=uow, clock=clock),
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
-                                  policy=approval_policy_from(settings), lock_policy=policy, on_event=record_approval,
-                                  watch=watch),
+                                  policy=approval_policy_from(settings), lock_policy=policy, texts=texts,
+                                  on_event=record_approval, watch=watch),
         watch=watch, redis_client=redis_client,
     )

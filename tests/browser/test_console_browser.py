@@ -1,10 +1,14 @@
 """The agent console in a real browser: Playwright driving Debian's Chromium, keyboard only where it matters."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_datetime
 
 from tests.browser.conftest import served, shot, sign_in
+from verify_service.domain.model import round_up_to_second
 
 PASSWORD = "correct horse battery staple"
 
@@ -40,15 +44,22 @@ def test_sign_in_and_verify_a_caller_with_the_right_pin(site, page):
     shot(page, "verify-verified")
 
 
+def in_browser_zone(value: str) -> str:
+    """An API time as an English page shows it in the browser's zone (Asia/Tokyo): Babel's medium format."""
+    moment = round_up_to_second(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return format_datetime(moment, "medium", tzinfo=ZoneInfo("Asia/Tokyo"), locale="en")
+
+
 def test_five_wrong_pins_lead_to_locked(site, page):
     pin = site.register()
     wrong = "000001" if pin != "000001" else "000002"
     sign_in(page, site)
-    assert "4 attempt(s) left" in verify(page, "JP1001", wrong)
+    assert "4 attempts left before the account locks." in verify(page, "JP1001", wrong)
     shot(page, "verify-rejected")
     for _ in range(4):
         text = verify(page, "JP1001", wrong)
-    assert "Locked until" in text and "(Asia/Tokyo)" in text
+    until = site.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["locked_until"]
+    assert f"Locked until {in_browser_zone(until)}." in text and "(Asia/Tokyo)" not in text
     assert "LOCKED" in verify(page, "JP1001", pin)
     shot(page, "verify-locked")
 

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.browser.conftest import PASSWORD, served, shot, sign_in
+from tests.browser.test_console_browser import in_browser_zone
 from verify_service.domain.model import Actor
 
 
@@ -29,7 +30,8 @@ def test_the_agent_sees_the_phrase_then_the_customer_s_report(site, page):
     assert [c["phrase"] for c in shown["contacts"]] == [phrase]
     assert "Alice from Support is contacting you now about ticket T-1" in shown["message"]
     card = page.inner_text("#contact")
-    assert "The customer sees you as: Alice" in card and "(Asia/Tokyo)" in card and "STOP" not in card
+    assert "The customer sees you as: Alice" in card and "STOP" not in card
+    assert f"Expires at {in_browser_zone(shown['contacts'][0]['expires_at'])}." in card
     shot(page, "contact-started")
     contact_id = shown["contacts"][0]["contact_id"]
     reported = site.call("POST", f"/v1/customers/JP1001/contacts/{contact_id}/report", "portal",

@@ -4,9 +4,6 @@ import re
 
 import pytest
 
-from verify_service.console.approvals import TEXTS
-from verify_service.console.i18n import MESSAGES
-
 PASSWORD = "correct horse battery staple"
 REASON = "change withdrawal address"
 
@@ -51,11 +48,6 @@ def approval_id_of(page):
 def answer(console, approval_id, verdict):
     path = f"/v1/customers/JP1001/approvals/{approval_id}/answer"
     assert console.call("POST", path, "portal", {"answer": verdict}).status_code == 200
-
-
-def test_both_languages_have_every_approval_text():
-    assert set(TEXTS["en"]) == set(TEXTS["ja"])
-    assert all(MESSAGES[lang][key] == text for lang in TEXTS for key, text in TEXTS[lang].items())
 
 
 def test_sending_a_request_shows_it_pending_with_a_refresh_link(console, client):

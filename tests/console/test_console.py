@@ -116,9 +116,11 @@ def test_wrong_pins_show_attempts_left_then_locked(console, client):
     sign_in(client)
     wrong = "000001" if pin != "000001" else "000002"
     first = post(client, "/console/verify", account_id="JP1001", pin=wrong, channel="phone").get_data(as_text=True)
-    assert "NOT VERIFIED" in first and "4 attempt(s) left" in first
-    for _ in range(4):
+    assert "NOT VERIFIED" in first and "4 attempts left before the account locks." in first  # ngettext's plural
+    for _ in range(3):
         page = post(client, "/console/verify", account_id="JP1001", pin=wrong, channel="phone").get_data(as_text=True)
+    assert "1 attempt left before the account locks." in page  # and its singular
+    page = post(client, "/console/verify", account_id="JP1001", pin=wrong, channel="phone").get_data(as_text=True)
     assert "Locked until" in page
 
 

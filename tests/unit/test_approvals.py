@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes import FakeAttemptCounter
-from tests.unit.worlds import ACCOUNT, ACTOR, POLICY, make_world
+from tests.unit.worlds import ACCOUNT, ACTOR, POLICY, TEXTS, make_world
 from verify_service.bootstrap import approval_policy_from
 from verify_service.config import load_settings
 from verify_service.domain.approvals import ApprovalAsk, ApprovalPolicy, render_pending_message
@@ -94,14 +94,14 @@ def test_an_unknown_customer_or_request_is_not_found(world):
 
 
 def test_the_pending_message_is_in_the_customer_s_locale_with_english_fallback():
-    assert render_pending_message("en", brand="Support", reason=REASON) == (
+    assert render_pending_message(TEXTS.language("en"), brand="Support", reason=REASON) == (
         "Support is asking you to approve: change withdrawal address. Approve only if you are talking to "
         "Support right now and you asked for this.")
-    assert REASON in render_pending_message("ja", brand="Support", reason=REASON)
-    assert "承認" in render_pending_message("ja", brand="Support", reason=REASON)
-    assert render_pending_message("zh", brand="S", reason=None) == "没有需要批准的请求。"
-    assert render_pending_message("ko", brand="S", reason=None) == "승인할 요청이 없습니다."
-    assert render_pending_message("xx", brand="S", reason=None) == "There is nothing to approve."
+    assert REASON in render_pending_message(TEXTS.language("ja"), brand="Support", reason=REASON)
+    assert "承認" in render_pending_message(TEXTS.language("ja"), brand="Support", reason=REASON)
+    assert render_pending_message(TEXTS.language("zh"), brand="S", reason=None) == "没有需要批准的请求。"
+    assert render_pending_message(TEXTS.language("ko"), brand="S", reason=None) == "승인할 요청이 없습니다."
+    assert render_pending_message(TEXTS.language("xx"), brand="S", reason=None) == "There is nothing to approve."
 
 
 def test_the_account_page_shows_the_pending_request_then_nothing_once_answered(world):

@@ -12,6 +12,7 @@ import pyotp
 
 from tests.fakes import FakeAttemptCounter, FakeClock, FakeUnitOfWorkFactory, OutboxRow
 from verify_service.adapters.crypto import KeyRingVault
+from verify_service.adapters.texts import BabelTexts
 from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
 from verify_service.domain.checks import CheckRequest, CheckService, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService, SendRequest
@@ -29,6 +30,7 @@ ACCOUNT, PHONE = "JP1001", "+819012345678"
 ACTOR = Actor("agent-key", "10.0.0.1")
 POLICY = LockoutPolicy(threshold=5, window=timedelta(hours=24), lock_for=timedelta(hours=24))
 VAULT = KeyRingVault.from_setting("t:" + "x" * 40)
+TEXTS = BabelTexts()  # the shipped catalogs: what customers read is part of what these tests check
 
 
 class FakeSender:
@@ -142,7 +144,8 @@ def make_world(*, code_policy: CodePolicy | None = None, caps: SmsCaps | None = 
         customers=CustomerService(uow=uow, vault=VAULT, clock=clock, default_locale="ja"),
         locks=LockService(uow=uow, counter=counter, clock=clock, policy=POLICY),
         codes=CodeService(uow=uow, vault=VAULT, clock=clock, counter=counter, policy=code_policy,
-                          lock_policy=POLICY, guard=SmsGuard(caps=caps or SmsCaps(), vault=VAULT), on_sent=sent.append),
+                          lock_policy=POLICY, guard=SmsGuard(caps=caps or SmsCaps(), vault=VAULT), texts=TEXTS,
+                          on_sent=sent.append),
         factor=factor, totp=totp,
         checks=checks,
         sms=sms, events=events,
@@ -150,7 +153,7 @@ def make_world(*, code_policy: CodePolicy | None = None, caps: SmsCaps | None = 
                              policy=delivery or DeliveryPolicy(),
                              on_result=lambda kind, outcome: results.append((kind, outcome))),
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
-                                  policy=approval_policy or ApprovalPolicy(), lock_policy=POLICY,
+                                  policy=approval_policy or ApprovalPolicy(), lock_policy=POLICY, texts=TEXTS,
                                   on_event=outcomes.append),
         sent=sent, results=results, approval_outcomes=outcomes,
     )

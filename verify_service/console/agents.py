@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.schemas import ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import translate
+from verify_service.console.i18n import gettext, ngettext
 from verify_service.console.views import bp, page
 from verify_service.domain.agent_watch import Anomaly
 from verify_service.errors import DependencyUnavailable, NotFound, VerifyError
@@ -18,9 +18,16 @@ from verify_service.web import load_data, services
 
 def describe(anomaly: Anomaly) -> str:
     """An anomaly in the supervisor's language."""
-    who = translate(f"anomaly_{anomaly.subject}", id=anomaly.subject_id)
-    what = translate(f"anomaly_{anomaly.kind}", count=anomaly.count, threshold=anomaly.threshold,
-                     minutes=max(1, anomaly.window_seconds // 60))
+    who = (gettext("API key %(id)s", id=anomaly.subject_id) if anomaly.subject == "key"
+           else gettext("Agent %(id)s", id=anomaly.subject_id))
+    values = {"threshold": anomaly.threshold, "minutes": max(1, anomaly.window_seconds // 60)}
+    if anomaly.kind == "distinct_customers":
+        what = ngettext("looked up %(num)d different customer in %(minutes)s min (limit %(threshold)s)",
+                        "looked up %(num)d different customers in %(minutes)s min (limit %(threshold)s)",
+                        anomaly.count, **values)
+    else:
+        what = ngettext("had %(num)d failed check in %(minutes)s min (limit %(threshold)s)",
+                        "had %(num)d failed checks in %(minutes)s min (limit %(threshold)s)", anomaly.count, **values)
     return f"{who}: {what}"
 
 
@@ -31,7 +38,8 @@ def agents_page() -> Response:
     try:
         found = services().watch.anomalies(open_only=True)
     except DependencyUnavailable:
-        return page("agents.html", 503, anomalies=[], error=translate("unavailable"))
+        return page("agents.html", 503, anomalies=[], error=gettext(
+            "The service is unavailable for a moment. Please try again."))
     return page("agents.html", anomalies=[(a, describe(a)) for a in found], notice=session.pop("flash", None))
 
 
@@ -44,10 +52,10 @@ def clear_anomaly(anomaly_id: str) -> Response:
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
         services().watch.clear(anomaly_id, reason, auth.actor())
     except (NotFound, ValidationError):
-        session["flash"] = translate("no_anomaly")
+        session["flash"] = gettext("That alert is not open any more.")
     except VerifyError as error:
-        session["flash"] = translate("no_anomaly") if error.status == 409 else translate(
-            "error", message=error.message)
+        session["flash"] = gettext("That alert is not open any more.") if error.status == 409 else gettext(
+            "Something went wrong: %(message)s", message=error.message)
     else:
-        session["flash"] = translate("done")
+        session["flash"] = gettext("Done.")
     return redirect(url_for("console.agents_page"))

@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 from verify_service.api.contact_schemas import CONTACT_ID, ContactStartSchema
 from verify_service.api.schemas import ACCOUNT_ID
 from verify_service.console import auth
-from verify_service.console.i18n import translate
+from verify_service.console.i18n import gettext
 from verify_service.console.views import KEEP, _explain, bp, page, read_field
+from verify_service.console.words import invalid_words
 from verify_service.domain.contacts import ContactView, StartRequest
 from verify_service.errors import NotFound, VerifyError
 from verify_service.web import load_data, services
@@ -32,7 +33,7 @@ def start_contact() -> Response:
                                               "ticket_ref": form["ticket_ref"]})
         view, _ = services().contacts.start(StartRequest(form["account_id"], **body), auth.actor())
     except ValidationError:
-        return page("verify.html", 400, form=form, error=translate("invalid_account_id"))
+        return page("verify.html", 400, form=form, error=invalid_words("account_id"))
     except VerifyError as error:
         return page("verify.html", error.status, form=form, error=_explain(error))
     # After a POST, a redirect: reloading the page refreshes the status instead of posting again.
@@ -47,7 +48,7 @@ def contact_page(contact_id: str) -> Response:
         CONTACT_ID(contact_id)
         view = services().contacts.get(contact_id, auth.actor())  # another user's contact is not found
     except (ValidationError, NotFound):
-        return page("verify.html", 404, form={"channel": "phone"}, error=translate("contact_not_found"))
+        return page("verify.html", 404, form={"channel": "phone"}, error=gettext("No such contact."))
     except VerifyError as error:
         return page("verify.html", error.status, form={"channel": "phone"}, error=_explain(error))
     return page("verify.html", form=_form(view), contact=view)
@@ -61,7 +62,7 @@ def end_contact(contact_id: str) -> Response:
         CONTACT_ID(contact_id)
         services().contacts.end(contact_id, auth.actor())
     except (ValidationError, NotFound):
-        return page("verify.html", 404, form={"channel": "phone"}, error=translate("contact_not_found"))
+        return page("verify.html", 404, form={"channel": "phone"}, error=gettext("No such contact."))
     except VerifyError as error:
         return page("verify.html", error.status, form={"channel": "phone"}, error=_explain(error))
     return redirect(url_for("console.contact_page", contact_id=contact_id))

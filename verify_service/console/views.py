@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import urlsplit
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
@@ -14,11 +12,23 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, MESSAGES, current_language, event_label, translate
-from verify_service.console.words import factor_key, half_width, refusal_key
+from verify_service.console.i18n import LANGUAGES, N_, current_language, gettext, local_deadline, local_time
+from verify_service.console.words import (
+    approval_status_word,
+    channel_word,
+    contact_status_word,
+    event_label,
+    factor_words,
+    half_width,
+    invalid_words,
+    language_name,
+    refusal_words,
+    second_factor_word,
+    status_word,
+)
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
-from verify_service.domain.model import AuditQuery, round_up_to_second
+from verify_service.domain.model import AuditQuery
 from verify_service.domain.names import AuditEventName
 from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, VerifyError
 from verify_service.web import client_ip, load_data, services
@@ -26,39 +36,27 @@ from verify_service.web import client_ip, load_data, services
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
 bp.after_request(auth.no_store)
-SAY = {"verified": "say_verified", "rejected": "say_rejected", "locked": "say_locked", "frozen": "say_frozen"}
+SAY = {  # what the agent does next, after each answer
+    "verified": N_("Identity confirmed. You may continue with the caller's request."),
+    "rejected": N_("Do not continue. Ask the caller to check the PIN or code and read it again."),
+    "locked": N_("Do not discuss the account. The caller can unlock it by signing in to their account page, or try "
+                 "again after the time above."),
+    "frozen": N_("Do not continue: the account is frozen for security. Transfer the call to the security team."),
+}
+NOTICES = {"idle": N_("You were signed out after a period of inactivity.")}  # kept in the session by key
 KEEP = ("account_id", "channel", "ticket_ref")  # what a page's address keeps of the form (never a secret)
 TYPED = ("account_id", "pin", "code")  # fields an IME may type in full width
 
 
-def local_time(moment: datetime | None) -> str:
-    """A time in the agent's zone (from the `tz` cookie the page sets), with the zone named."""
-    if moment is None:
-        return ""
-    default = "Asia/Tokyo" if current_language() == "ja" else "UTC"
-    try:
-        zone = ZoneInfo(unquote(request.cookies.get("tz", "")) or default)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(default)
-    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
-
-
-def local_deadline(moment: datetime | None) -> str:
-    """A deadline in the agent's zone, rounded up to the second (never shown earlier than it is)."""
-    return local_time(round_up_to_second(moment) if moment is not None else None)
-
-
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    """Template helpers: translation, language, CSRF token, user, times."""
-    return {"t": translate, "lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
+    """Template helpers: language, CSRF token, user, times, values in words (gettext is Flask-Babel's)."""
+    return {"lang": current_language(), "csrf_token": auth.csrf_token, "local_time": local_time,
             "local_deadline": local_deadline, "user": session.get("user"), "role": session.get("role"),
-            "event_label": event_label, "factor_words": factor_words, "here": here()}
-
-
-def factor_words(result: Any, given: bool) -> str:
-    """One factor's result in words."""
-    return translate(factor_key(result, given))
+            "event_label": event_label, "factor_words": factor_words, "status_word": status_word,
+            "second_factor_word": second_factor_word, "channel_word": channel_word, "here": here(),
+            "approval_status_word": approval_status_word, "contact_status_word": contact_status_word,
+            "language_name": language_name}
 
 
 def here() -> str:
@@ -102,17 +100,19 @@ def login() -> Response:
     """Sign in (throttled per user and per address; every attempt audited)."""
     notice = session.pop("flash", None)
     if request.method == "GET":
-        return page("login.html", notice=notice and translate(notice))
+        return page("login.html", notice=notice and gettext(NOTICES.get(notice, notice)))
     auth.check_csrf()
     username = request.form.get("username", "")[:64]
     try:
         user = services().users.sign_in(username, request.form.get("password", ""), client_ip())
     except RateLimited as error:
-        return page("login.html", 429, error=translate("throttled", seconds=error.retry_after), username=username)
+        return page("login.html", 429, error=gettext(
+            "Too many failed sign-ins. Try again in %(seconds)s s.", seconds=error.retry_after), username=username)
     except DependencyUnavailable:
-        return page("login.html", 503, error=translate("unavailable"), username=username)
+        return page("login.html", 503, error=gettext(
+            "The service is unavailable for a moment. Please try again."), username=username)
     except VerifyError:
-        return page("login.html", 401, error=translate("wrong_sign_in"), username=username)
+        return page("login.html", 401, error=gettext("Wrong username or password."), username=username)
     auth.start_session(user.username, user.role, user.session_epoch)
     return redirect(url_for("console.verify_page"))
 
@@ -161,7 +161,7 @@ def verify() -> Response:
     given = {"pin": bool(form["pin"]), "code": bool(form["code"]), "approval": bool(form["approval_id"])}
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
     say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
-    return page("verify.html", form=form, result=result, given=given, say=translate(say))
+    return page("verify.html", form=form, result=result, given=given, say=gettext(say))
 
 
 @bp.post("/send-code")
@@ -176,7 +176,7 @@ def send_code() -> Response:
     except VerifyError as error:
         return page("verify.html", error.status, form=form, error=_explain(error))
     except ValidationError:
-        return page("verify.html", 400, form=form, error=translate("invalid_account_id"))
+        return page("verify.html", 400, form=form, error=invalid_words("account_id"))
     wait = int((challenge.resend_available_at - services().clock.now()).total_seconds())
     return page("verify.html", form=form, challenge=challenge, resend_seconds=max(0, wait))
 
@@ -189,23 +189,7 @@ def read_field(name: str) -> str:
 
 def _explain(error: VerifyError) -> str:
     """A refusal in the agent's language, from its code and reason (never the API's English message)."""
-    reason = error.details.get("reason") if error.details else None
-    if isinstance(reason, str) and f"why_{reason}" in MESSAGES["en"]:  # a refusal a feature explains itself
-        return translate(f"why_{reason}")
-    if reason == "agent_blocked":
-        return translate("agent_blocked")
-    key, values = refusal_key(error)
-    if key == "refuse_phone_changed":
-        values["until"] = local_deadline(_parse_deadline(str(values["until"])))
-    return translate(key, **values)
-
-
-def _parse_deadline(value: str) -> datetime | None:
-    """An RFC 3339 deadline from a refusal's details, or None."""
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return refusal_words(error, local_deadline)
 
 
 @bp.get("/customers")
@@ -220,7 +204,8 @@ def customer_page() -> Response:
         with services().watch.acting(account_id, None, auth.actor(), "lock_view"):  # counted; refused if blocked
             customer = services().customers.get(account_id)
     except (ValidationError, NotFound):
-        return page("customer.html", 404, customer=None, error=translate("no_customer"), account_id=account_id)
+        return page("customer.html", 404, customer=None, error=gettext("No customer with that account number."),
+                    account_id=account_id)
     except VerifyError as error:
         return page("customer.html", error.status, customer=None, error=_explain(error), account_id=account_id)
     events, _ = services().audit.page(AuditQuery(account_id=account_id, limit=20))
@@ -235,22 +220,22 @@ def customer_action(account_id: str, action: str) -> Response:
     operations = {"unlock": services().locks.unlock, "freeze": services().locks.freeze,
                   "unfreeze": services().locks.unfreeze}
     if action not in operations or not valid_account_id(account_id):
-        return page("customer.html", 404, customer=None, error=translate("no_customer"))
+        return page("customer.html", 404, customer=None, error=gettext("No customer with that account number."))
     try:
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
         operations[action](account_id, reason, auth.actor())
     except VerifyError as error:
         session["flash"] = _explain(error)
         return redirect(url_for("console.customer_page", account_id=account_id))
-    session["flash"] = translate("done")
+    session["flash"] = gettext("Done.")
     return redirect(url_for("console.customer_page", account_id=account_id))
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     """Console errors as pages, not JSON."""
-    message = translate("csrf") if error.description == "csrf" else (
-        translate("forbidden") if error.code == 403 else (error.description or ""))
+    message = gettext("The form expired. Please try again.") if error.description == "csrf" else (
+        gettext("Only supervisors can open this page.") if error.code == 403 else (error.description or ""))
     return page("error.html", error.code or 500, error=message)
 
 

@@ -7,21 +7,26 @@ same stored check record, which a forgotten Redis counter is rebuilt from) as a 
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
 
 from verify_service.domain.checks import CheckRequest, CheckService
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.model import Actor, Approval, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import ApprovalStatus, AuditEventName, FactorResult
-from verify_service.domain.ports import ActivityWatch, AttemptCounter, Clock, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import (
+    ActivityWatch,
+    AttemptCounter,
+    Clock,
+    Texts,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Words,
+)
 from verify_service.domain.standing import standing
 from verify_service.errors import Conflict, NotFound, RateLimited
 
@@ -61,17 +66,12 @@ class PendingApprovals:
     message: str
 
 
-@cache
-def approval_texts() -> dict[str, dict[str, str]]:
-    """Every locale's sentences (messages/approvals.json)."""
-    raw = resources.files("verify_service").joinpath("messages/approvals.json").read_text(encoding="utf-8")
-    return {locale: texts for locale, texts in json.loads(raw).items() if not locale.startswith("_")}
-
-
-def render_pending_message(locale: str, *, brand: str, reason: str | None) -> str:
-    """The account page's sentence: what Support asks to approve, or that nothing waits (English fallback)."""
-    texts = approval_texts().get(locale, approval_texts()["en"])
-    return texts["none"] if reason is None else texts["ask"].format(brand=brand, reason=reason)
+def render_pending_message(words: Words, *, brand: str, reason: str | None) -> str:
+    """The account page's sentence: what Support asks to approve, or that nothing waits."""
+    if reason is None:
+        return words.gettext("There is nothing to approve.")
+    return words.gettext("%(brand)s is asking you to approve: %(reason)s. Approve only if you are talking to "
+                         "%(brand)s right now and you asked for this.", brand=brand, reason=reason)
 
 
 def _event(name: str, approval: Approval, at: datetime, actor: Actor | None, **details: object) -> AuditEvent:
@@ -86,9 +86,9 @@ class ApprovalService:
     """Creates approval requests (with the push-bombing defences) and records the customer's answers."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, counter: AttemptCounter, checks: CheckService,
-                 policy: ApprovalPolicy, lock_policy: LockoutPolicy,
+                 policy: ApprovalPolicy, lock_policy: LockoutPolicy, texts: Texts,
                  on_event: Callable[[str], None] | None = None, watch: ActivityWatch | None = None):
-        self._uow, self._clock, self._counter, self._checks = uow, clock, counter, checks
+        self._uow, self._clock, self._counter, self._checks, self._texts = uow, clock, counter, checks, texts
         self._policy, self._lock_policy, self._watch = policy, lock_policy, watch
         self._on_event = on_event or (lambda outcome: None)
 
@@ -137,8 +137,8 @@ class ApprovalService:
             customer = load_customer(uow, account_id)
             found = uow.approvals.pending(account_id, now)
         reason = found[0].reason if found else None
-        return PendingApprovals(account_id, found, render_pending_message(customer.locale,
-                                                                          brand=self._policy.brand, reason=reason))
+        return PendingApprovals(account_id, found, render_pending_message(
+            self._texts.language(customer.locale), brand=self._policy.brand, reason=reason))
 
     def get(self, approval_id: str, account_id: str | None = None) -> Approval:
         """A request by id (with `account_id`, only that customer's), or NotFound."""

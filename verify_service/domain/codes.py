@@ -14,7 +14,15 @@ from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ChallengeStatus, FactorResult
-from verify_service.domain.ports import ActivityWatch, AttemptCounter, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import (
+    ActivityWatch,
+    AttemptCounter,
+    Clock,
+    PinVault,
+    Texts,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from verify_service.domain.sms_guard import SmsGuard
 from verify_service.domain.standing import standing
 from verify_service.domain.templates import render_code_message
@@ -62,9 +70,9 @@ class CodeService:
     """Sends one-time codes through the outbox and reports on them."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, counter: AttemptCounter,
-                 policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard,
+                 policy: CodePolicy, lock_policy: LockoutPolicy, guard: SmsGuard, texts: Texts,
                  on_sent: Callable[[Challenge], None] | None = None, watch: ActivityWatch | None = None):
-        self._uow, self._vault, self._clock, self._counter = uow, vault, clock, counter
+        self._uow, self._vault, self._clock, self._counter, self._texts = uow, vault, clock, counter, texts
         self._watch = watch
         self._policy, self._lock_policy, self._guard = policy, lock_policy, guard
         self._on_sent = on_sent or (lambda challenge: None)
@@ -132,7 +140,7 @@ class CodeService:
             agent_id=request.agent_id, ticket_ref=request.ticket_ref, destination_mac=destination_mac,
             actor=actor.key_name)
         uow.challenges.add(challenge)
-        text = render_code_message(customer.locale, brand=self._policy.brand, code=code,
+        text = render_code_message(self._texts.language(customer.locale), brand=self._policy.brand, code=code,
                                    ttl_seconds=int(self._policy.ttl.total_seconds()))
         payload = {"channel": channel, "to": customer.phone, "text": text, "locale": customer.locale}
         uow.outbox.add(new_message(self._vault, "sms", payload, now, account_id=customer.account_id,

@@ -1,12 +1,11 @@
-"""What the customer's account page says about contacts, per locale; the texts are data (messages/contacts.json)."""
+"""What the customer's account page says about contacts, in their language (the words are in the catalogs)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Protocol
+
+from verify_service.domain.ports import Words
 
 
 class Announced(Protocol):
@@ -33,30 +32,31 @@ class Announced(Protocol):
         ...
 
 
-@cache
-def contact_texts() -> dict[str, dict[str, str]]:
-    """Every locale's texts."""
-    raw = resources.files("verify_service").joinpath("messages/contacts.json").read_text(encoding="utf-8")
-    return {locale: texts for locale, texts in json.loads(raw).items() if not locale.startswith("_")}
-
-
-def _texts(locale: str) -> dict[str, str]:
-    """The locale's texts, English when the locale has none."""
-    texts = contact_texts()
-    return texts.get(locale, texts["en"])
-
-
-def generic_name(locale: str, brand: str) -> str:
+def generic_name(words: Words, brand: str) -> str:
     """`<brand> support` in the customer's language: shown when an agent has no display name."""
-    return _texts(locale)["generic_name"].format(brand=brand)
+    # TRANSLATORS: the name a customer sees for an agent who has no display name.
+    return words.gettext("%(brand)s support", brand=brand)
 
 
-def contacts_message(locale: str, brand: str, contacts: Sequence[Announced]) -> str:
+def contacts_message(words: Words, brand: str, contacts: Sequence[Announced]) -> str:
     """One sentence per active contact, or the "no one is contacting you" warning when there is none."""
-    texts = _texts(locale)
     if not contacts:
-        return texts["nobody"].format(brand=brand)
-    sentences = [texts["contacting" if contact.named else "contacting_generic"].format(
-        brand=brand, name=contact.display_name, ticket=contact.ticket_ref, phrase=contact.phrase or "")
-        for contact in contacts]
-    return texts["separator"].join(sentences)
+        return words.gettext("No one from %(brand)s is contacting you now. If someone says they are %(brand)s, hang "
+                             "up and contact us from your account page.", brand=brand)
+    sentences = [_sentence(words, brand, contact) for contact in contacts]
+    text = sentences[0]
+    for sentence in sentences[1:]:
+        # TRANSLATORS: joins two sentences about contacts (no space between them in Japanese and Chinese).
+        text = words.gettext("%(sentence)s %(next)s", sentence=text, next=sentence)
+    return text
+
+
+def _sentence(words: Words, brand: str, contact: Announced) -> str:
+    """The sentence about one contact: who, which ticket, and the phrase they read out."""
+    values = {"brand": brand, "name": contact.display_name, "ticket": contact.ticket_ref,
+              "phrase": contact.phrase or ""}
+    if contact.named:
+        return words.gettext("%(name)s from %(brand)s is contacting you now about ticket %(ticket)s. They will read "
+                             "you this phrase: %(phrase)s.", **values)
+    return words.gettext("%(name)s is contacting you now about ticket %(ticket)s. They will read you this phrase: "
+                         "%(phrase)s.", **values)

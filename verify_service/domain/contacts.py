@@ -19,7 +19,7 @@ from verify_service.domain.contact_messages import contacts_message, generic_nam
 from verify_service.domain.customers import load_customer
 from verify_service.domain.model import Actor, AuditEvent, Customer, SealedSecret, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ContactStatus
-from verify_service.domain.ports import ActivityWatch, Clock, PinVault, UnitOfWork, UnitOfWorkFactory
+from verify_service.domain.ports import ActivityWatch, Clock, PinVault, Texts, UnitOfWork, UnitOfWorkFactory
 from verify_service.domain.text import check_ticket_ref, redact, ticket_key
 from verify_service.errors import Conflict, NotFound
 
@@ -119,9 +119,9 @@ class ContactPolicy:
 class ContactService:
     """Starts, shows, ends and takes reports of contacts; every change is audited."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, policy: ContactPolicy,
+    def __init__(self, *, uow: UnitOfWorkFactory, vault: PinVault, clock: Clock, policy: ContactPolicy, texts: Texts,
                  watch: ActivityWatch | None = None):
-        self._uow, self._vault, self._clock, self._policy = uow, vault, clock, policy
+        self._uow, self._vault, self._clock, self._policy, self._texts = uow, vault, clock, policy, texts
         self._watch = watch
 
     def start(self, request: StartRequest, actor: Actor) -> tuple[ContactView, bool]:
@@ -202,7 +202,8 @@ class ContactService:
             customer = load_customer(uow, account_id)
             views = [self._view(uow, customer, contact, now, reveal=True)  # the customer is who the phrase is for
                      for contact in uow.contacts.active(account_id, now)]
-        return CustomerContacts(account_id, views, contacts_message(customer.locale, self._policy.brand, views))
+        return CustomerContacts(account_id, views, contacts_message(
+            self._texts.language(customer.locale), self._policy.brand, views))
 
     def report(self, account_id: str, contact_id: str, reason: str | None, actor: Actor) -> ContactView:
         """The customer says "this is not me / I did not ask for this": a security event, once per contact.
@@ -244,7 +245,8 @@ class ContactService:
         profile = uow.agent_profiles.get(contact.agent_id)
         if profile is not None and not profile.shown_for(contact.owner):
             profile = None  # a name tied to keys is shown only for contacts those keys started
-        name = profile.display_name if profile else generic_name(customer.locale, self._policy.brand)
+        words = self._texts.language(customer.locale)
+        name = profile.display_name if profile else generic_name(words, self._policy.brand)
         return ContactView(
             contact_id=contact.contact_id, account_id=contact.account_id, agent_id=contact.agent_id,
             display_name=name, named=profile is not None, channel=contact.channel, ticket_ref=contact.ticket_ref,

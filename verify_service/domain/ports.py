@@ -38,6 +38,35 @@ class Clock(Protocol):
         ...
 
 
+class Words(Protocol):
+    """The words of one language, from the gettext catalogs; values are %(name)s placeholders."""
+
+    @property
+    def locale(self) -> str:
+        """The language these words are in (English when the catalogs have none for the one asked)."""
+        ...
+
+    def gettext(self, message: str, /, **values: object) -> str:
+        """The message (an English msgid) in this language, with its values filled in."""
+        ...
+
+    def ngettext(self, singular: str, plural: str, num: int, /, **values: object) -> str:
+        """The plural form for `num` (also given as %(num)d), with its values filled in."""
+        ...
+
+    def format_datetime(self, moment: datetime, zone: str) -> str:
+        """A moment in this language's medium date and time format, in the time zone `zone` (IANA name)."""
+        ...
+
+
+class Texts(Protocol):
+    """The catalogs: what a customer reads (SMS, account-page sentences, later IVR prompts) in their language."""
+
+    def language(self, locale: str) -> Words:
+        """The words of `locale` (English for a locale with no catalog)."""
+        ...
+
+
 class PinVault(Protocol):
     """Seals secrets under a key ring held outside the database."""
 

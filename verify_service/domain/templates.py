@@ -1,21 +1,14 @@
-"""Code messages per locale; the templates are data (messages/sms.json)."""
+"""The one-time code message, in the customer's language (the words are in the gettext catalogs)."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
+from verify_service.domain.ports import Words
 
 
-@cache
-def sms_templates() -> dict[str, str]:
-    """Every locale's template."""
-    raw = resources.files("verify_service").joinpath("messages/sms.json").read_text(encoding="utf-8")
-    return {locale: text for locale, text in json.loads(raw).items() if not locale.startswith("_")}
-
-
-def render_code_message(locale: str, *, brand: str, code: str, ttl_seconds: int) -> str:
-    """The text of a one-time code message, in the customer's locale (English if none)."""
-    templates = sms_templates()
-    template = templates.get(locale, templates["en"])
-    return template.format(brand=brand, code=code, minutes=max(1, ttl_seconds // 60))
+def render_code_message(words: Words, *, brand: str, code: str, ttl_seconds: int) -> str:
+    """The text of a one-time code message (English for a locale with no catalog)."""
+    # TRANSLATORS: an SMS. Name the brand, the purpose and the validity; say to give the code only to support
+    # on a call or chat the customer started.
+    return words.gettext("%(brand)s: your code to confirm your identity with support is %(code)s. Valid for "
+                         "%(minutes)s min. Give it only to %(brand)s support on a call or chat that you started. "
+                         "Never share it with anyone else.", brand=brand, code=code, minutes=max(1, ttl_seconds // 60))
