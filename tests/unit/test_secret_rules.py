@@ -90,13 +90,20 @@ def test_a_refusal_never_quotes_the_secret():
 @pytest.mark.parametrize("generate", [
     lambda: secrets.token_urlsafe(32),  # what the README and .env.example suggest
     lambda: secrets.token_hex(32),  # `openssl rand -hex 32`
-    lambda: secrets.token_urlsafe(24),  # 32 characters: the shortest accepted
 ])
 def test_generated_secrets_always_pass(generate):
     assert min(estimated_bits(generate()) for _ in range(2000)) >= MIN_BITS
     settings = load_settings(production(VERIFY_SECRET_KEY=generate(), VERIFY_PIN_KEYS=f"k1:{generate()}",
                                         VERIFY_AUDIT_KEYS=f"k1:{generate()}"))
     assert settings.env == "production"
+
+
+def test_the_shortest_generated_tokens_pass_but_for_a_rare_unlucky_draw():
+    # 32 URL-safe characters (24 random bytes) are the shortest accepted length: with few distinct characters
+    # the estimate can dip under 128 bits (about 1 draw in 6,000, measured over 200,000), so the refusal
+    # suggests 32 bytes, which never dipped.
+    refused = sum(estimated_bits(secrets.token_urlsafe(24)) < MIN_BITS for _ in range(2000))
+    assert refused <= 5
 
 
 def test_development_keeps_its_defaults():
