@@ -240,7 +240,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           ttl=timedelta(seconds=settings.verification_ttl_seconds),
                           separate_counter=not settings.single_instance,
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
-                          on_checked=record_check, watch=watch, on_unwatched=record_watch_missed)
+                          on_checked=record_check, watch=watch, on_unwatched=record_watch_missed,
+                          agent_pin_entry=settings.agent_pin_entry)
     worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,

@@ -91,6 +91,8 @@ class Settings:
     agent_max_failures: int = 10
     agent_window_seconds: int = 600
     agent_block: bool = False
+    # false: a PIN typed by an agent is refused (409); callers enter it on the keypad (IVR) or an entry link.
+    agent_pin_entry: bool = True
 
     @property
     def single_instance(self) -> bool:
@@ -296,6 +298,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["audit_anchor_webhook"] = _parse_bool("VERIFY_AUDIT_ANCHOR_WEBHOOK", env["VERIFY_AUDIT_ANCHOR_WEBHOOK"])
     if env.get("VERIFY_AGENT_BLOCK", "").strip():
         values["agent_block"] = _parse_bool("VERIFY_AGENT_BLOCK", env["VERIFY_AGENT_BLOCK"])
+    if env.get("VERIFY_AGENT_PIN_ENTRY", "").strip():
+        values["agent_pin_entry"] = _parse_bool("VERIFY_AGENT_PIN_ENTRY", env["VERIFY_AGENT_PIN_ENTRY"])
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

@@ -19,7 +19,7 @@ from verify_service.domain.model import ApiKey
 from verify_service.domain.ports import Clock, UnitOfWorkFactory
 from verify_service.errors import Conflict, NotFound, ValidationFailed
 
-ROLES = ("agent", "portal", "admin")
+ROLES = ("agent", "portal", "admin", "ivr")  # ivr: a voice platform's flow; keypad checks only
 KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
 FeedState = Literal["live", "changed", "down"]
 LIVE: FeedState = "live"  # subscribed, nothing revoked since the last poll: cached keys hold

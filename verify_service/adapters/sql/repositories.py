@@ -136,7 +136,7 @@ class SqlCustomerRepository:
 
 
 _VERIFICATION_FIELDS = ("account_id", "verified", "result", "level", "attempts_remaining", "locked_until",
-                        "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor")
+                        "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor", "entry", "call_ref")
 
 
 def verification_row(verification: Verification) -> dict[str, Any]:
