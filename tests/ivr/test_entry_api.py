@@ -116,3 +116,31 @@ def test_keypad_and_agent_checks_share_one_lockout_counter(ivr_harness):
     assert remaining == [4, 3, 2, 1, 0]
     assert keypad(ivr_harness, pin).get_json()["result"] == "locked"
     assert ivr_harness.check(pin=pin).get_json()["result"] == "locked"
+
+
+def test_agents_and_admins_find_a_calls_checks_by_call_ref_newest_first(ivr_harness):
+    pin = ivr_harness.register()
+    first = keypad(ivr_harness, wrong(pin), call_ref="CA-call-1").get_json()
+    ivr_harness.clock.advance(5)
+    second = keypad(ivr_harness, pin, call_ref="CA-call-1").get_json()
+    keypad(ivr_harness, pin, call_ref="CA-call-2")
+    ivr_harness.check(pin=pin)  # no call_ref
+    for role in ("agent", "admin"):
+        body = ivr_harness.call("GET", "/v1/verifications?call_ref=CA-call-1", role).get_json()
+        found = body["verifications"]
+        assert [v["verification_id"] for v in found] == [second["verification_id"], first["verification_id"]]
+        assert [(v["result"], v["entry"], v["valid"], v["call_ref"]) for v in found] == [
+            ("verified", "keypad", True, "CA-call-1"), ("rejected", "keypad", False, "CA-call-1")]
+    assert ivr_harness.call("GET", "/v1/verifications?call_ref=CA-none", "agent").get_json() == {"verifications": []}
+
+
+@pytest.mark.parametrize("query", ["", "?call_ref=", "?call_ref=a%20b", "?call_ref=x&call_ref=y",
+                                   "?call_ref=x&limit=0", "?call_ref=x&other=1"])
+def test_a_bad_call_ref_query_is_400(ivr_harness, query):
+    response = ivr_harness.call("GET", f"/v1/verifications{query}", "agent")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("role", ["ivr", "portal"])
+def test_only_agents_and_admins_read_a_calls_checks(ivr_harness, role):
+    assert ivr_harness.call("GET", "/v1/verifications?call_ref=CA-1", role).status_code == 403

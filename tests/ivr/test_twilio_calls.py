@@ -86,6 +86,7 @@ def test_a_whole_call_wrong_pin_then_right_pin_is_verified_and_put_through_with_
     assert "6桁" in " ".join(says(call.enter("1001")))
     retry = call.enter(wrong(ivr.pin))
     assert says(retry)[0] == "PINが一致しませんでした。" and call.next_url is not None
+    ivr.clock.advance(20)
     done = call.enter(ivr.pin)
     assert says(done)[0] == "ありがとうございます。ご本人確認ができました。" and call.next_url is None
     carried = task(done)
@@ -94,6 +95,8 @@ def test_a_whole_call_wrong_pin_then_right_pin_is_verified_and_put_through_with_
     assert (record["result"], record["entry"], record["channel"], record["agent_id"], record["call_ref"]) == (
         "verified", "keypad", "phone", "ivr", CALL_SID)
     assert ET.fromstring(done.get_data(as_text=True)).find("Enqueue").get("workflowSid") == WORKFLOW
+    screen_pop = ivr.call("GET", f"/v1/verifications?call_ref={CALL_SID}", "agent").get_json()["verifications"]
+    assert [(v["result"], v["entry"]) for v in screen_pop] == [("verified", "keypad"), ("rejected", "keypad")]
 
 
 def test_the_language_comes_from_the_number_dialled(ivr):

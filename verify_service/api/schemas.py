@@ -270,6 +270,20 @@ class VerificationRecordSchema(VerificationSchema):
     call_ref = fields.String(allow_none=True)
 
 
+class CallChecksQuerySchema(StrictSchema):
+    """GET /v1/verifications query parameters."""
+
+    call_ref = fields.String(required=True, validate=CALL_REF,
+                             metadata={"example": "CA0123456789abcdef0123456789abcdef"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class CallChecksSchema(Schema):
+    """A call's checks, newest first."""
+
+    verifications = fields.List(fields.Nested(VerificationRecordSchema))
+
+
 class LockSchema(Schema):
     """A customer's lock state."""
 

@@ -6,9 +6,16 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import load_body, path_id, requires, schema_instance, services
+from verify_service.api.http import load_body, load_data, path_id, query_args, requires, schema_instance, services
 from verify_service.api.openapi import documented
-from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
+from verify_service.api.schemas import (
+    VERIFICATION_ID,
+    CallChecksQuerySchema,
+    CallChecksSchema,
+    CheckRequestSchema,
+    VerificationRecordSchema,
+    VerificationSchema,
+)
 from verify_service.domain.checks import FACTOR_ORDER, CheckRequest
 from verify_service.domain.model import Actor, Verification, rfc3339, rfc3339_deadline
 from verify_service.domain.names import Entry
@@ -58,6 +65,21 @@ def verification_body(verification: Verification) -> dict[str, Any]:
         "valid_until": rfc3339_deadline(valid_until) if valid_until is not None else None,
         "entry": verification.entry,
     }
+
+
+@bp.get("/v1/verifications")
+@requires("agent", "admin")
+@documented("The checks made on one phone call (`call_ref`: Twilio's CallSid or a platform's contact id), newest "
+            "first, each with `valid`: the agent's screen pop.", response=CallChecksSchema, query=CallChecksQuerySchema,
+            errors=(400,))
+def call_checks(actor: Actor) -> tuple[dict[str, Any], int]:
+    """A call's checks, newest first."""
+    args = load_data(CallChecksQuerySchema, query_args())
+    found = services().checks.of_call(args["call_ref"], args["limit"])
+    now = services().clock.now()
+    record = schema_instance(VerificationRecordSchema)
+    bodies = [{**record.dump(check), "valid": check.valid_at(now)} for check in found]
+    return {"verifications": bodies}, 200
 
 
 @bp.get("/v1/verifications/<verification_id>")

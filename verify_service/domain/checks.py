@@ -309,6 +309,11 @@ class CheckService:
         began = until - self._policy.lock_for
         return customer.unlocked_at is not None and customer.unlocked_at >= began
 
+    def of_call(self, call_ref: str, limit: int) -> list[Verification]:
+        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first."""
+        with self._uow() as uow:
+            return uow.verifications.of_call(call_ref, limit)
+
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""
         with self._uow() as uow:
