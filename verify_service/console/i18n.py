@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from verify_service.console.agent_texts import AGENT_TEXTS
+from verify_service.console.call_texts import CALL_TEXTS
 from verify_service.console.contact_texts import CONTACT_TEXTS
 from verify_service.console.words import EVENT_WORDS, WORDS
 
@@ -72,7 +73,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 for _language in LANGUAGES:  # each feature keeps its words in its own module
-    for _texts in (WORDS, CONTACT_TEXTS, AGENT_TEXTS):
+    for _texts in (WORDS, CONTACT_TEXTS, AGENT_TEXTS, CALL_TEXTS):
         MESSAGES[_language].update(_texts.get(_language, {}))
 
 
