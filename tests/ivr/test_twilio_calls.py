@@ -242,3 +242,14 @@ def _redis_dump(harness):
         return []
     client = redis.Redis.from_url(url)
     return [f"{key!r} {client.dump(key)!r}" for key in client.scan_iter()]
+
+
+def test_behind_trusted_proxies_the_signature_is_still_checked_against_the_configured_url(make_harness):
+    harness = make_harness("sqlite", ivr_public_url=PUBLIC, twilio_auth_token=TOKEN, ivr_transfer="queue:support",
+                           trusted_proxies=1)
+    forwarded = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    call = Call(harness)
+    forged = call.post("/ivr/twilio/voice", {}, signed_url="https://evil.example/ivr/twilio/voice", headers=forwarded)
+    assert forged.status_code == 403
+    genuine = call.post("/ivr/twilio/voice", {}, headers={**forwarded, "X-Forwarded-Host": "10.0.0.5:8000"})
+    assert genuine.status_code == 200 and call.next_url is not None
