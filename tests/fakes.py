@@ -219,6 +219,10 @@ class _Verifications:
                  if v.account_id == account_id and v.checked_at > since and v.result in ("verified", "rejected")]
         return sorted(found, key=lambda item: item[0], reverse=True)[:limit]
 
+    def of_call(self, call_ref: str, limit: int) -> list[Verification]:
+        found = [v for v in self._uow.state.verifications.values() if v.call_ref == call_ref]
+        return sorted(found, key=lambda v: v.checked_at, reverse=True)[:limit]
+
 
 class _Audit:
     def __init__(self, uow: FakeUnitOfWork):

@@ -51,6 +51,7 @@ from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.contacts import ContactPolicy, ContactService
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, OutboxService
+from verify_service.domain.keypad import KeypadCalls, KeypadPolicy
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
 from verify_service.domain.locks import CheckHistory, LockService
@@ -104,6 +105,7 @@ class Services:
     agents: AgentNames
     approvals: ApprovalService
     watch: AgentWatch
+    keypad: KeypadCalls
     redis_client: redis.Redis | None = None
 
     def close(self) -> None:
@@ -260,9 +262,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           ttl=timedelta(seconds=settings.verification_ttl_seconds),
                           separate_counter=not settings.single_instance,
                           recorder=PostgresCheckRecorder(db, signer) if db.dialect == "postgresql" else None,
-                          on_checked=record_check, watch=watch, on_unwatched=record_watch_missed)
+                          on_checked=record_check, watch=watch, on_unwatched=record_watch_missed,
+                          agent_pin_entry=settings.agent_pin_entry)
     worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
     texts = BabelTexts()
+    locks = LockService(uow=uow, counter=counter, clock=clock, policy=policy)
     return Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
@@ -270,7 +274,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                         if settings.redis_url else None, cache_seconds=settings.api_key_cache_seconds),
         customers=CustomerService(uow=uow, vault=vault, clock=clock, default_locale=settings.default_locale),
         checks=checks,
-        locks=LockService(uow=uow, counter=counter, clock=clock, policy=policy),
+        locks=locks,
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
@@ -287,4 +291,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                                   policy=approval_policy_from(settings), lock_policy=policy, texts=texts,
                                   on_event=record_approval, watch=watch),
         watch=watch, redis_client=redis_client,
+        keypad=KeypadCalls(checks=checks, status=locks.status, policy=KeypadPolicy(
+            account_prefix=settings.ivr_account_prefix, max_tries=settings.ivr_max_tries)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 DEV_PIN_KEYS = "dev:dev-only-pin-key-never-use-in-production-0000"
 DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
+IVR_LANGUAGES = ("ja", "en")  # the keypad call's prompts (verify_service/api/ivr_prompts.py)
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
 
 
@@ -91,6 +93,15 @@ class Settings:
     agent_max_failures: int = 10
     agent_window_seconds: int = 600
     agent_block: bool = False
+    # false: a PIN typed by an agent is refused (409); callers enter it on the keypad (IVR) or an entry link.
+    agent_pin_entry: bool = True
+    # Keypad entry on phone calls (Twilio Programmable Voice): on when the public URL is set.
+    ivr_public_url: str | None = None
+    ivr_transfer: str | None = None
+    ivr_languages: tuple[tuple[str, str], ...] = ()  # (dialled number in E.164, language)
+    ivr_default_language: str = "ja"
+    ivr_account_prefix: str = ""
+    ivr_max_tries: int = 3
 
     @property
     def single_instance(self) -> bool:
@@ -165,6 +176,7 @@ _INT_FIELDS = {
     "agent_max_customers": ("VERIFY_AGENT_MAX_CUSTOMERS", 1),
     "agent_max_failures": ("VERIFY_AGENT_MAX_FAILURES", 1),
     "agent_window_seconds": ("VERIFY_AGENT_WINDOW_SECONDS", 1),
+    "ivr_max_tries": ("VERIFY_IVR_MAX_TRIES", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -185,6 +197,10 @@ _STR_FIELDS = {
     "twilio_from": "VERIFY_TWILIO_FROM",
     "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
     "audit_anchor_file": "VERIFY_AUDIT_ANCHOR_FILE",
+    "ivr_public_url": "VERIFY_IVR_PUBLIC_URL",
+    "ivr_transfer": "VERIFY_IVR_TRANSFER",
+    "ivr_default_language": "VERIFY_IVR_DEFAULT_LANGUAGE",
+    "ivr_account_prefix": "VERIFY_IVR_ACCOUNT_PREFIX",
 }
 
 
@@ -242,6 +258,46 @@ def _validate_anchors(values: dict[str, Any]) -> None:
             raise ConfigError(f"VERIFY_AUDIT_ANCHOR_FILE: the folder {folder} does not exist or is not writable")
 
 
+# Where a keypad call goes after its check: a Twilio queue, a TaskRouter workflow, a SIP address, a Voice SDK client
+# or a phone number (verify_service/api/ivr_twiml.py carries the verification id to each).
+IVR_TRANSFER = re.compile(r"^(queue:[A-Za-z0-9_.-]{1,64}|workflow:WW[0-9a-f]{32}|sip:[A-Za-z0-9_.+-]{1,64}@"
+                          r"[A-Za-z0-9.-]{1,190}(:[0-9]{1,5})?|client:[A-Za-z0-9_.-]{1,64}|\+[1-9][0-9]{5,18})\Z")
+IVR_PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,32}\Z")
+
+
+def _parse_ivr_languages(raw: str) -> tuple[tuple[str, str], ...]:
+    """`+81312345678=ja,+18005550100=en`: the prompts' language by the number the caller dialled."""
+    pairs = []
+    for part in (part.strip() for part in raw.split(",") if part.strip()):
+        number, _, language = part.partition("=")
+        if not re.fullmatch(r"\+[1-9][0-9]{5,18}", number.strip()) or language.strip() not in IVR_LANGUAGES:
+            raise ConfigError("VERIFY_IVR_LANGUAGES must list NUMBER=LANGUAGE pairs, the number in E.164 and the "
+                              f"language one of {', '.join(IVR_LANGUAGES)}, e.g. +81312345678=ja,+18005550100=en")
+        pairs.append((number.strip(), language.strip()))
+    return tuple(pairs)
+
+
+def _validate_ivr(values: dict[str, Any]) -> None:
+    """Keypad entry (VERIFY_IVR_PUBLIC_URL set) has its signing token, a transfer target and sane values."""
+    if values.get("ivr_default_language", "ja") not in IVR_LANGUAGES:
+        raise ConfigError(f"VERIFY_IVR_DEFAULT_LANGUAGE must be one of {', '.join(IVR_LANGUAGES)}")
+    if not IVR_PREFIX.match(values.get("ivr_account_prefix", "")):
+        raise ConfigError("VERIFY_IVR_ACCOUNT_PREFIX must be up to 32 characters of A-Z, a-z, 0-9, _ and -")
+    url = values.get("ivr_public_url")
+    if not url:
+        return
+    production = values.get("env") == "production"
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?" if production else
+                        r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", url.rstrip("/")):
+        raise ConfigError("VERIFY_IVR_PUBLIC_URL must be the scheme and host Twilio calls, with no path, e.g. "
+                          "https://verify.example.com" + (" (https in production)" if production else ""))
+    if not values.get("twilio_auth_token"):
+        raise ConfigError("VERIFY_IVR_PUBLIC_URL needs VERIFY_TWILIO_AUTH_TOKEN (it checks X-Twilio-Signature)")
+    if not IVR_TRANSFER.match(values.get("ivr_transfer") or ""):
+        raise ConfigError("VERIFY_IVR_PUBLIC_URL needs VERIFY_IVR_TRANSFER: queue:NAME, workflow:WW..., "
+                          "sip:user@host, client:NAME or a number in E.164")
+
+
 MULTI_HOST_FORM = "postgresql+psycopg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write"
 
 
@@ -271,6 +327,7 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"VERIFY_DELIVERY_BACKEND must be one of {', '.join(DELIVERY_BACKENDS)}")
     _validate_backend(values)
     _validate_anchors(values)
+    _validate_ivr(values)
     if "database_url" in values:
         _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")
@@ -296,6 +353,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["audit_anchor_webhook"] = _parse_bool("VERIFY_AUDIT_ANCHOR_WEBHOOK", env["VERIFY_AUDIT_ANCHOR_WEBHOOK"])
     if env.get("VERIFY_AGENT_BLOCK", "").strip():
         values["agent_block"] = _parse_bool("VERIFY_AGENT_BLOCK", env["VERIFY_AGENT_BLOCK"])
+    if env.get("VERIFY_IVR_LANGUAGES", "").strip():
+        values["ivr_languages"] = _parse_ivr_languages(env["VERIFY_IVR_LANGUAGES"])
+    if env.get("VERIFY_AGENT_PIN_ENTRY", "").strip():
+        values["agent_pin_entry"] = _parse_bool("VERIFY_AGENT_PIN_ENTRY", env["VERIFY_AGENT_PIN_ENTRY"])
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

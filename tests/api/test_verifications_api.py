@@ -20,7 +20,8 @@ def test_right_pin_is_verified(harness, pin):
     assert {k: v for k, v in body.items() if k != "verification_id"} == {
         "account_id": "JP1001", "verified": True, "result": "verified",
         "factors": {"pin": "match", "code": "not_checked"}, "level": 1, "attempts_remaining": 5,
-        "locked_until": None, "checked_at": "2026-11-23T04:05:06Z", "valid_until": "2026-11-23T04:20:06Z"}
+        "locked_until": None, "checked_at": "2026-11-23T04:05:06Z", "valid_until": "2026-11-23T04:20:06Z",
+        "entry": "agent"}
 
 
 def test_wrong_pin_is_rejected_with_attempts_remaining(harness, pin):

@@ -176,7 +176,7 @@ def test_unknown_field_on_reason_bodies_is_rejected(service: Service, account: t
     ("PATCH", "/v1/customers/{a}", "portal"),
     ("POST", "/v1/customers/{a}", "portal"),
     ("DELETE", "/v1/customers/{a}", "admin"),
-    ("GET", "/v1/verifications", "agent"),
+    ("DELETE", "/v1/verifications", "agent"),  # GET lists a call's checks (issue 18)
     ("PUT", "/v1/verifications", "agent"),
     ("POST", "/v1/customers/{a}/pin", "portal"),
     ("DELETE", "/v1/customers/{a}/pin", "portal"),

@@ -12,6 +12,7 @@ from verify_service.api import (
     contacts,
     customers,
     docs,
+    ivr,
     locks,
     ops,
     pins,
@@ -21,5 +22,6 @@ from verify_service.api import (
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
-    for module in (customers, pins, verifications, codes, contacts, approvals, locks, audit, agents, ops, docs):
+    for module in (customers, pins, verifications, codes, contacts, approvals, locks, audit, agents, ops, docs,
+                   ivr):
         app.register_blueprint(module.bp)

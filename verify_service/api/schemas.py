@@ -17,6 +17,7 @@ from verify_service.domain.names import (
     CheckResult,
     CustomerStatus,
     DeliveryStatus,
+    Entry,
     FactorResult,
 )
 from verify_service.domain.text import LINE_BREAKS, REFUSED_MESSAGE, refused_class
@@ -40,6 +41,8 @@ ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters 
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
 APPROVAL_ID = FullMatch(r"^apr_[A-Za-z0-9_-]{1,60}$", error="Not an approval id.")
+# A phone call's reference: Twilio's CallSid (CA + 32 hex), Amazon Connect's or Genesys Cloud's contact id (a UUID).
+CALL_REF = FullMatch(r"^[A-Za-z0-9_.:-]{1,64}$", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ . : and -.")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
 # Every valid number in E.164 (libphonenumber's metadata: 6 to 19 digits with the country code) matches this;
 # whether it is a valid number is checked with libphonenumber (`normalise_phone`), which no pattern can state.
@@ -222,6 +225,13 @@ class CheckRequestSchema(StrictSchema):
     approval_id = fields.String(validate=APPROVAL_ID,
                                 metadata={"description": "An approval request the customer approved (instead of "
                                                          "a code)", "example": "apr_4Hq9..."})
+    entry = _enum(tuple(Entry), metadata={
+        "description": "Who typed the PIN: `agent` (an `agent` key's only entry and its default) or `keypad` (the "
+                       "caller on the phone's keypad: an `ivr` key's only entry and its default). `link` is the "
+                       "service's own entry link page's: any key claiming it gets 403"})
+    call_ref = fields.String(allow_none=True, validate=CALL_REF, metadata={
+        "description": "The phone call the check is made on (Twilio's CallSid, a voice platform's contact id); "
+                       "GET /v1/verifications?call_ref= finds it", "example": "CA0123456789abcdef0123456789abcdef"})
 
 
 class FactorsSchema(Schema):
@@ -245,6 +255,9 @@ class VerificationSchema(Schema):
     locked_until = Deadline(allow_none=True)
     checked_at = UtcDateTime()
     valid_until = Deadline(allow_none=True)
+    entry = _enum(tuple(Entry), metadata={"description": "How the PIN was entered: `agent` (typed by an agent), "
+                                                         "`keypad` (by the caller on the phone's keypad) or `link` "
+                                                         "(by the customer on an entry link page)"})
 
 
 class VerificationRecordSchema(VerificationSchema):
@@ -254,6 +267,21 @@ class VerificationRecordSchema(VerificationSchema):
     channel = fields.String()
     agent_id = fields.String()
     ticket_ref = fields.String(allow_none=True)
+    call_ref = fields.String(allow_none=True)
+
+
+class CallChecksQuerySchema(StrictSchema):
+    """GET /v1/verifications query parameters."""
+
+    call_ref = fields.String(required=True, validate=CALL_REF,
+                             metadata={"example": "CA0123456789abcdef0123456789abcdef"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class CallChecksSchema(Schema):
+    """A call's checks, newest first."""
+
+    verifications = fields.List(fields.Nested(VerificationRecordSchema))
 
 
 class LockSchema(Schema):

@@ -6,24 +6,50 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import load_body, path_id, requires, schema_instance, services
+from verify_service.api.http import load_body, load_data, path_id, query_args, requires, schema_instance, services
 from verify_service.api.openapi import documented
-from verify_service.api.schemas import VERIFICATION_ID, CheckRequestSchema, VerificationRecordSchema, VerificationSchema
+from verify_service.api.schemas import (
+    VERIFICATION_ID,
+    CallChecksQuerySchema,
+    CallChecksSchema,
+    CheckRequestSchema,
+    VerificationRecordSchema,
+    VerificationSchema,
+)
 from verify_service.domain.checks import FACTOR_ORDER, CheckRequest
 from verify_service.domain.model import Actor, Verification, rfc3339, rfc3339_deadline
+from verify_service.domain.names import Entry
+from verify_service.errors import Forbidden
 
 bp = Blueprint("verifications", __name__)
 
 
+# The entry each role's checks have: agents type what the caller says; a voice platform's flow (an `ivr` key)
+# sends what the caller typed on the keypad. `link` belongs to the service's own entry link page: no key claims it.
+ENTRY_OF_ROLE = {"agent": Entry.AGENT, "ivr": Entry.KEYPAD}
+
+
 @bp.post("/v1/verifications")
-@requires("agent")
+@requires("agent", "ivr")
 @documented("Is this caller the account holder? 200 whatever the answer; see `result`.",
             response=VerificationSchema, body=CheckRequestSchema, errors=(404, 409))
 def check(actor: Actor) -> tuple[dict[str, Any], int]:
     """Is this caller the account holder? 200 whatever the answer."""
-    request = CheckRequest(**load_body(CheckRequestSchema))
-    verification = services().checks.check(request, actor)
+    body = load_body(CheckRequestSchema)
+    body["entry"] = entry_of(actor, body.get("entry"))
+    verification = services().checks.check(CheckRequest(**body), actor)
     return verification_body(verification), 200
+
+
+def entry_of(actor: Actor, asked: str | None) -> str:
+    """The check's entry: the one the key's roles allow (403 for any other), by default the first of them."""
+    allowed = [entry for role, entry in ENTRY_OF_ROLE.items() if role in actor.roles]
+    if asked is None:
+        return allowed[0]
+    if asked not in allowed:
+        raise Forbidden(f"This API key may not create checks with entry {asked!r}.",
+                        details={"reason": "entry_not_allowed", "allowed": [str(entry) for entry in allowed]})
+    return asked
 
 
 def verification_body(verification: Verification) -> dict[str, Any]:
@@ -37,7 +63,23 @@ def verification_body(verification: Verification) -> dict[str, Any]:
         "locked_until": rfc3339_deadline(locked_until) if locked_until is not None else None,
         "checked_at": rfc3339(verification.checked_at),
         "valid_until": rfc3339_deadline(valid_until) if valid_until is not None else None,
+        "entry": verification.entry,
     }
+
+
+@bp.get("/v1/verifications")
+@requires("agent", "admin")
+@documented("The checks made on one phone call (`call_ref`: Twilio's CallSid or a platform's contact id), newest "
+            "first, each with `valid`: the agent's screen pop.", response=CallChecksSchema, query=CallChecksQuerySchema,
+            errors=(400,))
+def call_checks(actor: Actor) -> tuple[dict[str, Any], int]:
+    """A call's checks, newest first."""
+    args = load_data(CallChecksQuerySchema, query_args())
+    found = services().checks.of_call(args["call_ref"], args["limit"])
+    now = services().clock.now()
+    record = schema_instance(VerificationRecordSchema)
+    bodies = [{**record.dump(check), "valid": check.valid_at(now)} for check in found]
+    return {"verifications": bodies}, 200
 
 
 @bp.get("/v1/verifications/<verification_id>")

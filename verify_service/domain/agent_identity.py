@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # A glob over agent_ids: `*` any run, `?` one character; no `[...]` sets and no commas (they separate patterns).
 PATTERN = re.compile(r"^[A-Za-z0-9_.@:*?-]{1,64}\Z")
-MAX_PATTERNS_LENGTH = 200  # the api_keys.agent_ids column, patterns joined by commas
+MAX_PATTERNS_LENGTH = 200
+# Credentials whose agent_id is bound: agents' tools, and voice platforms' flows (an `ivr` key), whose checks the
+# watch counts under the agent_id they assert just the same.
+AGENT_ROLES = frozenset({"agent", "ivr"})  # the api_keys.agent_ids column, patterns joined by commas
 
 
 def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
@@ -74,7 +77,7 @@ class AgentIdentity:
             if agent_id != actor.agent_id:
                 self._refuse(agent_id, actor, "not the signed-in user")
             return
-        if "agent" not in actor.roles:
+        if not AGENT_ROLES & set(actor.roles):
             return  # portal and admin keys are not agents' tools (a customer's deny carries its request's agent_id)
         if actor.agent_ids and not matches(actor.agent_ids, agent_id):
             self._refuse(agent_id, actor, "outside the key's agent_ids")

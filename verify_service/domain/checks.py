@@ -13,7 +13,7 @@ from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining, from_ms, to_ms
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
-from verify_service.domain.names import AuditEventName, CheckResult, FactorResult
+from verify_service.domain.names import AuditEventName, CheckResult, Entry, FactorResult
 from verify_service.domain.ports import (
     ActivityWatch,
     AttemptCounter,
@@ -25,7 +25,7 @@ from verify_service.domain.ports import (
 )
 from verify_service.domain.standing import standing
 from verify_service.domain.unsettled import UnsettledCount, UnsettledCounts
-from verify_service.errors import DependencyUnavailable, NotFound, UncertainWrite
+from verify_service.errors import Conflict, DependencyUnavailable, NotFound, UncertainWrite
 
 log = logging.getLogger(__name__)
 MATCH, MISMATCH, EXPIRED, NOT_CHECKED = (FactorResult.MATCH, FactorResult.MISMATCH, FactorResult.EXPIRED,
@@ -46,6 +46,8 @@ class CheckRequest:
     challenge_id: str | None = None
     ticket_ref: str | None = None
     approval_id: str | None = None
+    entry: str = Entry.AGENT  # who typed the PIN: the agent, the caller's keypad or an entry link page
+    call_ref: str | None = None
 
     @property
     def approval(self) -> str | None:
@@ -96,8 +98,10 @@ class CheckService:
     def __init__(self, *, uow: UnitOfWorkFactory, counter: AttemptCounter, clock: Clock,
                  policy: LockoutPolicy, factors: Mapping[str, Factor], ttl: timedelta, separate_counter: bool = False,
                  recorder: CheckRecorder | None = None, on_checked: Callable[[Verification], None] | None = None,
-                 watch: ActivityWatch | None = None, on_unwatched: Callable[[], None] | None = None):
+                 watch: ActivityWatch | None = None, on_unwatched: Callable[[], None] | None = None,
+                 agent_pin_entry: bool = True):
         self._uow, self._counter, self._clock = uow, counter, clock
+        self._agent_pin_entry = agent_pin_entry
         self._watch = watch
         self._policy, self._factors, self._ttl = policy, factors, ttl
         self._separate_counter, self._recorder = separate_counter, recorder
@@ -107,6 +111,8 @@ class CheckService:
 
     def check(self, request: CheckRequest, actor: Actor) -> Verification:
         """Evaluate the given factors under the lockout rule and record the answer."""
+        if request.pin is not None and request.entry == Entry.AGENT and not self._agent_pin_entry:
+            raise agent_pin_refused()
         if self._watch is not None:  # a refused agent's check evaluates nothing and counts no failure
             self._watch.admit(request.agent_id, actor)
         self.settle()  # before counting, so this check's answer knows no count of a 503
@@ -255,7 +261,7 @@ class CheckService:
             locked_until=outcome.locked_until, checked_at=now,
             valid_until=now + self._ttl if verified else None,
             channel=request.channel, agent_id=request.agent_id, ticket_ref=request.ticket_ref,
-            actor=actor.key_name)
+            actor=actor.key_name, entry=request.entry, call_ref=request.call_ref)
 
     def _record(self, verification: Verification, outcome: _Outcome, actor: Actor, now: datetime) -> None:
         """Store the record, its audit events and the durable lock in one transaction.
@@ -289,7 +295,7 @@ class CheckService:
             agent_id=verification.agent_id, channel=verification.channel,
             ticket_ref=verification.ticket_ref, ip=actor.ip,
             details={"locked_until": rfc3339_deadline(until), "failed_attempts": self._policy.threshold,
-                     "verification_id": verification.verification_id,
+                     "verification_id": verification.verification_id, "entry": verification.entry,
                      "repaired": not outcome.locked_now}))
 
     def _unlocked_since(self, customer: Customer, until: datetime, now: datetime) -> bool:
@@ -303,6 +309,11 @@ class CheckService:
         began = until - self._policy.lock_for
         return customer.unlocked_at is not None and customer.unlocked_at >= began
 
+    def of_call(self, call_ref: str, limit: int) -> list[Verification]:
+        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first."""
+        with self._uow() as uow:
+            return uow.verifications.of_call(call_ref, limit)
+
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""
         with self._uow() as uow:
@@ -310,6 +321,14 @@ class CheckService:
         if found is None:
             raise NotFound(f"No verification {verification_id!r}.")
         return found
+
+
+def agent_pin_refused() -> Conflict:
+    """The 409 of a PIN typed by an agent while VERIFY_AGENT_PIN_ENTRY is false (nothing is counted)."""
+    return Conflict("PINs typed by agents are turned off here: the caller enters the PIN on the phone's keypad "
+                    "or on an entry link.",
+                    details={"reason": "keypad_or_link_entry_required",
+                             "entries": [Entry.KEYPAD.value, Entry.LINK.value]})
 
 
 _CHECK_EVENTS = {CheckResult.VERIFIED: AuditEventName.VERIFICATION_SUCCEEDED,
@@ -325,4 +344,5 @@ def _check_event(verification: Verification, actor: Actor) -> AuditEvent:
         channel=verification.channel, ticket_ref=verification.ticket_ref, ip=actor.ip,
         details={"verification_id": verification.verification_id, "result": verification.result,
                  "factors": verification.factors, "level": verification.level,
-                 "attempts_remaining": verification.attempts_remaining})
+                 "attempts_remaining": verification.attempts_remaining, "entry": verification.entry,
+                 **({"call_ref": verification.call_ref} if verification.call_ref is not None else {})})

@@ -24,9 +24,10 @@ from verify_service.domain.model import ApiKey
 from verify_service.domain.ports import Clock, UnitOfWorkFactory
 from verify_service.errors import Conflict, NotFound, ValidationFailed
 
-ROLES = ("agent", "portal", "admin")
+ROLES = ("agent", "portal", "admin", "ivr")  # ivr: a voice platform's flow; keypad checks only
 KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
-RESERVED_NAMES = ("console", "cli")  # the audit trail's actor for console users and the operator's CLI
+# The audit trail's actor for console users, the operator's CLI and the service's own Twilio keypad flow.
+RESERVED_NAMES = ("console", "cli", "twilio-ivr")
 FeedState = Literal["live", "changed", "down"]
 LIVE: FeedState = "live"  # subscribed, nothing revoked since the last poll: cached keys hold
 CHANGED: FeedState = "changed"  # a revocation was announced (or the feed was re-made): drop the cache
@@ -148,8 +149,8 @@ def _check_name_and_roles(name: str, roles: list[str]) -> None:
     if not KEY_NAME.match(name):
         raise ValidationFailed(details={"name": ["Must be 1-64 characters of A-Z, a-z, 0-9, _ . @ -."]})
     if name.lower() in RESERVED_NAMES:
-        raise ValidationFailed(details={"name": [f"{name!r} is reserved: the audit trail names the console and "
-                                                 "the CLI so."]})
+        raise ValidationFailed(details={"name": [f"{name!r} is reserved: the audit trail names the console, "
+                                                 "the CLI and the keypad flow so."]})
     unknown = sorted(set(roles) - set(ROLES)) or ([] if roles else ["(none given)"])
     if unknown:
         raise ValidationFailed(details={"role": [f"Unknown role {r}; use {', '.join(ROLES)}." for r in unknown]})

@@ -91,6 +91,8 @@ class Verification:
     agent_id: str
     ticket_ref: str | None
     actor: str
+    entry: str = "agent"  # domain.names.Entry: agent, keypad or link
+    call_ref: str | None = None  # the phone call (Twilio CallSid, a platform's contact id) the check was made on
 
     @property
     def locked_by_this_check(self) -> bool:

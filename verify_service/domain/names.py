@@ -18,6 +18,14 @@ class CheckResult(StrEnum):
     FROZEN = "frozen"
 
 
+class Entry(StrEnum):
+    """How a check's PIN reached the service: typed by an agent, on the caller's keypad, or on an entry link."""
+
+    AGENT = "agent"
+    KEYPAD = "keypad"
+    LINK = "link"
+
+
 class FactorResult(StrEnum):
     """What one factor of a check gave."""
 

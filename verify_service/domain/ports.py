@@ -321,6 +321,10 @@ class VerificationRepository(Protocol):
         """(checked_at, result, locked_until) of verified and rejected checks after `since`, newest first."""
         ...
 
+    def of_call(self, call_ref: str, limit: int) -> list[Verification]:
+        """The checks made on one phone call, newest first."""
+        ...
+
 
 class AuditLog(Protocol):
     """The tamper-evident trail: one hash chain per customer."""

@@ -16,6 +16,7 @@ from verify_service.errors import Conflict, NotFound, RateLimited, Unauthorized,
 
 CONSOLE_ROLES = ("agent", "supervisor")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\Z")
+RESERVED_USERNAMES = ("ivr",)  # the agent_id of the service's own keypad flow: no person may hold it
 MIN_PASSWORD = 12
 USER_THROTTLE = LockoutPolicy(threshold=5, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
 _ONCE_PER_WINDOW = LockoutPolicy(threshold=1, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
@@ -67,6 +68,9 @@ class UserService:
         """A new user; the password is stored only as an argon2 hash."""
         if not USERNAME.match(username):
             raise ValidationFailed(details={"username": ["Must be 1-64 characters of A-Z, a-z, 0-9, _ . @ -."]})
+        if username.casefold() in RESERVED_USERNAMES:
+            raise ValidationFailed(details={"username": [f"{username!r} is reserved: the keypad flow's checks "
+                                                         "carry that agent_id."]})
         if role not in CONSOLE_ROLES:
             raise ValidationFailed(details={"role": [f"Must be one of {', '.join(CONSOLE_ROLES)}."]})
         if len(password) < MIN_PASSWORD:

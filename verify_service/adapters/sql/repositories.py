@@ -136,7 +136,7 @@ class SqlCustomerRepository:
 
 
 _VERIFICATION_FIELDS = ("account_id", "verified", "result", "level", "attempts_remaining", "locked_until",
-                        "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor")
+                        "checked_at", "valid_until", "channel", "agent_id", "ticket_ref", "actor", "entry", "call_ref")
 
 
 def verification_row(verification: Verification) -> dict[str, Any]:
@@ -145,6 +145,15 @@ def verification_row(verification: Verification) -> dict[str, Any]:
     return {"id": verification.verification_id, "factor_pin": verification.factors["pin"],
             "factor_code": verification.factors["code"], "factor_approval": verification.factors.get("approval"),
             **values}
+
+
+def _verification_from_row(row: RowMapping) -> Verification:
+    """Map a `verifications` row."""
+    factors = {"pin": row["factor_pin"], "code": row["factor_code"]}
+    if row["factor_approval"] is not None:
+        factors["approval"] = row["factor_approval"]
+    return Verification(verification_id=row["id"], factors=factors,
+                        **{name: row[name] for name in _VERIFICATION_FIELDS})
 
 
 class SqlVerificationRepository:
@@ -163,11 +172,13 @@ class SqlVerificationRepository:
             sa.select(verifications).where(verifications.c.id == verification_id)).mappings().first()
         if row is None:
             return None
-        factors = {"pin": row["factor_pin"], "code": row["factor_code"]}
-        if row["factor_approval"] is not None:
-            factors["approval"] = row["factor_approval"]
-        return Verification(verification_id=row["id"], factors=factors,
-                            **{name: row[name] for name in _VERIFICATION_FIELDS})
+        return _verification_from_row(row)
+
+    def of_call(self, call_ref: str, limit: int) -> list[Verification]:
+        """Newest first, through the call_ref index."""
+        query = (sa.select(verifications).where(verifications.c.call_ref == call_ref)
+                 .order_by(verifications.c.checked_at.desc(), verifications.c.id).limit(limit))
+        return [_verification_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def outcomes_since(self, account_id: str, since: datetime, limit: int,
                        ) -> list[tuple[datetime, str, datetime | None]]:

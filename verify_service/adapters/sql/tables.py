@@ -84,9 +84,13 @@ verifications = sa.Table(
     sa.Column("ticket_ref", sa.String(64)),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("factor_approval", sa.String(16)),  # null: no approval_id was given
+    sa.Column("entry", sa.String(8), nullable=False, server_default="agent"),  # agent, keypad or link
+    sa.Column("call_ref", sa.String(64)),  # the phone call: Twilio's CallSid or a voice platform's contact id
 )
 # A customer's recent checks: the failure count is rebuilt from them when Redis forgot it.
 sa.Index("ix_verifications_account_id_checked_at", verifications.c.account_id, verifications.c.checked_at)
+# A call's checks, for the agent's screen pop (GET /v1/verifications?call_ref=).
+sa.Index("ix_verifications_call_ref", verifications.c.call_ref)
 
 audit_events = sa.Table(
     "audit_events", metadata,
