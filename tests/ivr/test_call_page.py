@@ -47,7 +47,7 @@ def test_the_screen_pop_shows_the_calls_checks_and_how_the_pin_was_entered(desk)
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert text.index(verified["verification_id"]) < text.index("REJECTED")
-    assert "VERIFIED · Level 1" in text and "on the caller&#39;s keypad" in text
+    assert "VERIFIED · Level 1" in text and "on the caller's keypad" in text
     assert desk.pin not in text and wrong(desk.pin) not in text
 
 
