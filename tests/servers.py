@@ -40,6 +40,16 @@ if held == false and redis.call('DBSIZE') == 0 then redis.call('SET', KEYS[1], A
 if ARGV[2] ~= '' and held == ARGV[2] then redis.call('FLUSHDB') redis.call('SET', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
+# Older copies of this suite lock database N with a key `verify-test:claim:N` in database 0 (and then flush N
+# without looking): hold that lock too, so that they never pick ours. KEYS[1] = the lock, ARGV[1] = our token.
+_LOCK = """
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then return 1 end
+if held then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+_UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1"
 _FLUSH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('FLUSHDB')
@@ -120,20 +130,36 @@ def flush_redis(target: str | redis.Redis, *, release: bool = False) -> None:
             client.close()
 
 
+def _legacy_lock(url: str, lock: bool) -> bool:
+    """Take (or give back) the older suites' lock on url's database, a key in database 0 of its server."""
+    prefix, _, index = url.rpartition("/")
+    client = redis.Redis.from_url(f"{prefix}/0", socket_connect_timeout=2, socket_timeout=5)
+    try:
+        if lock:
+            return bool(client.eval(_LOCK, 1, f"verify-test:claim:{index}", OWNER, 4 * 3600))
+        return bool(client.eval(_UNLOCK, 1, f"verify-test:claim:{index}", OWNER))
+    finally:
+        client.close()
+
+
 def release_redis_database(url: str) -> None:
-    """Empty our database and drop our marker (does nothing to a database that is not ours)."""
+    """Empty our database and drop our marker and lock (does nothing to a database that is not ours)."""
     try:
         flush_redis(url, release=True)
     except (RuntimeError, redis.RedisError):
-        pass
+        return
+    _legacy_lock(url, lock=False)
 
 
 def claim_free_redis_database(base_url: str) -> str | None:
     """URL of the first logical database of base_url's server that we could claim, or None."""
     prefix = base_url.rsplit("/", 1)[0]
-    for index in CLAIMABLE:
-        if claim_redis_database(f"{prefix}/{index}"):
-            return f"{prefix}/{index}"
+    for url in (f"{prefix}/{index}" for index in CLAIMABLE):
+        if not _legacy_lock(url, lock=True):
+            continue
+        if claim_redis_database(url):
+            return url
+        _legacy_lock(url, lock=False)
     return None
 
 

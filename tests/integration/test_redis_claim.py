@@ -118,3 +118,11 @@ def test_a_test_run_pointed_at_a_redis_with_foreign_data_leaves_it_untouched(ser
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert db(server, 1).keys() == [b"their:data"]
     assert all(db(server, index).dbsize() == 0 for index in range(2, 16))  # the run's own claim was released
+
+
+def test_a_database_locked_by_an_older_copy_of_the_suite_is_skipped_and_our_lock_is_given_back(server):
+    db(server, 0).set("verify-test:claim:1", "12345", ex=60)  # how older runs claim database 1 (then flush it)
+    claimed = claim_free_redis_database(server.url)
+    assert claimed == url(server, 2) and db(server, 0).get("verify-test:claim:2") == OWNER.encode()
+    release_redis_database(claimed)
+    assert db(server, 0).get("verify-test:claim:2") is None and db(server, 0).get("verify-test:claim:1") == b"12345"
