@@ -37,6 +37,9 @@ MODES = ("sqlite", "postgres_redis")
 # What --sqlite-only leaves out: these parameter values, and tests using these fixtures.
 NEEDS_SERVERS = {"postgres", "postgres_redis", "redis", "sql_postgres"}
 SERVER_FIXTURES = {"postgres_admin_url", "redis_base_url", "quiet_redis_url"}
+# Test folders whose session fixtures start servers (gunicorn per mode, timer scenarios): under
+# `--dist loadgroup` each runs whole on one xdist worker, so those are started once, not once per worker.
+SHARED_SERVERS = ("tests/blackbox/",)
 
 
 def sqlite_only(config: pytest.Config) -> bool:
@@ -62,6 +65,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """loadgroup, plus one group per SHARED_SERVERS folder (chosen by path: xdist 3.8 cannot read groups
+    added at collection under pytest 9.2, pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FolderGroups(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            folder = next((folder for folder in SHARED_SERVERS if nodeid.startswith(folder)), None)
+            return folder or str(super()._split_scope(nodeid))
+
+    return FolderGroups(config, log)
 
 
 def _no_servers_under_sqlite_only(request: pytest.FixtureRequest) -> None:
@@ -303,3 +322,4 @@ def gateway() -> Iterator[Gateway]:
 def root() -> Path:
     """The project directory."""
     return Path(__file__).resolve().parent.parent
+
