@@ -1,11 +1,11 @@
 # verify-service: `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs the whole suite.
-# TEST_WORKERS: pytest-xdist workers for `make test` (2 measured best on a 2-core machine; `auto` = one per core).
+# TEST_WORKERS: pytest-xdist workers (4 measured best on 2 cores: the suite waits on gunicorn, browsers, sleeps; `auto` = one per core).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help

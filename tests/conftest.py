@@ -36,7 +36,7 @@ TEST_PIN_KEYS = "k2:test-pin-key-two-000000000000000000000,k1:test-pin-key-one-0
 MODES = ("sqlite", "postgres_redis")
 # What --sqlite-only leaves out: these parameter values, and tests using these fixtures.
 NEEDS_SERVERS = {"postgres", "postgres_redis", "redis", "sql_postgres"}
-SERVER_FIXTURES = {"postgres_admin_url", "redis_base_url", "quiet_redis_url"}
+SERVER_FIXTURES = {"postgres_admin_url", "redis_base_url", "quiet_redis_url", "own_redis"}
 # Test folders whose session fixtures start servers (gunicorn per mode, timer scenarios): under
 # `--dist loadgroup` each runs whole on one xdist worker, so those are started once, not once per worker.
 SHARED_SERVERS = ("tests/blackbox/",)
