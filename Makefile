@@ -1,13 +1,15 @@
 # verify-service: `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs the whole suite.
+# TEST_WORKERS: pytest-xdist workers (4 measured best on 2 cores: the suite waits on gunicorn, browsers, sleeps; `auto` = one per core).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint migrate bench clean translations
+.PHONY: help run test test-fast lint migrate bench clean translations
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,8 +38,11 @@ run: migrate ## Serve with gunicorn on 127.0.0.1:8000 (SQLite, no Redis), with o
 	@echo "Serving on http://$(HOST):$(PORT) ; agent console: http://$(HOST):$(PORT)/console ; API keys: source var/demo-keys.env"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: $(VENV)/.dev ## The whole suite (finds PostgreSQL and Redis, or starts throwaway ones)
-	$(BIN)/pytest
+test: $(VENV)/.dev ## The whole suite, in parallel (finds PostgreSQL and Redis, or starts throwaway ones)
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+test-fast: $(VENV)/.dev ## Unit and API tests on SQLite alone, in parallel: the inner loop (no servers needed)
+	$(BIN)/pytest -n $(TEST_WORKERS) --sqlite-only -m "not slow" tests/unit tests/api
 
 lint: $(VENV)/.dev ## ruff and mypy
 	$(BIN)/ruff check verify_service tests bench examples wsgi.py gunicorn.conf.py migrations/env.py

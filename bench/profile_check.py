@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import psycopg
-import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.seed import seed  # noqa: E402
+from tests.servers import claim_redis_database, flush_redis  # noqa: E402
 from verify_service import create_app  # noqa: E402
 from verify_service.config import load_settings  # noqa: E402
 
@@ -55,7 +55,9 @@ def main() -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    if not claim_redis_database(REDIS_URL):  # flush only an empty database or one marked as ours
+        sys.exit(f"{REDIS_URL} holds keys that are not this run's: point BENCH_REDIS_URL at an empty database")
+    flush_redis(REDIS_URL)
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     settings = load_settings({}, env="test", database_url=url, redis_url=REDIS_URL, pin_keys=PIN_KEYS,
                              rate_limit_per_second=0, failure_window_seconds=1, outbox_inprocess=False)

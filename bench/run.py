@@ -29,16 +29,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.seed import seed  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tests.servers import (  # noqa: E402
+    claim_free_redis_database,
+    claim_redis_database,
+    flush_redis,
+    free_port,
+    release_redis_database,
+)
 
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")  # a free index of 10-15 is claimed
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")  # an empty index of 1-15 is claimed
 PIN_KEYS = "bench:bench-pin-key-0000000000000000000000000000"
 SAMPLE = 1000
 BIN = Path(sys.executable).parent
@@ -128,24 +133,25 @@ def database_name(size: int) -> str:
 
 
 def claim_redis() -> str:
-    """A logical Redis database of this run's own (BENCH_REDIS_URL's index, or the first free of 10-15)."""
+    """An empty logical Redis database marked as this run's own (BENCH_REDIS_URL's, or the first free one).
+
+    Only a database that is empty, or marked by this run, is ever flushed (tests/servers.py).
+    """
     if "BENCH_REDIS_URL" in os.environ:
+        if not claim_redis_database(REDIS_URL):
+            sys.exit(f"{REDIS_URL} holds keys that are not this run's: point BENCH_REDIS_URL at an empty database")
         return REDIS_URL
-    admin = redis.Redis.from_url(REDIS_URL)
-    for index in range(10, 16):
-        if admin.set(f"verify-bench:claim:{index}", os.getpid(), nx=True, ex=3600):
-            return f"{REDIS_URL.rsplit('/', 1)[0]}/{index}"
-    sys.exit("every Redis logical database 10-15 is claimed by another benchmark run")
+    url = claim_free_redis_database(REDIS_URL)
+    if url is None:
+        sys.exit(f"every Redis logical database 1-15 at {REDIS_URL} holds someone's keys")
+    return url
 
 
 def release(env: dict[str, str], size: int) -> None:
     """Drop this run's database and give back its Redis database."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database_name(size)}" WITH (FORCE)')
-    url = env["VERIFY_REDIS_URL"]
-    redis.Redis.from_url(url).flushdb()
-    if "BENCH_REDIS_URL" not in os.environ:
-        redis.Redis.from_url(REDIS_URL).delete(f"verify-bench:claim:{url.rsplit('/', 1)[1]}")
+    release_redis_database(env["VERIFY_REDIS_URL"])
 
 
 def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
@@ -155,7 +161,7 @@ def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     redis_url = claim_redis()
-    redis.Redis.from_url(redis_url).flushdb()
+    flush_redis(redis_url)
     env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
            "VERIFY_REDIS_URL": redis_url, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
            "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",

@@ -1,4 +1,4 @@
-"""Shared fixtures: real PostgreSQL, Redis and SQLite, one database per run, a fake clock."""
+"""Shared fixtures: real PostgreSQL, Redis and SQLite, databases of each xdist worker's own, a fake clock."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,7 +17,14 @@ from flask_migrate import upgrade
 
 from tests.fakes import FakeClock
 from tests.gateway import Gateway
-from tests.servers import PostgresServer, RedisServer, postgres_answers, redis_answers
+from tests.servers import (
+    PostgresServer,
+    RedisClaims,
+    RedisServer,
+    flush_redis,
+    postgres_answers,
+    redis_answers,
+)
 from verify_service import create_app
 from verify_service.adapters.sql.tables import metadata
 from verify_service.bootstrap import Services
@@ -28,11 +34,65 @@ PG_URL = os.environ.get("VERIFY_TEST_POSTGRES_URL", "postgresql://postgres@127.0
 REDIS_URL = os.environ.get("VERIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PIN_KEYS = "k2:test-pin-key-two-000000000000000000000,k1:test-pin-key-one-000000000000000000000"
 MODES = ("sqlite", "postgres_redis")
+# What --sqlite-only leaves out: these parameter values, and tests using these fixtures.
+NEEDS_SERVERS = {"postgres", "postgres_redis", "redis", "sql_postgres"}
+SERVER_FIXTURES = {"postgres_admin_url", "redis_base_url", "quiet_redis_url", "own_redis"}
+# Test folders whose session fixtures start servers (gunicorn per mode, timer scenarios): under
+# `--dist loadgroup` each runs whole on one xdist worker, so those are started once, not once per worker.
+SHARED_SERVERS = ("tests/blackbox/",)
+
+
+def sqlite_only(config: pytest.Config) -> bool:
+    """True under --sqlite-only (make test-fast): no PostgreSQL, no Redis."""
+    return bool(config.getoption("sqlite_only"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--sqlite-only: run the SQLite mode alone and skip what needs PostgreSQL or Redis."""
+    parser.addoption("--sqlite-only", action="store_true", default=bool(os.environ.get("VERIFY_TEST_SQLITE_ONLY")),
+                     help="SQLite mode only: deselect tests that need PostgreSQL or Redis (make test-fast)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under --sqlite-only, drop the PostgreSQL/Redis parametrisations and tests that need those servers."""
+    if not sqlite_only(config):
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        other_mode = any(value in NEEDS_SERVERS for value in params.values() if isinstance(value, str))
+        (drop if other_mode or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """loadgroup, plus one group per SHARED_SERVERS folder (chosen by path: xdist 3.8 cannot read groups
+    added at collection under pytest 9.2, pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FolderGroups(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            folder = next((folder for folder in SHARED_SERVERS if nodeid.startswith(folder)), None)
+            return folder or str(super()._split_scope(nodeid))
+
+    return FolderGroups(config, log)
+
+
+def _no_servers_under_sqlite_only(request: pytest.FixtureRequest) -> None:
+    """Skip a test that reaches for a server under --sqlite-only."""
+    if sqlite_only(request.config):
+        pytest.skip("needs PostgreSQL or Redis (not run under --sqlite-only)")
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> Iterator[str]:
+def postgres_admin_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The machine's PostgreSQL, or a throwaway one when none answers."""
+    _no_servers_under_sqlite_only(request)
     if postgres_answers(PG_URL):
         yield PG_URL
         return
@@ -45,16 +105,16 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def new_postgres_database(postgres_admin_url: str) -> Iterator[Callable[[], str]]:
-    """Makes empty databases of this run's own; drops them at the end."""
+def new_postgres_database(postgres_admin_url: str, worker_id: str) -> Iterator[Callable[[], str]]:
+    """Makes empty databases of this worker's own (named after the worker and its pid); drops only those."""
     created: list[str] = []
     base = postgres_admin_url.rsplit("/", 1)[0]
+    run = f"{worker_id}_{os.getpid()}_{os.urandom(3).hex()}".lower()
 
     def make() -> str:
-        name = f"verify_test_{os.getpid()}_{len(created)}"
+        name = f"verify_test_{run}_{len(created)}"
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')  # fails, dropping nothing, if the name is taken
         created.append(name)
         return f"{base}/{name}"
 
@@ -65,44 +125,62 @@ def new_postgres_database(postgres_admin_url: str) -> Iterator[Callable[[], str]
 
 
 @pytest.fixture(scope="session")
-def redis_base_url() -> Iterator[str]:
+def redis_base_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The machine's Redis, or a throwaway one when none answers."""
+    _no_servers_under_sqlite_only(request)
     if redis_answers(REDIS_URL):
         yield REDIS_URL
         return
-    try:
-        server = RedisServer().start()
-    except (RuntimeError, OSError) as error:
-        pytest.exit(f"No Redis at {REDIS_URL} and none could be started: {error}", returncode=3)
+    server = start_redis_or_exit()
     yield server.url
     server.stop()
 
 
+def start_redis_or_exit() -> RedisServer:
+    """A throwaway redis-server, or end the run saying how to install one."""
+    try:
+        return RedisServer().start()
+    except (RuntimeError, OSError) as error:
+        pytest.exit(f"No Redis at {REDIS_URL} and none could be started: {error}", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def new_redis_url(redis_base_url: str) -> Iterator[Callable[[], str]]:
-    """Claims logical Redis databases for this run alone (flushed, released at the end)."""
-    admin = redis.Redis.from_url(redis_base_url)
-    claimed: list[str] = []
+    """Claims empty logical Redis databases for this worker alone (tests/servers.py); released at the end.
+
+    A database holding anyone else's keys is skipped, never flushed; when none is free, a throwaway
+    redis-server of our own is used.
+    """
+    claims = RedisClaims(redis_base_url)
 
     def claim() -> str:
-        for index in range(1, 16):
-            if admin.set(f"verify-test:claim:{index}", os.getpid(), nx=True, ex=3600):
-                url = f"{redis_base_url.rsplit('/', 1)[0]}/{index}"
-                redis.Redis.from_url(url).flushdb()
-                claimed.append(url)
-                return url
-        pytest.exit("every Redis logical database 1-15 is claimed by another test run", returncode=3)
+        try:
+            return claims.claim()
+        except (RuntimeError, OSError) as error:
+            pytest.exit(f"No free Redis database at {redis_base_url} and no redis-server could be started: {error}",
+                        returncode=3)
 
     yield claim
-    for url in claimed:
-        redis.Redis.from_url(url).flushdb()
-        admin.delete(f"verify-test:claim:{url.rsplit('/', 1)[1]}")
+    claims.close()
 
 
 @pytest.fixture(scope="session")
 def redis_url(new_redis_url: Callable[[], str]) -> str:
     """The logical Redis database of the in-process API tests."""
     return new_redis_url()
+
+
+@pytest.fixture(scope="session")
+def quiet_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Redis of this worker's own, for tests that count pub/sub messages.
+
+    Channels are server-wide, not per logical database: on a shared server other workers' revocations
+    would reach these tests' subscriptions.
+    """
+    _no_servers_under_sqlite_only(request)
+    server = start_redis_or_exit()
+    yield server.url
+    server.stop()
 
 
 def migrate(settings: Settings) -> None:
@@ -113,16 +191,24 @@ def migrate(settings: Settings) -> None:
     app.extensions["verify"].close()
 
 
+class Modes(dict[str, dict[str, Any]]):
+    """Each mode's settings; a mode that was not set up (--sqlite-only) skips the test that asks for it."""
+
+    def __missing__(self, mode: str) -> dict[str, Any]:
+        pytest.skip(f"the {mode} mode needs PostgreSQL or Redis (not run under --sqlite-only)")
+
+
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory, new_postgres_database: Callable[[], str],
-              redis_url: str) -> dict[str, dict[str, Any]]:
-    """One migrated database per mode for the whole run."""
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Modes:
+    """One migrated database per mode for the whole run (of this worker)."""
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'verify.sqlite3'}"
-    modes = {"sqlite": {"database_url": sqlite_url, "redis_url": None},
-             "postgres": {"database_url": new_postgres_database(), "redis_url": None},
-             "postgres_redis": {"database_url": "", "redis_url": redis_url}}
-    modes["postgres_redis"]["database_url"] = modes["postgres"]["database_url"]
+    modes = Modes(sqlite={"database_url": sqlite_url, "redis_url": None})
     migrate(make_settings(**modes["sqlite"]))
+    if sqlite_only(request.config):
+        return modes
+    postgres_url = request.getfixturevalue("new_postgres_database")()
+    modes["postgres"] = {"database_url": postgres_url, "redis_url": None}
+    modes["postgres_redis"] = {"database_url": postgres_url, "redis_url": request.getfixturevalue("redis_url")}
     migrate(make_settings(**modes["postgres"]))
     return modes
 
@@ -145,7 +231,7 @@ def wipe(services: Services) -> None:
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())
     if services.settings.redis_url:
-        redis.Redis.from_url(services.settings.redis_url).flushdb()
+        flush_redis(services.settings.redis_url)
 
 
 @dataclass
@@ -190,7 +276,7 @@ class Harness:
 
 
 @pytest.fixture
-def make_harness(databases: dict[str, dict[str, Any]]) -> Iterator[Callable[..., Harness]]:
+def make_harness(databases: Modes) -> Iterator[Callable[..., Harness]]:
     """Builds harnesses for a mode; every app is closed at the end of the test."""
     made: list[Harness] = []
 
@@ -236,3 +322,4 @@ def gateway() -> Iterator[Gateway]:
 def root() -> Path:
     """The project directory."""
     return Path(__file__).resolve().parent.parent
+

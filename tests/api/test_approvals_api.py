@@ -3,9 +3,8 @@
 import threading
 
 import pytest
-import redis
 
-from tests.servers import RedisServer
+from tests.servers import RedisServer, flush_redis
 
 REASON = "change withdrawal address"
 
@@ -197,12 +196,12 @@ def test_a_deny_after_redis_forgot_the_count_still_counts_exactly(make_harness):
     for _ in range(3):
         h.check(pin=wrong(pin))
     answer(h, ask(h).get_json()["approval_id"], "deny")  # the 4th failure
-    redis.Redis.from_url(h.services.settings.redis_url).flushdb()
+    flush_redis(h.services.settings.redis_url)
     assert failures(h) == 4
     answer(h, ask(h).get_json()["approval_id"], "deny")  # the 5th: locks
     lock = h.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()
     assert lock["locked"] is True and lock["failed_attempts"] == 5
-    redis.Redis.from_url(h.services.settings.redis_url).flushdb()
+    flush_redis(h.services.settings.redis_url)
     assert h.check(pin=pin).get_json()["result"] == "locked"
 
 

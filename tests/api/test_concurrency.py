@@ -106,6 +106,7 @@ class Gunicorn:
         self.process.wait(timeout=15)
 
 
+@pytest.mark.slow
 def test_thirty_wrong_checks_over_two_gunicorn_instances(make_harness, mode, databases):
     harness = make_harness(mode)
     pin = harness.register()

@@ -67,6 +67,7 @@ def test_a_lock_survives_a_service_restart(make_harness, mode):
     assert restarted.check(pin=pin).get_json()["result"] == "locked"
 
 
+@pytest.mark.slow
 def test_database_down_answers_503_then_recovers(make_harness, databases):
     server = PostgresServer().start()
     try:

@@ -102,6 +102,7 @@ def test_redis_refusing_writes_fails_closed_with_503(make_harness):
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_chunked_body_over_64_kib_is_413_through_gunicorn(make_harness, databases):
     harness = make_harness("sqlite")
     env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": harness.services.settings.database_url,

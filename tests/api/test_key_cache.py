@@ -7,9 +7,22 @@ later than VERIFY_API_KEY_CACHE_SECONDS after it cached the key should that mess
 
 import time
 
+import pytest
 import redis
 
 from verify_service.adapters.redis.revocations import CHANNEL
+
+
+@pytest.fixture(autouse=True)
+def _a_redis_nobody_else_publishes_on(request, databases, monkeypatch):
+    """Channels are server-wide: another xdist worker's revocations must not reach these subscriptions."""
+    if "postgres_redis" in databases:
+        monkeypatch.setitem(databases["postgres_redis"], "redis_url", request.getfixturevalue("quiet_redis_url"))
+
+
+@pytest.fixture
+def redis_url(quiet_redis_url):
+    return quiet_redis_url
 
 
 def get(harness, secret):

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.servers import RedisServer
+from tests.servers import RedisServer, flush_redis
 from verify_service.bootstrap import policy_from
 from verify_service.domain.model import Actor
 
@@ -48,7 +48,7 @@ def test_failures_survive_flushdb_and_eviction(make_harness, forget):
     pin = harness.register()
     results(harness, wrong(pin), 3)
     client = redis.Redis.from_url(harness.services.settings.redis_url)
-    client.flushdb() if forget == "flushdb" else client.delete("verify:attempts:JP1001")
+    flush_redis(client) if forget == "flushdb" else client.delete("verify:attempts:JP1001")
     lock = harness.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()
     assert lock["failed_attempts"] == 3 and not lock["locked"]
     assert [r["result"] for r in results(harness, wrong(pin), 2)] == ["rejected", "rejected"]
@@ -61,15 +61,15 @@ def test_a_forgotten_count_restarts_after_a_success_an_unlock_or_the_end_of_a_lo
     pin = harness.register()
     results(harness, wrong(pin), 3)
     assert harness.check(pin=pin).get_json()["result"] == "verified"
-    client.flushdb()
+    flush_redis(client)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4  # the success reset the count
     results(harness, wrong(pin), 4)  # now locked
     harness.call("DELETE", "/v1/customers/JP1001/lock", "admin", REASON)
-    client.flushdb()
+    flush_redis(client)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4  # the unlock reset it
     results(harness, wrong(pin), 4)
     harness.clock.advance(timedelta(hours=24, seconds=1).total_seconds())
-    client.flushdb()
+    flush_redis(client)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4  # the lock's end reset it
 
 
@@ -78,7 +78,7 @@ def test_failures_older_than_the_window_are_not_rebuilt(make_harness):
     pin = harness.register()
     results(harness, wrong(pin), 4)
     harness.clock.advance(timedelta(hours=24, seconds=1).total_seconds())
-    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    flush_redis(harness.services.settings.redis_url)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4
 
 
@@ -136,7 +136,7 @@ def test_simultaneous_wrong_checks_after_redis_forgot_still_lock_at_exactly_five
     harness = make_harness("postgres_redis")
     pin = harness.register()
     results(harness, wrong(pin), 2)
-    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    flush_redis(harness.services.settings.redis_url)
     barrier, answers, lock = threading.Barrier(12), [], threading.Lock()
 
     def hammer():
@@ -167,7 +167,7 @@ def test_a_lock_rebuilt_after_redis_forgot_it_counts_the_failures_that_set_it(ma
     assert fifth["result"] == "rejected" and fifth["locked_until"]
     harness.clock.advance(2 * 3600)
     known = counter_state(harness)
-    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    flush_redis(harness.services.settings.redis_url)
     assert counter_state(harness) == known and known.failures == 5
 
 
@@ -176,7 +176,7 @@ def test_a_right_pin_after_redis_forgot_a_running_lock_answers_locked(make_harne
     harness = make_harness("postgres_redis")
     pin = harness.register()
     locked_until = results(harness, wrong(pin), 5)[-1]["locked_until"]
-    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    flush_redis(harness.services.settings.redis_url)
     answer = harness.check(pin=pin).get_json()
     assert answer["result"] == "locked" and answer["locked_until"] == locked_until
     assert counter_state(harness).failures == 5
@@ -190,5 +190,5 @@ def test_a_failure_at_the_instant_a_lock_ends_still_counts_after_redis_forgot_it
     results(harness, wrong(pin), 5)  # the fake clock stands still: the lock ends 24 h from now exactly
     harness.clock.advance(24 * 3600)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 4
-    redis.Redis.from_url(harness.services.settings.redis_url).flushdb()
+    flush_redis(harness.services.settings.redis_url)
     assert harness.check(pin=wrong(pin)).get_json()["attempts_remaining"] == 3

@@ -4,10 +4,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAgentActivity
+from tests.servers import flush_redis
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.sql.agent_watch import SqlAgentActivity
@@ -25,7 +25,7 @@ def activity(request, databases):
         return
     if request.param == "redis":
         url = databases["postgres_redis"]["redis_url"]
-        redis.Redis.from_url(url).flushdb()
+        flush_redis(url)
         client = connect(url, timeout=1.0)
         yield RedisAgentActivity(client)
         client.close()

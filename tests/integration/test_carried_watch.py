@@ -8,10 +8,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAgentActivity, FakeAttemptCounter
+from tests.servers import flush_redis
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
@@ -42,7 +42,7 @@ class History:
 def redis_stores(databases):
     """(carrying counter, plain counter, the watch's window, history) on one Redis."""
     url = databases["postgres_redis"]["redis_url"]
-    redis.Redis.from_url(url).flushdb()
+    flush_redis(url)
     client = connect(url, timeout=1.0)
     activity, history = RedisAgentActivity(client), History()
     yield (RedisAttemptCounter(client, watch=activity, history=history),

@@ -8,10 +8,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAttemptCounter
+from tests.servers import flush_redis
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
 from verify_service.adapters.sql.counters import SqlAttemptCounter
@@ -28,7 +28,7 @@ def counter(request, databases):
         return
     if request.param == "redis":
         url = databases["postgres_redis"]["redis_url"]
-        redis.Redis.from_url(url).flushdb()
+        flush_redis(url)
         client = connect(url, timeout=1.0)
         yield RedisAttemptCounter(client)
         client.close()

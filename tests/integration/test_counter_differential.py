@@ -23,6 +23,7 @@ import redis
 
 from tests.conftest import make_settings, wipe
 from tests.fakes import START, FakeAttemptCounter, FakeUnitOfWorkFactory
+from tests.servers import flush_redis
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import (
     COUNTER_SCRIPT,
@@ -243,7 +244,7 @@ def runs(mode: str, count: int) -> list[Run]:
 def redis_client(databases: dict[str, dict[str, Any]]) -> Iterator[redis.Redis]:
     """This run's own logical Redis database, emptied."""
     client = connect(databases["postgres_redis"]["redis_url"], timeout=5.0)
-    client.flushdb()
+    flush_redis(client)
     yield client
     client.close()
 

@@ -2,9 +2,16 @@
 
 import time
 
+import pytest
 import redis
 
 from verify_service.adapters.redis.revocations import CHANNEL, RedisRevocationFeed, _drain
+
+
+@pytest.fixture
+def redis_url(quiet_redis_url):
+    """Channels are server-wide: another xdist worker's revocations must not reach these subscriptions."""
+    return quiet_redis_url
 
 
 def _wait_readable(pubsub, seconds=1.0):
