@@ -170,6 +170,15 @@ def redis_url(new_redis_url: Callable[[], str]) -> str:
     return new_redis_url()
 
 
+@pytest.fixture
+def own_redis(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, so stalling or stopping it harms nobody else."""
+    _no_servers_under_sqlite_only(request)
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def quiet_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A Redis of this worker's own, for tests that count pub/sub messages.

@@ -2,10 +2,8 @@
 
 import threading
 
-import pytest
 import redis
 
-from tests.servers import RedisServer
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.client import connect
 
@@ -163,13 +161,6 @@ def test_concurrent_checks_from_one_agent_on_two_instances_raise_exactly_one_ano
     assert [e["details"]["subject"] for e in events] == ["agent"]  # each key made only 15 checks
     customers = RedisAgentActivity(connect(first.services.settings.redis_url, timeout=1)).keys("agent:agent-42")[0]
     assert redis.Redis.from_url(first.services.settings.redis_url).zcard(customers) == 30  # none lost
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 def test_redis_down_answers_503_never_a_pass(make_harness, own_redis):

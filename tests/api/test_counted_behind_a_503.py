@@ -13,7 +13,6 @@ import psycopg
 import pytest
 import redis
 
-from tests.servers import RedisServer
 from verify_service.bootstrap import policy_from
 
 TIMEOUT = 0.5  # the app's Redis timeout here (settings.redis_timeout_seconds)
@@ -30,14 +29,6 @@ end
 
 def wrong(pin):
     return "000001" if pin != "000001" else "000002"
-
-
-@pytest.fixture
-def own_redis():
-    """A Redis of this test's own, so stalling or stopping it harms nobody else."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

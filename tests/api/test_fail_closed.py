@@ -5,15 +5,7 @@ import time
 import pytest
 
 from tests.conftest import make_settings, migrate
-from tests.servers import PostgresServer, RedisServer
-
-
-@pytest.fixture
-def own_redis():
-    """A Redis of this test's own, so stopping it harms nobody else."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
+from tests.servers import PostgresServer
 
 
 @pytest.fixture

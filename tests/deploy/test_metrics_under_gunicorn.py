@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -166,22 +166,29 @@ def keys_for(env: dict[str, str]) -> dict[str, str]:
     return {"agent": made[f"m-agent-{suffix}"], "portal": made[f"m-portal-{suffix}"]}
 
 
+def serve_check_and_scrape(argv: list[str], env: dict[str, str], cwd: Path, port: int, tmpdir: Path,
+                           log: Path, started: list[Started], keys: Callable[[], dict[str, str]]) -> Started:
+    """Start the command, make checks through both workers, scrape the sums, stop it: no folder is left."""
+    server = Started(argv, env, cwd, log)
+    started.append(server)
+    server.wait_healthy(port, seconds=120)
+    service = Service(mode="sqlite", port=port, env=env, keys=keys())
+    checks_through_both_workers(service)
+    assert_summed_metrics(service, tmpdir)
+    server.stop()
+    assert list(tmpdir.iterdir()) == [], "gunicorn left its metrics folder behind"
+    return server
+
+
 @pytest.mark.slow
 def test_the_readme_command_serves_counters_summed_over_two_workers_and_leaves_no_folder(
         tmp_path, tmpdir_env, started):
     env = service_env(tmp_path, tmpdir_env)
     port = free_port()
     env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
-    server = Started([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], env, ROOT,
-                     tmp_path / "gunicorn.log")
-    started.append(server)
-    server.wait_healthy(port)
-    service = Service(mode="sqlite", port=port, env=env, keys=keys_for(env))
-    checks_through_both_workers(service)
-    assert_summed_metrics(service, tmpdir_env)
-    server.stop()
+    server = serve_check_and_scrape([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], env, ROOT,
+                                    port, tmpdir_env, tmp_path / "gunicorn.log", started, lambda: keys_for(env))
     assert server.process.wait(timeout=10) == 0
-    assert list(tmpdir_env.iterdir()) == [], "gunicorn left its metrics folder behind"
 
 
 @pytest.mark.slow
@@ -197,14 +204,8 @@ def test_the_docker_image_command_serves_counters_summed_over_two_workers(tmp_pa
         "VERIFY_SMS_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/sms",
         "VERIFY_SMS_WEBHOOK_SECRET": secrets.token_urlsafe(32)})
     assert env["VERIFY_ENV"] == "production"
-    server = Started([str(VENV_BIN / cmd[0]), *cmd[1:]], env, ROOT, tmp_path / "gunicorn.log")
-    started.append(server)
-    server.wait_healthy(port)
-    service = Service(mode="sqlite", port=port, env=env, keys=keys_for(env))
-    checks_through_both_workers(service)
-    assert_summed_metrics(service, tmpdir_env)
-    server.stop()
-    assert list(tmpdir_env.iterdir()) == [], "gunicorn left its metrics folder behind"
+    serve_check_and_scrape([str(VENV_BIN / cmd[0]), *cmd[1:]], env, ROOT, port, tmpdir_env, tmp_path / "gunicorn.log",
+                           started, lambda: keys_for(env))
 
 
 def make_run_tree(tmp_path: Path) -> Path:
@@ -226,15 +227,10 @@ def test_make_run_serves_counters_summed_over_its_workers_and_leaves_no_folder(t
     env.update({"TMPDIR": str(tmpdir_env), "GUNICORN_WORKERS": "2", "GUNICORN_DRAIN_SECONDS": "0",
                 "VERIFY_ENV": "development", "VERIFY_AUDIT_ANCHOR_FILE": str(tmp_path / "anchors.jsonl")})
     port = free_port()
-    server = Started(["make", "run", f"VENV={VENV_BIN.parent}", "HOST=127.0.0.1", f"PORT={port}"], env, tree,
-                     tmp_path / "make-run.log")
-    started.append(server)
-    server.wait_healthy(port, seconds=120)
-    demo = dict(line.split("=", 1) for line in (tree / "var" / "demo-keys.env").read_text().split()
-                if "=" in line)
-    service = Service(mode="sqlite", port=port, env=env,
-                      keys={"agent": demo["AGENT_KEY"], "portal": demo["PORTAL_KEY"]})
-    checks_through_both_workers(service)
-    assert_summed_metrics(service, tmpdir_env)
-    server.stop()
-    assert list(tmpdir_env.iterdir()) == [], "gunicorn left its metrics folder behind"
+
+    def demo_keys() -> dict[str, str]:
+        demo = dict(line.split("=", 1) for line in (tree / "var" / "demo-keys.env").read_text().split() if "=" in line)
+        return {"agent": demo["AGENT_KEY"], "portal": demo["PORTAL_KEY"]}
+
+    serve_check_and_scrape(["make", "run", f"VENV={VENV_BIN.parent}", "HOST=127.0.0.1", f"PORT={port}"], env, tree,
+                           port, tmpdir_env, tmp_path / "make-run.log", started, demo_keys)

@@ -6,7 +6,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads, outbox
+from tests.integration.test_audit_chain import truncate_tail
+from verify_service.adapters.sql.tables import audit_anchors, audit_events, outbox
 
 PERIOD = 10
 
@@ -28,15 +29,6 @@ def move_schedule_row(harness, **values):
     with harness.services.db.engine.begin() as conn:
         conn.execute(harness.services.db.insert_ignore(audit_anchors, name="heads", last_at=None))
         conn.execute(audit_anchors.update().where(audit_anchors.c.name == "heads").values(**values))
-
-
-def truncate_tail(harness, account_id, keep):
-    """Remove a chain's newest events and move its head back."""
-    with harness.services.db.engine.begin() as conn:
-        kept = conn.execute(sa.select(audit_events.c.hash).where(audit_events.c.chain == account_id,
-                                                                 audit_events.c.seq == keep)).scalar_one()
-        conn.execute(audit_events.delete().where(audit_events.c.chain == account_id, audit_events.c.seq > keep))
-        conn.execute(audit_heads.update().where(audit_heads.c.chain == account_id).values(seq=keep, hash=kept))
 
 
 def metric(harness, name):

@@ -7,9 +7,9 @@ sent it twice. SQL counters commit or not, and are never retried.
 from datetime import timedelta
 
 import pytest
-import redis
 
 from tests.fakes import START
+from tests.servers import flush_redis
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
 from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
@@ -23,7 +23,7 @@ WINDOW = timedelta(minutes=10)
 @pytest.fixture
 def stores(databases):
     url = databases["postgres_redis"]["redis_url"]
-    redis.Redis.from_url(url).flushdb()
+    flush_redis(url)
     client = connect(url, timeout=1.0)
     activity = RedisAgentActivity(client)
     yield RedisAttemptCounter(client, watch=activity), activity
