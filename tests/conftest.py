@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ PG_URL = os.environ.get("VERIFY_TEST_POSTGRES_URL", "postgresql://postgres@127.0
 REDIS_URL = os.environ.get("VERIFY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_PIN_KEYS = "k2:test-pin-key-two-000000000000000000000,k1:test-pin-key-one-000000000000000000000"
 MODES = ("sqlite", "postgres_redis")
+MIGRATION_NOW = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 # What --sqlite-only leaves out: these parameter values, and tests using these fixtures.
 NEEDS_SERVERS = {"postgres", "postgres_redis", "redis", "sql_postgres"}
 SERVER_FIXTURES = {"postgres_admin_url", "redis_base_url", "quiet_redis_url", "own_redis"}
@@ -220,6 +222,16 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     modes["postgres_redis"] = {"database_url": postgres_url, "redis_url": request.getfixturevalue("redis_url")}
     migrate(make_settings(**modes["postgres"]))
     return modes
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def unmigrated_app(request: pytest.FixtureRequest, tmp_path: Path,
+                   new_postgres_database: Callable[[], str]) -> Iterator[Flask]:
+    """An app on an empty database of each kind, for migration tests that upgrade step by step."""
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}" if request.param == "sqlite" else new_postgres_database()
+    app = create_app(settings=make_settings(database_url=url), clock=FakeClock(MIGRATION_NOW))
+    yield app
+    app.extensions["verify"].close()
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -6,9 +6,6 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from tests.conftest import make_settings
-from tests.fakes import FakeClock
-from verify_service import create_app
 from verify_service.domain.contacts import StartRequest
 from verify_service.domain.model import Actor
 from verify_service.errors import Conflict
@@ -16,12 +13,9 @@ from verify_service.errors import Conflict
 NOW = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request, tmp_path, new_postgres_database):
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}" if request.param == "sqlite" else new_postgres_database()
-    app = create_app(settings=make_settings(database_url=url), clock=FakeClock(NOW))
-    yield app
-    app.extensions["verify"].close()
+@pytest.fixture
+def app(unmigrated_app):
+    return unmigrated_app
 
 
 def _old_contact(conn, contact_id, ticket_ref):

@@ -56,6 +56,8 @@ def test_production_starts_with_real_secrets():
     assert settings.env == "production"
 
 
+# A strong secret that is the same in every xdist worker (parameters are collected by each: no random ids).
+FIXED_STRONG = "Xq3vK9pL2mZ7rT0wB5nY8cJ4hF6dG1sA-_eUoQiRtVb"
 _GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": token_urlsafe(32),
                     "VERIFY_DELIVERY_BACKEND": "webhook", "VERIFY_SMS_WEBHOOK_URL": "https://sms.example",
                     "VERIFY_SMS_WEBHOOK_SECRET": token_urlsafe(32),
@@ -67,7 +69,7 @@ _GOOD_PRODUCTION = {"VERIFY_ENV": "production", "VERIFY_SECRET_KEY": token_urlsa
     ("VERIFY_SECRET_KEY", "secret"),
     ("VERIFY_SECRET_KEY", "x" * 31),
     ("VERIFY_SMS_WEBHOOK_SECRET", "short"),
-    ("VERIFY_PIN_KEYS", "2026a:" + token_urlsafe(32) + ",2025z:" + token_urlsafe(32)[:31]),
+    ("VERIFY_PIN_KEYS", "2026a:" + FIXED_STRONG + ",2025z:" + FIXED_STRONG[::-1][:31]),
 ])
 def test_production_refuses_secrets_under_32_characters_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=f"{name} must be at least 32 characters"):
@@ -76,7 +78,7 @@ def test_production_refuses_secrets_under_32_characters_naming_the_variable(name
 
 @pytest.mark.parametrize("name, value", [
     ("VERIFY_PIN_KEYS", "prod2026:" + DEV_PIN_KEYS.split(":", 1)[1]),
-    ("VERIFY_AUDIT_KEYS", "2026a:" + token_urlsafe(32) + ",old:" + DEV_AUDIT_KEYS.split(":", 1)[1]),
+    ("VERIFY_AUDIT_KEYS", "2026a:" + FIXED_STRONG + ",old:" + DEV_AUDIT_KEYS.split(":", 1)[1]),
     ("VERIFY_AUDIT_KEYS", "x:" + DEV_PIN_KEYS.split(":", 1)[1]),
     ("VERIFY_SECRET_KEY", DEV_SECRET_KEY),
     ("VERIFY_SECRET_KEY", DEV_PIN_KEYS.split(":", 1)[1]),
