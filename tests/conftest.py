@@ -167,9 +167,16 @@ def new_redis_url(redis_base_url: str) -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(new_redis_url: Callable[[], str]) -> str:
-    """The logical Redis database of the in-process API tests."""
+def worker_redis_url(new_redis_url: Callable[[], str]) -> str:
+    """The logical Redis database of this worker's in-process API tests (`databases` asks for it by this name,
+    which no test module overrides: a module's own `redis_url` must not become every later test's)."""
     return new_redis_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url(worker_redis_url: str) -> str:
+    """The logical Redis database of the in-process API tests."""
+    return worker_redis_url
 
 
 @pytest.fixture
@@ -219,7 +226,7 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         return modes
     postgres_url = request.getfixturevalue("new_postgres_database")()
     modes["postgres"] = {"database_url": postgres_url, "redis_url": None}
-    modes["postgres_redis"] = {"database_url": postgres_url, "redis_url": request.getfixturevalue("redis_url")}
+    modes["postgres_redis"] = {"database_url": postgres_url, "redis_url": request.getfixturevalue("worker_redis_url")}
     migrate(make_settings(**modes["postgres"]))
     return modes
 
