@@ -129,6 +129,7 @@ def check() -> Response:
         return _error(404, "not_found")
     now = datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
+    verification_id = f"ver_{secrets.token_urlsafe(18)}"
     if row[3] is not None:
         result, factor, failures, locked_ms = "frozen", "not_checked", 0, None
     elif row[4] is not None and row[4] > now:
@@ -137,9 +138,10 @@ def check() -> Response:
         opened = vault.open(account_id, SealedSecret(row[1], bytes(row[2])))
         factor = "match" if hmac.compare_digest(opened.encode(), pin.encode()) else "mismatch"
         op = "ok" if factor == "match" else "fail"
-        failures, locked, counted = _counter()(
-            keys=[f"bench-minimal:attempts:{account_id}"],
-            args=[now_ms, WINDOW_MS, LOCK_MS, settings.lockout_threshold, TTL_MS, op, "1", "", "", -1])
+        failures, locked, counted = _counter()(  # counted once per check id, as the service counts
+            keys=[f"bench-minimal:attempts:{account_id}", f"bench-minimal:attempt-ids:{account_id}"],
+            args=[now_ms, WINDOW_MS, LOCK_MS, settings.lockout_threshold, TTL_MS, op, "1", "", "", -1,
+                  verification_id])[:3]
         locked_ms = int(locked) if int(locked) >= 0 else None
         if op == "ok":
             result = "verified" if locked_ms is None else "locked"
@@ -152,7 +154,6 @@ def check() -> Response:
         settings.lockout_threshold if verified else 0)
     locked_until = datetime.fromtimestamp(locked_ms / 1000, UTC) if locked_ms is not None else None
     valid_until = now + TTL if verified else None
-    verification_id = f"ver_{secrets.token_urlsafe(18)}"
     factors = {"pin": factor, "code": "not_checked"}
     details = {"verification_id": verification_id, "result": result, "factors": factors,
                "level": 1 if verified else 0, "attempts_remaining": remaining}

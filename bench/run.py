@@ -291,6 +291,10 @@ def main() -> None:
             wanted.insert(wanted.index(half), full)
     results = {size: bench_size(size, args.duration, args.connections, wanted)
                for size in (int(s) for s in args.sizes.split(","))}
+    broken = [f"{size} {mode}" for size, by_mode in results.items() for mode in REFERENCES
+              if by_mode.get(mode, {}).get("non2xx")]
+    if broken:  # a reference that answers errors is fast for the wrong reason: every ratio would be wrong
+        sys.exit(f"reference scenario(s) answered non-2xx: {', '.join(broken)}; RESULTS.md not written")
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
     body = report(results, args.duration, args.connections)
     (ROOT / "bench" / "RESULTS.md").write_text(body + "\n" + NOTES_MARKER + "\n" + _notes())
@@ -298,6 +302,7 @@ def main() -> None:
 
 
 NOTES_MARKER = "<!-- notes below are kept across runs -->"
+REFERENCES = ("floor", "minimal", "minimal_half")  # scenarios that must answer 2xx for the ratios to mean anything
 
 
 def _notes() -> str:
