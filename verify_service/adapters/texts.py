@@ -18,6 +18,11 @@ SOURCE_LOCALE = "en"  # the msgids are the English texts
 LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2})?")  # ja, en, zh_Hant_TW
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
+    """Mark a message id for `pybabel extract` where it is only translated later (gettext_noop)."""
+    return message
+
+
 class BabelWords:
     """One language's words from its compiled catalog (messages.mo); the msgid itself where none is found."""
 

@@ -6,14 +6,8 @@ Each prompt's sentence is a message id in `verify_service/translations/<lang>/LC
 
 from __future__ import annotations
 
-from verify_service.adapters.texts import BabelTexts
+from verify_service.adapters.texts import N_, BabelTexts
 from verify_service.domain.keypad import Prompt
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction, translate later")
-    """Mark a message id for `pybabel extract`; it is translated when said."""
-    return message
-
 
 MESSAGE_IDS: dict[Prompt, str] = {
     Prompt.WELCOME: N_("Welcome to %(brand)s support. To keep your account safe, please use your phone's keypad."),

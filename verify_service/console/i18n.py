@@ -57,11 +57,6 @@ def pgettext(context: str, message: str, /, **values: object) -> str:
     return str(flask_babel.pgettext(context, message, **values))
 
 
-def N_(message: str) -> str:
-    """Mark a message id for `pybabel extract` where it is only translated later (gettext_noop)."""
-    return message
-
-
 def local_time(moment: datetime | None) -> str:
     """A time in the agent's zone and language (Babel's medium date and time)."""
     return "" if moment is None else str(format_datetime(moment, "medium"))

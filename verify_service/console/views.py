@@ -10,9 +10,10 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from verify_service.adapters.texts import N_
 from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, N_, current_language, gettext, local_deadline, local_time
+from verify_service.console.i18n import LANGUAGES, current_language, gettext, local_deadline, local_time
 from verify_service.console.words import (
     approval_status_word,
     channel_word,

@@ -8,7 +8,8 @@ from typing import Any
 
 from babel import Locale
 
-from verify_service.console.i18n import N_, gettext, pgettext
+from verify_service.adapters.texts import N_
+from verify_service.console.i18n import gettext, pgettext
 from verify_service.errors import (
     Conflict,
     DependencyUnavailable,
