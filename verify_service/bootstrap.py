@@ -181,7 +181,8 @@ def build_counter(db: SqlDatabase, redis_client: redis.Redis | None, history: Fa
 def watch_policy_from(settings: Settings) -> WatchPolicy:
     """The agent misuse thresholds the settings describe."""
     return WatchPolicy(max_customers=settings.agent_max_customers, max_failures=settings.agent_max_failures,
-                       window=timedelta(seconds=settings.agent_window_seconds), block=settings.agent_block)
+                       window=timedelta(seconds=settings.agent_window_seconds), block=settings.agent_block,
+                       keypad_max_failures=settings.agent_keypad_max_failures)
 
 
 def build_activity(db: SqlDatabase, redis_client: redis.Redis | None) -> AgentActivity:

@@ -92,6 +92,7 @@ class Settings:
     agent_max_customers: int = 30
     agent_max_failures: int = 10
     agent_window_seconds: int = 600
+    agent_keypad_max_failures: int = 100
     agent_block: bool = False
     # false: a PIN typed by an agent is refused (409); callers enter it on the keypad (IVR) or an entry link.
     agent_pin_entry: bool = True
@@ -176,6 +177,7 @@ _INT_FIELDS = {
     "agent_max_customers": ("VERIFY_AGENT_MAX_CUSTOMERS", 1),
     "agent_max_failures": ("VERIFY_AGENT_MAX_FAILURES", 1),
     "agent_window_seconds": ("VERIFY_AGENT_WINDOW_SECONDS", 1),
+    "agent_keypad_max_failures": ("VERIFY_AGENT_KEYPAD_MAX_FAILURES", 1),
     "ivr_max_tries": ("VERIFY_IVR_MAX_TRIES", 1),
 }
 _STR_FIELDS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AGENT_ROLE = "agent"
+KEYPAD_ROLE = "ivr"  # voice platforms' flows: the caller types the PIN, so the key (not an agent) is watched
 # What a blocked agent or key is refused (each also counts its customer in the window); `entry_link` is kept for
 # the entry links to come: they call `acting(..., "entry_link")`.
 ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view", "summary_read", "entry_link")
@@ -32,12 +34,23 @@ ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view
 
 @dataclass(frozen=True)
 class WatchPolicy:
-    """The thresholds: more than `max_customers` distinct customers, or `max_failures` failed checks, per window."""
+    """The thresholds: more than `max_customers` distinct customers, or `max_failures` failed checks, per window.
+
+    A keypad flow (an `ivr` key) serves every caller, so distinct customers say nothing about it; only its failed
+    checks are judged, against `keypad_max_failures` (a PIN spray across many accounts through the IVR).
+    """
 
     max_customers: int = 30
     max_failures: int = 10
     window: timedelta = timedelta(minutes=10)
     block: bool = False
+    keypad_max_failures: int = 100
+
+    def for_actor(self, actor: Actor) -> WatchPolicy:
+        """The thresholds that judge this credential's acts: the keypad ones for an `ivr` key."""
+        if KEYPAD_ROLE not in actor.roles:
+            return self
+        return replace(self, max_customers=sys.maxsize, max_failures=self.keypad_max_failures)
 
     @property
     def window_seconds(self) -> int:
@@ -135,8 +148,11 @@ def subjects_of(agent_id: str | None, actor: Actor) -> list[Subject]:
     """Who an act counts for: the agent_id of agents' tools and console users, and the key of agent-role keys.
 
     Portal keys act for the signed-in customer and admin keys for supervisors: neither is watched. The console's
-    shared key `console` is not watched as a key: each console user is watched under their own name.
+    shared key `console` is not watched as a key: each console user is watched under their own name. An `ivr` key
+    (the service's own Twilio flow included) is watched as a key alone: its agent_id names the flow, not a person.
     """
+    if KEYPAD_ROLE in actor.roles:
+        return [Subject(AnomalySubject.KEY, actor.key_name)]
     agent_key = AGENT_ROLE in actor.roles
     if not agent_key and actor.agent_id is None:
         return []
@@ -262,8 +278,9 @@ class AgentWatch:
     def _judge(self, subjects: list[Subject], counts: list[WindowCounts], actor: Actor, now: datetime) -> None:
         """Raise what the counts pushed over a threshold, subject by subject."""
         agent_id = next((s.id for s in subjects if s.kind == AnomalySubject.AGENT), actor.agent_id)
+        policy = self._policy.for_actor(actor)
         for subject, window in zip(subjects, counts, strict=True):
-            for kind, count, threshold in breaches(window, self._policy):
+            for kind, count, threshold in breaches(window, policy):
                 self._raise(subject, kind, count, threshold, actor, now, agent_id)
 
     def _raise(self, subject: Subject, kind: str, count: int, threshold: int, actor: Actor, now: datetime,
