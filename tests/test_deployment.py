@@ -41,11 +41,12 @@ def test_compose_file_has_each_service(root, service):
     assert f"\n  {service}:\n" in (root / "docker-compose.yml").read_text()
 
 
-def test_compose_publishes_only_nginx_and_the_app_trusts_one_proxy(root):
+def test_compose_publishes_only_nginx_internal_and_public_servers_and_the_app_trusts_one_proxy(root):
     services = (root / "docker-compose.yml").read_text().split("\n  nginx:\n")
     app = services[0].split("\n  app:\n")[1]
     assert "ports:" not in app and 'VERIFY_TRUSTED_PROXIES: "1"' in app
-    assert '"8000:8080"' in services[1] and "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services[1]
+    assert '["8000:8081", "8080:8080"]' in services[1]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services[1]
 
 
 def test_a_multiprocess_folder_set_after_prometheus_client_was_imported_is_reported(monkeypatch, tmp_path):

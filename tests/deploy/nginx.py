@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONF = ROOT / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALL_HINT = "nginx is not installed: apt-get install -y nginx"
-SHIPPED_UPSTREAM, SHIPPED_LISTEN = "server app:8000;", "listen 8080;"
+SHIPPED_UPSTREAM, SHIPPED_PUBLIC, SHIPPED_INTERNAL = "server app:8000;", "listen 8080;", "listen 8081;"
+SHIPPED_ACCESS_LOG = "access_log /var/log/nginx/access.log verify;"
 
 # The main file of our nginx: everything lives under its prefix, and it includes the shipped server block.
 MAIN_CONF = """\
@@ -23,7 +24,6 @@ error_log {prefix}/error.log info;
 worker_processes 1;
 events {{ worker_connections 256; }}
 http {{
-    access_log {prefix}/access.log;
     client_body_temp_path {prefix}/client_body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
@@ -41,22 +41,26 @@ def require_nginx() -> str:
     return NGINX
 
 
-def render(upstream_port: int, listen_port: int) -> str:
-    """The shipped server block, pointed at our gunicorn and listening on our port."""
+def render(upstream_port: int, public_port: int, internal_port: int, prefix: Path) -> str:
+    """The shipped servers, pointed at our gunicorn, listening on our two ports, logging under our prefix."""
     text = SHIPPED_CONF.read_text()
-    for line in (SHIPPED_UPSTREAM, SHIPPED_LISTEN):
+    for line in (SHIPPED_UPSTREAM, SHIPPED_PUBLIC, SHIPPED_INTERNAL):
         assert text.count(line) == 1, f"deploy/nginx.conf should have exactly one `{line}`"
+    assert text.count(SHIPPED_ACCESS_LOG) == 2, "each server of deploy/nginx.conf logs in the `verify` format"
     text = text.replace(SHIPPED_UPSTREAM, f"server 127.0.0.1:{upstream_port};")
-    return text.replace(SHIPPED_LISTEN, f"listen 127.0.0.1:{listen_port};")
+    text = text.replace(SHIPPED_ACCESS_LOG, f"access_log {prefix}/access.log verify;")
+    text = text.replace(SHIPPED_PUBLIC, f"listen 127.0.0.1:{public_port};")
+    return text.replace(SHIPPED_INTERNAL, f"listen 127.0.0.1:{internal_port};")
 
 
 class Nginx:
-    """nginx in the foreground as our child process, stopped by its own PID."""
+    """nginx in the foreground as our child process, stopped by its own PID: `public_port` serves what the
+    internet may reach, `port` (the internal server) the API and the console."""
 
-    def __init__(self, prefix: Path, upstream_port: int, listen_port: int):
-        self.prefix, self.port = prefix, listen_port
+    def __init__(self, prefix: Path, upstream_port: int, listen_port: int, public_port: int):
+        self.prefix, self.port, self.public_port = prefix, listen_port, public_port
         prefix.mkdir(parents=True, exist_ok=True)
-        (prefix / "verify.conf").write_text(render(upstream_port, listen_port))
+        (prefix / "verify.conf").write_text(render(upstream_port, public_port, listen_port, prefix))
         (prefix / "nginx.conf").write_text(MAIN_CONF.format(prefix=prefix))
         self.command = [require_nginx(), "-p", str(prefix), "-e", str(prefix / "error.log"),
                         "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,8 @@ def stack(deployment, start_gunicorn, tmp_path):
     """gunicorn (as in production, VERIFY_TRUSTED_PROXIES=1) behind the shipped nginx config."""
     require_nginx()
     server = start_gunicorn(VERIFY_TRUSTED_PROXIES="1", GUNICORN_DRAIN_SECONDS="0")
-    proxy = Nginx(tmp_path / "nginx", upstream_port=server.port, listen_port=free_port()).start()
+    proxy = Nginx(tmp_path / "nginx", upstream_port=server.port, listen_port=free_port(),
+                  public_port=free_port()).start()
     yield server, proxy
     proxy.stop()
 
@@ -102,7 +104,7 @@ def test_behind_nginx_a_pin_check_answers_within_a_second_while_slow_clients_han
 
 
 def test_the_shipped_nginx_config_buffers_and_bounds_clients():
-    conf = render(upstream_port=8000, listen_port=8080)
+    conf = render(upstream_port=8000, public_port=8080, internal_port=8081, prefix=Path("/tmp/nginx"))
     for directive in ("client_header_timeout", "client_body_timeout", "proxy_buffering on",
                       "proxy_request_buffering on", "client_max_body_size 64k",
                       "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme"):
