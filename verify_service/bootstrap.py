@@ -197,7 +197,8 @@ def build_watch(settings: Settings, activity: AgentActivity, uow: SqlUnitOfWorkF
     as long as API keys are)."""
     identity = AgentIdentity(uow=uow, cache_seconds=settings.api_key_cache_seconds)
     return AgentWatch(uow=uow, activity=activity, clock=clock, policy=watch_policy_from(settings),
-                      on_raised=record_agent_anomaly, on_refused=record_agent_blocked, identity=identity)
+                      on_raised=record_agent_anomaly, on_refused=record_agent_blocked, identity=identity,
+                      on_missed=record_watch_missed)
 
 
 def build_senders(settings: Settings) -> dict[str, MessageSender]:

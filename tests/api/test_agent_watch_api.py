@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 import redis
 
 from verify_service.adapters.redis.agent_watch import RedisAgentActivity
@@ -267,3 +268,37 @@ def test_a_watch_key_of_another_kind_answers_503_and_the_check_writes_and_counts
     assert after == before
     activity.client.delete(activity.keys("agent:agent-42")[2])
     assert h.check("C000", wrong(pin)).get_json()["attempts_remaining"] == 3  # the 503 counted no failure
+
+
+STORED_ACTS = [
+    ("code_send", "/v1/customers/C000/codes", {"agent_id": "agent-42"}),
+    ("contact_start", "/v1/customers/C000/contacts", {"agent_id": "agent-42", "channel": "chat", "ticket_ref": "T-1"}),
+    ("approval_request", "/v1/customers/C000/approvals",
+     {"agent_id": "agent-42", "channel": "phone", "reason": "a withdrawal"}),
+]
+
+
+@pytest.mark.parametrize("action, path, body", STORED_ACTS, ids=[a[0] for a in STORED_ACTS])
+def test_a_stored_act_the_watch_store_cannot_count_is_answered_and_metered_not_a_503(make_harness, own_redis,
+                                                                                    action, path, body):
+    # The act is committed before it is counted: a 503 would make the agent's tool retry an act that exists
+    # (a second code, a resend refused by the cooldown). It is missed instead: logged and metered.
+    h = make_harness("postgres_redis")
+    h.register("C000")
+    missed = metric(h, "verify_agent_watch_missed_total")
+    dead = RedisAgentActivity(connect(own_redis.url, timeout=0.2))
+    own_redis.stop()
+    h.services.watch._activity = dead  # the real adapter, on a Redis that no longer answers
+    response = h.call("POST", path, "agent", body)
+    assert response.status_code == 201, response.get_json()
+    assert metric(h, "verify_agent_watch_missed_total") == missed + 1
+
+
+def test_a_lock_read_the_watch_store_cannot_count_is_not_shown(make_harness, own_redis):
+    # A read is shown only once counted (a bribed agent's reads during an outage must not go unseen).
+    h = make_harness("postgres_redis")
+    h.register("C000")
+    h.services.watch._activity = RedisAgentActivity(connect(own_redis.url, timeout=0.2))
+    own_redis.stop()
+    response = h.call("GET", "/v1/customers/C000/lock", "agent")
+    assert response.status_code == 503 and "locked" not in response.get_json()

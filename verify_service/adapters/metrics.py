@@ -72,11 +72,12 @@ for _metric, _label_sets in _KNOWN_LABELS:
 
 
 WATCH_MISSED = Counter("verify_agent_watch_missed_total",
-                       "Recorded checks the agent watch could not count (its store did not answer).")
+                       "Recorded checks, code sends, contacts and approval requests the agent watch could not count "
+                       "(its store did not answer).")
 
 
 def record_watch_missed() -> None:
-    """Count one recorded check the agent watch missed."""
+    """Count one stored act (a check, code send, contact or approval request) the agent watch missed."""
     WATCH_MISSED.inc()
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Verification
 from verify_service.domain.names import AnomalyKind, AnomalySubject, AuditEventName, CheckResult
-from verify_service.errors import Conflict, NotFound, RateLimited
+from verify_service.errors import Conflict, DependencyUnavailable, NotFound, RateLimited
 
 if TYPE_CHECKING:
     from verify_service.domain.ports import AgentActivity, Clock, UnitOfWorkFactory
@@ -30,6 +30,10 @@ KEYPAD_ROLE = "ivr"  # voice platforms' flows: the caller types the PIN, so the 
 # What a blocked agent or key is refused (each also counts its customer in the window); `entry_link` is kept for
 # the entry links to come: they call `acting(..., "entry_link")`.
 ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view", "summary_read", "entry_link")
+# Acts that are stored by the time they are counted: a store that cannot count them then must not turn the stored
+# act into a 503 (the client would retry a contact, a request or a link that exists). Reads stay fail-closed:
+# what is not counted is not shown.
+STORED_ACTS = frozenset({"contact_start", "approval_request", "entry_link"})
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,10 @@ def _no_op(name: str) -> None:
     """Default metrics hook."""
 
 
+def _no_op_missed() -> None:
+    """Default metrics hook of an act the store could not count."""
+
+
 KNOWN_OPEN_FOR = timedelta(seconds=10)
 
 
@@ -191,10 +199,10 @@ class AgentWatch:
 
     def __init__(self, *, uow: UnitOfWorkFactory, activity: AgentActivity, clock: Clock, policy: WatchPolicy,
                  on_raised: Callable[[str], None] = _no_op, on_refused: Callable[[str], None] = _no_op,
-                 identity: AgentIdentity | None = None):
+                 identity: AgentIdentity | None = None, on_missed: Callable[[], None] = _no_op_missed):
         self._uow, self._activity, self._clock, self._policy = uow, activity, clock, policy
         self._identity = identity or AgentIdentity(uow=uow)
-        self._on_raised, self._on_refused = on_raised, on_refused
+        self._on_raised, self._on_refused, self._on_missed = on_raised, on_refused, on_missed
         # Episodes known to be open, so acts past a threshold do not each ask the database again (a load of
         # checks from one agent over the limit would otherwise pay a SQL read per check). Kept briefly: a clear
         # on another instance is seen within KNOWN_OPEN_FOR.
@@ -213,13 +221,28 @@ class AgentWatch:
         try:
             yield
         except (Conflict, RateLimited):
-            self.touched(account_id, agent_id, actor, action)
+            self._touched_after(account_id, agent_id, actor, action)  # the refusal is the answer, not a 503
             raise
-        self.touched(account_id, agent_id, actor, action)
+        if action in STORED_ACTS:
+            self._touched_after(account_id, agent_id, actor, action)
+        else:
+            self.touched(account_id, agent_id, actor, action)
 
     def touched(self, account_id: str, agent_id: str | None, actor: Actor, action: str) -> None:
         """Count a customer touched by an act other than a check (contact start, approval request, lock view)."""
         self._count(agent_id or actor.agent_id, actor, Activity(account_id, f"{action}_{secrets.token_hex(8)}"))
+
+    def _touched_after(self, account_id: str, agent_id: str | None, actor: Actor, action: str) -> None:
+        """Count an act that is already stored or refused: a store that cannot count it is logged and metered."""
+        try:
+            self.touched(account_id, agent_id, actor, action)
+        except DependencyUnavailable as error:
+            self._missed(action, error)
+
+    def _missed(self, action: str, error: Exception) -> None:
+        """An act the window could not count (verify_agent_watch_missed_total)."""
+        log.warning("the agent watch could not count a %s: %s", action, type(error).__name__)
+        self._on_missed()
 
     def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
         """With `block`, 429 agent_blocked while the agent or the key has an open anomaly (asked every time)."""
@@ -260,8 +283,13 @@ class AgentWatch:
             self._count(verification.agent_id, actor, act)
 
     def sent(self, challenge: Challenge, actor: Actor) -> None:
-        """Count a code send (a customer touched)."""
-        self._count(challenge.agent_id or actor.agent_id, actor, Activity(challenge.account_id, challenge.challenge_id))
+        """Count a code send (a customer touched); the code is stored and queued by now, so a store that cannot
+        count it is logged and metered, not a 503."""
+        try:
+            self._count(challenge.agent_id or actor.agent_id, actor,
+                        Activity(challenge.account_id, challenge.challenge_id))
+        except DependencyUnavailable as error:
+            self._missed("code_send", error)
 
     def _count(self, agent_id: str | None, actor: Actor, activity: Activity) -> None:
         """Record the act for each of its subjects."""
