@@ -74,8 +74,13 @@ def test_database_down_answers_503_then_recovers(make_harness, databases):
         assert response.status_code == 503 and response.get_json()["error"]["code"] == "service_unavailable"
         assert "Retry-After" in response.headers
         assert harness.client.get("/readyz").status_code == 503
+        screen_pop = harness.call("GET", "/v1/verifications?call_ref=CA0123", "agent")  # an agent's screen pop
+        assert screen_pop.status_code == 503 and "Retry-After" in screen_pop.headers
+        assert screen_pop.get_json()["error"]["code"] == "service_unavailable"
         server.start()
-        assert harness.check(pin=pin).get_json()["result"] == "verified"
+        assert harness.check(pin=pin, call_ref="CA0123").get_json()["result"] == "verified"
+        listed = harness.call("GET", "/v1/verifications?call_ref=CA0123", "agent").get_json()["verifications"]
+        assert [v["result"] for v in listed] == ["verified"]
     finally:
         server.stop()
 
