@@ -253,7 +253,8 @@ class EntryLinkService:
         if PIN_DIGITS.fullmatch(pin) is None or (page.needs_code and PIN_DIGITS.fullmatch(code or "") is None):
             return Submitted("invalid_input")
         if not self._claim(link, submission):
-            return Submitted("busy", own=False)
+            taken = self._find(token)  # the same form sent at once (a double tap) took it: wait for its answer
+            return self._repeat(taken) if taken and taken.submission == submission else Submitted("busy", own=False)
         verification = self._check(link, submission, pin, code if page.needs_code else None, ip)
         return Submitted("checked", verification, locale=page.locale)
 
