@@ -93,7 +93,7 @@ def _form_page(page: LinkPage, token: str, *, problem: str | None = None, remain
         state = "frozen" if page.standing.frozen else "locked"
         return _render("result", page.locale, state=state, brand=page.brand)
     return _render("form", page.locale, status, page=page, problem=problem, remaining=remaining,
-                   submission=secrets.token_urlsafe(16), action=request.path)
+                   submission=secrets.token_urlsafe(16))
 
 
 def _invalid() -> Response:
