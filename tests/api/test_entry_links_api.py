@@ -420,3 +420,18 @@ def test_a_customer_with_an_authenticator_gives_the_code_too_for_level_2(make_ha
     check_id = status(h, made["entry_link_id"]).get_json()["verification_id"]
     check = h.call("GET", f"/v1/verifications/{check_id}").get_json()
     assert check["level"] == 2 and check["factors"] == {"pin": "match", "code": "match"} and check["entry"] == "link"
+
+
+def test_link_entry_works_where_agents_may_not_type_pins(make_harness, mode):
+    h = links(make_harness, mode, agent_pin_entry=False)
+    pin = h.register(locale="en")
+    assert h.check(pin=pin).status_code == 409  # an agent-typed PIN is refused here
+    assert outcome(submit(h, path_of(create(h)), pin)) == "Identity confirmed"
+
+
+def test_links_made_before_they_were_turned_off_open_nothing(make_harness):
+    h = links(make_harness, "sqlite")
+    h.register(locale="en")
+    path = path_of(create(h))
+    off = make_harness("sqlite", clean=False)
+    assert off.client.get(path, headers={"Accept-Language": "en"}).status_code == 404

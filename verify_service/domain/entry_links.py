@@ -328,8 +328,8 @@ class EntryLinkService:
 
     def _find(self, token: str) -> EntryLink | None:
         """The link whose stored MAC is the token's under one of the ring's keys (compared in constant time)."""
-        if not 20 <= len(token) <= 64 or not token.isascii():
-            return None
+        if self._policy.public_url is None or not 20 <= len(token) <= 64 or not token.isascii():
+            return None  # links turned off open nothing, not even ones made before
         message = token_message(token)
         with self._uow() as uow:
             link = uow.entry_links.by_token_mac([mac.blob for mac in self._vault.macs(message)])
