@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AGENT_ROLE = "agent"
-# What a blocked agent or key is refused (each also counts its customer in the window); `entry_link` is kept for
-# the entry links to come: they call `acting(..., "entry_link")`.
+# What a blocked agent or key is refused (each also counts its customer in the window); entry links are made under
+# `acting(..., "entry_link")` (domain/entry_links.py), and a blocked agent's open links stop working too.
 ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view", "summary_read", "entry_link")
 
 
