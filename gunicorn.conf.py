@@ -30,7 +30,10 @@ graceful_timeout = _drain + int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # gunicorn 27 opens a control socket under $HOME by default; the service does not use it (nor should containers).
 control_socket_disable = True
-accesslog = None  # the app writes one JSON line per request, with its request id
+accesslog = None  # the app writes one JSON line per request, with its request id (and the route, never the path)
+# Should an operator turn gunicorn's own access log on (--access-logfile), its request lines and its error log's
+# still never hold an entry link's token: this logger redacts /entry/<token> from every line it writes.
+logger_class = "verify_service.serving.RedactingLogger"
 errorlog = "-"
 logconfig_dict = {
     "version": 1,

@@ -19,6 +19,7 @@ from verify_service.domain.agents import AgentProfile
 from verify_service.domain.audit import GENESIS_HASH, anchor_due, chain_input, chain_of
 from verify_service.domain.contacts import Contact
 from verify_service.domain.delivery import SecurityEventAuditLog
+from verify_service.domain.entry_links import OPEN, EntryLink
 from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOutcome, LockoutPolicy, to_ms
 from verify_service.domain.model import (
     AnchorReceipt,
@@ -128,6 +129,7 @@ class FakeStore:
         self.contacts: dict[str, Contact] = {}
         self.agent_profiles: dict[str, AgentProfile] = {}
         self.anomalies: dict[str, Anomaly] = {}
+        self.entry_links: dict[str, EntryLink] = {}
 
 
 @dataclass(frozen=True)
@@ -470,6 +472,52 @@ class _Users:
         return list(self._uow.state.users)
 
 
+class _EntryLinks:
+    """Entry links like SqlEntryLinkRepository: claims and results guarded by the stored state."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self._uow = uow
+
+    def add(self, link: EntryLink) -> None:
+        if link.link_id in self._uow.state.entry_links:
+            raise DuplicateKey(link.link_id)
+        self._uow.state.entry_links[link.link_id] = copy.deepcopy(link)
+
+    def get(self, link_id: str) -> EntryLink | None:
+        return copy.deepcopy(self._uow.state.entry_links.get(link_id))
+
+    def by_token_mac(self, macs: list[bytes]) -> EntryLink | None:
+        found = [link for link in self._uow.state.entry_links.values() if link.token_mac.blob in macs]
+        return copy.deepcopy(found[0]) if found else None
+
+    def created_since(self, since: datetime, *, account_id: str | None = None,
+                      agent_id: str | None = None) -> list[datetime]:
+        return sorted(link.created_at for link in self._uow.state.entry_links.values() if link.created_at > since
+                      and (link.account_id == account_id if account_id is not None else link.agent_id == agent_id))
+
+    def claim(self, link_id: str, submission: str, now: datetime, stale_before: datetime) -> bool:
+        link = self._uow.state.entry_links.get(link_id)
+        if link is None or link.status not in OPEN or link.expires_at <= now or link.submission == submission:
+            return False
+        if link.checking_since is not None and link.checking_since >= stale_before:
+            return False
+        link.submission, link.checking_since, link.tries = submission, now, link.tries + 1
+        return True
+
+    def finish(self, link_id: str, submission: str, status: str, verification_id: str, now: datetime) -> bool:
+        link = self._uow.state.entry_links.get(link_id)
+        if link is None or link.submission != submission or link.status not in OPEN:
+            return False
+        link.status, link.verification_id, link.checking_since = status, verification_id, None
+        link.used_at = None if status in OPEN else now
+        return True
+
+    def release(self, link_id: str, submission: str) -> None:
+        link = self._uow.state.entry_links.get(link_id)
+        if link is not None and link.submission == submission and link.checking_since is not None:
+            link.submission, link.checking_since, link.tries = None, None, link.tries - 1
+
+
 class _Contacts:
     """Contacts like SqlContactRepository: ending and reporting change a contact once."""
 
@@ -599,6 +647,7 @@ class FakeUnitOfWork:
     contacts: _Contacts
     agent_profiles: _AgentProfiles
     anomalies: _Anomalies
+    entry_links: _EntryLinks
 
     def __init__(self, store: FakeStore, log: list[str], *, events_vault: PinVault | None = None,
                  after_outbox: Callable[[], None] | None = None):
@@ -614,6 +663,7 @@ class FakeUnitOfWork:
         self.contacts, self.agent_profiles = _Contacts(self), _AgentProfiles(self)
         self.approvals = _Approvals(self)
         self.anomalies = _Anomalies(self)
+        self.entry_links = _EntryLinks(self)
         if self._events_vault is not None:
             self.audit = SecurityEventAuditLog(self.audit, self, self._events_vault)
         return self

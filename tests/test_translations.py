@@ -49,10 +49,15 @@ def keys(messages: Catalog) -> set[tuple[str | None, str]]:
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in messages if m.id}
 
 
+CUSTOMER_SOURCES = ("verify_service/domain/", "verify_service/templates/entry/")
+
+
 def customer_facing(messages: Catalog) -> set[tuple[str | None, str]]:
-    """The messages built in domain/: SMS texts and the account page's sentences."""
+    """The messages customers read: built in domain/ (SMS texts, the account page's sentences), and the entry link
+    page's (templates/entry/)."""
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in messages
-            if m.id and any("verify_service/domain/" in path.replace("\\", "/") for path, _ in m.locations)}
+            if m.id and any(source in path.replace("\\", "/")
+                            for path, _ in m.locations for source in CUSTOMER_SOURCES)}
 
 
 def translated(message: Message) -> bool:

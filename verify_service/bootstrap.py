@@ -51,6 +51,7 @@ from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.contacts import ContactPolicy, ContactService
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, OutboxService
+from verify_service.domain.entry_links import EntryLinkPolicy, EntryLinkService
 from verify_service.domain.keypad import KeypadCalls, KeypadPolicy
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
@@ -106,6 +107,7 @@ class Services:
     approvals: ApprovalService
     watch: AgentWatch
     keypad: KeypadCalls
+    entry_links: EntryLinkService
     redis_client: redis.Redis | None = None
 
     def close(self) -> None:
@@ -150,6 +152,14 @@ def approval_policy_from(settings: Settings) -> ApprovalPolicy:
     """The approval request policy the settings describe."""
     return ApprovalPolicy(ttl=timedelta(seconds=settings.approval_ttl_seconds),
                           max_per_hour=settings.approval_max_per_hour, brand=settings.brand_name)
+
+
+def entry_link_policy_from(settings: Settings) -> EntryLinkPolicy:
+    """The entry link policy the settings describe."""
+    return EntryLinkPolicy(ttl=timedelta(seconds=settings.entry_link_ttl_seconds),
+                           public_url=settings.entry_link_public_url,
+                           max_per_customer=settings.entry_link_max_per_customer_per_hour,
+                           max_per_agent=settings.entry_link_max_per_agent_per_hour, brand=settings.brand_name)
 
 
 def sms_caps_from(settings: Settings) -> SmsCaps:
@@ -295,4 +305,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         watch=watch, redis_client=redis_client,
         keypad=KeypadCalls(checks=checks, status=locks.status, policy=KeypadPolicy(
             account_prefix=settings.ivr_account_prefix, max_tries=settings.ivr_max_tries)),
+        entry_links=EntryLinkService(uow=uow, vault=vault, clock=clock, checks=checks, status=locks.status,
+                                     policy=entry_link_policy_from(settings), texts=texts, watch=watch),
     )

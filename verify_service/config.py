@@ -103,6 +103,11 @@ class Settings:
     ivr_default_language: str = "ja"
     ivr_account_prefix: str = ""
     ivr_max_tries: int = 3
+    # Entry links for chat: on when the public URL (scheme and host of the customer's page) is set.
+    entry_link_public_url: str | None = None
+    entry_link_ttl_seconds: int = 600
+    entry_link_max_per_customer_per_hour: int = 5
+    entry_link_max_per_agent_per_hour: int = 30
 
     @property
     def single_instance(self) -> bool:
@@ -179,6 +184,9 @@ _INT_FIELDS = {
     "agent_window_seconds": ("VERIFY_AGENT_WINDOW_SECONDS", 1),
     "agent_keypad_max_failures": ("VERIFY_AGENT_KEYPAD_MAX_FAILURES", 1),
     "ivr_max_tries": ("VERIFY_IVR_MAX_TRIES", 1),
+    "entry_link_ttl_seconds": ("VERIFY_ENTRY_LINK_TTL_SECONDS", 60),
+    "entry_link_max_per_customer_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_CUSTOMER_PER_HOUR", 1),
+    "entry_link_max_per_agent_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_AGENT_PER_HOUR", 1),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -203,6 +211,7 @@ _STR_FIELDS = {
     "ivr_transfer": "VERIFY_IVR_TRANSFER",
     "ivr_default_language": "VERIFY_IVR_DEFAULT_LANGUAGE",
     "ivr_account_prefix": "VERIFY_IVR_ACCOUNT_PREFIX",
+    "entry_link_public_url": "VERIFY_ENTRY_LINK_PUBLIC_URL",
 }
 
 
@@ -300,6 +309,18 @@ def _validate_ivr(values: dict[str, Any]) -> None:
                           "sip:user@host, client:NAME or a number in E.164")
 
 
+def _validate_entry_links(values: dict[str, Any]) -> None:
+    """The entry link page's public URL is a scheme and host (https in production), with no path."""
+    url = values.get("entry_link_public_url")
+    if not url:
+        return
+    production = values.get("env") == "production"
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?" if production else
+                        r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", url.rstrip("/")):
+        raise ConfigError("VERIFY_ENTRY_LINK_PUBLIC_URL must be the scheme and host customers open, with no path, "
+                          "e.g. https://verify.example.com" + (" (https in production)" if production else ""))
+
+
 MULTI_HOST_FORM = "postgresql+psycopg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write"
 
 
@@ -330,6 +351,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_backend(values)
     _validate_anchors(values)
     _validate_ivr(values)
+    _validate_entry_links(values)
     if "database_url" in values:
         _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")

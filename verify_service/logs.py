@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -12,6 +13,30 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 key_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("key_name", default=None)
 agent_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("agent_id", default=None)
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# An entry link's token is the credential of its page: whatever prints a request line or a path must not print it.
+ENTRY_PATH = re.compile(r"/entry/[^\s/?#\"'<>\\]+")
+REDACTED_ENTRY = "/entry/[redacted]"
+
+
+def redact_paths(text: str) -> str:
+    """The text with every entry link token replaced (`/entry/<token>` as a route name is left alone)."""
+    return ENTRY_PATH.sub(REDACTED_ENTRY, text) if "/entry/" in text else text
+
+
+class RedactPaths(logging.Filter):
+    """A logger filter (gunicorn's access and error logs) that redacts entry link tokens from the message and the
+    traceback, whatever handler or format then writes the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        message = record.getMessage()
+        if "/entry/" in message:
+            record.msg, record.args = redact_paths(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_paths(record.exc_text)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,7 +52,7 @@ class JsonFormatter(logging.Formatter):
         line.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return redact_paths(json.dumps(line, ensure_ascii=False, default=str))
 
 
 def configure(level: int = logging.INFO) -> None:

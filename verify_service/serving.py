@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
 from typing import Any
 
-from gunicorn.workers.sync import SyncWorker  # type: ignore[import-untyped]  # gunicorn ships no type hints
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]  # gunicorn ships no type hints
+from gunicorn.workers.sync import SyncWorker  # type: ignore[import-untyped]
+
+from verify_service.logs import RedactPaths
 
 DRAINING_KEY = "verify.draining"  # WSGI environ key: True while this worker drains before exiting
 DEFAULT_DRAIN_SECONDS = 5
@@ -28,6 +31,19 @@ def drain_seconds(environ: Mapping[str, str] = os.environ) -> int:
     if not re.fullmatch(r"[0-9]+", text.strip()):
         raise ValueError(f"GUNICORN_DRAIN_SECONDS must be a whole number of seconds (0 or more), not {text!r}")
     return int(text)
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]  # an untyped base class
+    """gunicorn's logger, with entry link tokens redacted from its access log (`%(r)s`, `%(U)s`, `{raw_uri}e`...)
+    and its error log ("Error handling request /entry/...", "Invalid request ... line"), whatever their format,
+    handlers or file: the filter sits on the loggers, so an access log turned on by an operator is covered too."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, then the filter on both loggers (once: setup runs again on a reload)."""
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            if not any(isinstance(existing, RedactPaths) for existing in logger.filters):
+                logger.addFilter(RedactPaths())
 
 
 class DrainingSyncWorker(SyncWorker):  # type: ignore[misc]  # an untyped base class

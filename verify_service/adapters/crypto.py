@@ -100,6 +100,11 @@ class KeyRingVault:
         """A keyed MAC (useless without the ring) under the newest key."""
         return SealedSecret(self._newest, hmac.new(self._mac[self._newest], message.encode(), "sha256").digest())
 
+    def macs(self, message: str) -> list[SealedSecret]:
+        """The MAC under every key of the ring, newest first (to find a value stored under an older key)."""
+        return [SealedSecret(key_id, hmac.new(key, message.encode(), "sha256").digest())
+                for key_id, key in self._mac.items()]
+
     def mac_matches(self, message: str, stored: SealedSecret) -> bool:
         """Recompute with the stored key and compare in constant time."""
         key = self._mac.get(stored.key_id)

@@ -12,6 +12,8 @@ from verify_service.api import (
     contacts,
     customers,
     docs,
+    entry_links,
+    entry_page,
     ivr,
     locks,
     ops,
@@ -23,5 +25,5 @@ from verify_service.api import (
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
     for module in (customers, pins, verifications, codes, contacts, approvals, locks, audit, agents, ops, docs,
-                   ivr):
+                   ivr, entry_links, entry_page):
         app.register_blueprint(module.bp)

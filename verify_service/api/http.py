@@ -102,8 +102,10 @@ def check_body_type() -> None:
     if environ.get("CONTENT_TYPE") == "application/json" or not (
             environ.get("CONTENT_LENGTH") or environ.get("HTTP_TRANSFER_ENCODING")):
         return  # the usual cases, without parsing a header: a JSON body, or no body at all
-    # The console posts HTML forms; Twilio's webhooks (/ivr/) post forms, authenticated by their signature.
-    if has_body() and request.mimetype != "application/json" and not request.path.startswith(("/console", "/ivr/")):
+    # The console posts HTML forms; Twilio's webhooks (/ivr/) post forms, authenticated by their signature; so does
+    # the customer's entry link page (/entry/), authenticated by the link's token.
+    if has_body() and request.mimetype != "application/json" and \
+            not request.path.startswith(("/console", "/ivr/", "/entry/")):
         raise UnsupportedMediaType()
 
 

@@ -17,6 +17,7 @@ from marshmallow import Schema
 
 from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.contact_schemas import CONTACT_ID
+from verify_service.api.entry_link_schemas import ENTRY_LINK_ID
 from verify_service.api.schemas import (
     ACCOUNT_ID,
     APPROVAL_ID,
@@ -50,6 +51,7 @@ PATH_PARAMS = {
     "contact_id": (CONTACT_ID, "con_4Tq9Zp"),
     "approval_id": (APPROVAL_ID, "apr_4Hq9Zs"),
     "anomaly_id": (ANOMALY_ID, "ano_Xc81Lm"),
+    "entry_link_id": (ENTRY_LINK_ID, "eln_8Rk2Vd"),
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer", "minimum": 1}}}

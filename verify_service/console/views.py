@@ -243,3 +243,4 @@ def _http_error(error: HTTPException) -> Response:
 from verify_service.console import agents as _agents  # noqa: E402,F401  (registers the agent alerts page)
 from verify_service.console import approvals as _approvals  # noqa: E402,F401  (its routes join this blueprint)
 from verify_service.console import calls as _calls  # noqa: E402,F401  (the screen pop joins this blueprint)
+from verify_service.console import entry_links as _entry_links  # noqa: E402,F401  (Send entry link, live result)

@@ -41,6 +41,7 @@ EVENTS: dict[str, str] = {
     "approval_approved": N_("Customer approved a request"), "approval_denied": N_("Customer denied a request"),
     "approval_used": N_("Approval used in a check"), "agent_anomaly": N_("Agent activity alert"),
     "agent_anomaly_cleared": N_("Agent activity alert cleared"),
+    "entry_link_created": N_("Entry link sent"), "entry_link_used": N_("Entry link used up"),
 }
 # What a factor's result reads as ("not_checked" of a factor the agent left empty reads "not entered").
 FACTORS: dict[str, str] = {

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 AGENT_ROLE = "agent"
 KEYPAD_ROLE = "ivr"  # voice platforms' flows: the caller types the PIN, so the key (not an agent) is watched
-# What a blocked agent or key is refused (each also counts its customer in the window); `entry_link` is kept for
-# the entry links to come: they call `acting(..., "entry_link")`.
+# What a blocked agent or key is refused (each also counts its customer in the window); entry links are made under
+# `acting(..., "entry_link")` (domain/entry_links.py), and a blocked agent's open links stop working too.
 ACTIONS = ("check", "code_send", "contact_start", "approval_request", "lock_view", "summary_read", "entry_link")
 # Acts that are stored by the time they are counted: a store that cannot count them then must not turn the stored
 # act into a 503 (the client would retry a contact, a request or a link that exists). Reads stay fail-closed:

@@ -80,6 +80,17 @@ class ContactStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class EntryLinkStatus(StrEnum):
+    """An entry link's status: open (`pending`, `rejected`: the customer may try again) or dead (the rest)."""
+
+    PENDING = "pending"
+    REJECTED = "rejected"
+    VERIFIED = "verified"
+    LOCKED = "locked"
+    FROZEN = "frozen"
+    EXPIRED = "expired"
+
+
 class AuditEventName(StrEnum):
     """Every audit event the service writes."""
 
@@ -113,6 +124,8 @@ class AuditEventName(StrEnum):
     APPROVAL_DENIED = "approval_denied"
     APPROVAL_USED = "approval_used"
     AGENT_ANOMALY = "agent_anomaly"
+    ENTRY_LINK_CREATED = "entry_link_created"
+    ENTRY_LINK_USED = "entry_link_used"
     AGENT_ANOMALY_CLEARED = "agent_anomaly_cleared"
 
 

@@ -13,6 +13,7 @@ from verify_service.domain.lockout import AttemptState, CounterRecord, FailureOu
 if TYPE_CHECKING:
     from verify_service.domain.agents import AgentProfile
     from verify_service.domain.contacts import Contact
+    from verify_service.domain.entry_links import EntryLink
     from verify_service.domain.users import ConsoleUser
 from verify_service.domain.model import (
     Actor,
@@ -80,6 +81,10 @@ class PinVault(Protocol):
 
     def mac(self, message: str) -> SealedSecret:
         """A keyed MAC under the newest key (one-time codes are stored only as this)."""
+        ...
+
+    def macs(self, message: str) -> list[SealedSecret]:
+        """The MAC under every key of the ring, newest first (a lookup by MAC that survives a key rotation)."""
         ...
 
     def mac_matches(self, message: str, stored: SealedSecret) -> bool:
@@ -281,6 +286,40 @@ class ContactRepository(Protocol):
         ...
 
 
+class EntryLinkRepository(Protocol):
+    """Entry links inside a unit of work; a link's use is claimed and finished by guarded updates."""
+
+    def add(self, link: EntryLink) -> None:
+        """Store a new link."""
+        ...
+
+    def get(self, link_id: str) -> EntryLink | None:
+        """A link by id, or None."""
+        ...
+
+    def by_token_mac(self, macs: list[bytes]) -> EntryLink | None:
+        """The link whose stored token MAC is one of `macs`, or None."""
+        ...
+
+    def created_since(self, since: datetime, *, account_id: str | None = None,
+                      agent_id: str | None = None) -> list[datetime]:
+        """Creation times after `since` of one customer's or one agent's links, oldest first."""
+        ...
+
+    def claim(self, link_id: str, submission: str, now: datetime, stale_before: datetime) -> bool:
+        """Take an open, unexpired link for one form's check (tries + 1) unless a claim newer than `stale_before`
+        holds it or this form was sent before; False if not taken."""
+        ...
+
+    def finish(self, link_id: str, submission: str, status: str, verification_id: str, now: datetime) -> bool:
+        """Record the check of the form holding the claim (and used_at for a dead link); False if it lost the claim."""
+        ...
+
+    def release(self, link_id: str, submission: str) -> None:
+        """Drop this form's claim without a result (its check failed; the form may be sent again)."""
+        ...
+
+
 class AgentProfileRepository(Protocol):
     """Agents' display names inside a unit of work."""
 
@@ -477,6 +516,11 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def entry_links(self) -> EntryLinkRepository:
+        """Entry links in this transaction."""
+        ...
+
+    @property
     def agent_profiles(self) -> AgentProfileRepository:
         """Agents' display names in this transaction."""
         ...
@@ -585,6 +629,10 @@ class ActivityWatch(Protocol):
     def acting(self, account_id: str, agent_id: str | None, actor: Actor,
                action: str) -> AbstractContextManager[None]:
         """Admit an act about one customer, and count that customer once it ran (or was refused about them)."""
+        ...
+
+    def guard(self, agent_id: str | None, actor: Actor, action: str = "check") -> None:
+        """429 agent_blocked while the agent or key is blocked (with `block`); nothing is counted."""
         ...
 
     def carry_check(self, agent_id: str | None, actor: Actor, account_id: str, ref: str) -> CarriedAct | None:

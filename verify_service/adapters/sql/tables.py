@@ -251,6 +251,30 @@ contacts = sa.Table(
 # The account page asks for a customer's contacts that have not expired yet.
 sa.Index("ix_contacts_account_id_expires_at", contacts.c.account_id, contacts.c.expires_at)
 
+entry_links = sa.Table(
+    "entry_links", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("ticket_ref", sa.String(64)),
+    # A keyed MAC of the token (VERIFY_PIN_KEYS), never the token: a copy of the table opens no link.
+    sa.Column("token_key_id", sa.String(32), nullable=False),
+    sa.Column("token_mac", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("owner", sa.String(80), nullable=False),  # `key:<name>` or `user:<username>`: who reads it
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("tries", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("verification_id", sa.String(40)),
+    sa.Column("submission", sa.String(64)),  # the nonce of the form whose check runs or ran last
+    sa.Column("checking_since", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+)
+# The hourly caps: a customer's links, an agent's links.
+sa.Index("ix_entry_links_account_id_created_at", entry_links.c.account_id, entry_links.c.created_at)
+sa.Index("ix_entry_links_agent_id_created_at", entry_links.c.agent_id, entry_links.c.created_at)
+
 agent_profiles = sa.Table(
     "agent_profiles", metadata,
     sa.Column("agent_id", sa.String(64), primary_key=True),

@@ -14,6 +14,7 @@ from verify_service.adapters.sql.audit import SqlAuditLog
 from verify_service.adapters.sql.codes import SqlChallengeRepository, SqlOutboxRepository
 from verify_service.adapters.sql.contacts import SqlAgentProfileRepository, SqlContactRepository
 from verify_service.adapters.sql.database import SqlDatabase
+from verify_service.adapters.sql.entry_links import SqlEntryLinkRepository
 from verify_service.adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlCustomerRepository,
@@ -109,6 +110,10 @@ class SqlUnitOfWork:
     @_lazy
     def contacts(self) -> SqlContactRepository:
         return SqlContactRepository(self._conn)
+
+    @_lazy
+    def entry_links(self) -> SqlEntryLinkRepository:
+        return SqlEntryLinkRepository(self._conn)
 
     @_lazy
     def agent_profiles(self) -> SqlAgentProfileRepository:
