@@ -183,6 +183,9 @@ def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: 
                    f"{anchors.newest:%Y-%m-%dT%H:%M:%SZ}")
     else:
         click.echo(f"checked against {anchors.count} anchor(s) in {path}")
+    if report.archived_chains and not archive_dir:
+        click.echo(f"{report.archived_chains} chain(s) continue from an archive checkpoint: `--archive DIR` checks "
+                   "the archived events too")
     if report.legacy_events:
         click.echo(f"{report.legacy_events} event(s) predate chained event ids: their ids are checked for order only")
     if problems:

@@ -68,9 +68,22 @@ def test_archiving_old_events_removes_them_and_the_trail_still_verifies(archived
     assert len(segments(folder)) == 3  # one segment per month
     plain = verify(harness)
     assert plain.exit_code == 0, plain.output
+    assert "3 chain(s) continue from an archive checkpoint" in plain.output
     full = verify(harness, "--archive", str(folder))
     assert full.exit_code == 0, full.output
     assert f"{before - left} archived event(s) checked" in full.output
+
+
+def test_a_broken_chain_is_not_archived_and_nothing_is_deleted(archived):
+    harness, folder = archived
+    history(harness, months=2)
+    before = count(harness)
+    with harness.services.db.engine.begin() as conn:
+        first = conn.execute(sa.select(audit_events.c.id).order_by(audit_events.c.id).limit(1)).scalar_one()
+        conn.execute(audit_events.update().where(audit_events.c.id == first).values(ip="198.51.100.7"))
+    result = run(harness, "audit", "archive", "--older-than", "20")
+    assert result.exit_code == 1 and "The audit trail is not intact" in result.output
+    assert count(harness) == before and not segments(folder) and not list(folder.glob(".*.tmp"))
 
 
 def test_a_dry_run_counts_and_removes_nothing(archived):

@@ -80,9 +80,11 @@ class AuditArchiver:
                 writer = store.create(number, cut)
                 try:
                     trailer = self._write(writer, moved, snapshot, (number, cut), newest)
-                    if trailer is None or not self._ledger.renew(token, self._clock.now() + LEASE):
+                    if trailer is None:
                         writer.abort()
                         return
+                    if not self._ledger.renew(token, self._clock.now() + LEASE):
+                        raise Conflict("The audit archive turn was lost to another run; nothing was recorded.")
                     writer.commit()
                 except BaseException:
                     writer.abort()

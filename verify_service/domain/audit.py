@@ -66,6 +66,7 @@ class ChainReport:
     events: int = 0
     chains: int = 0
     legacy_events: int = 0  # written before event ids were chained (format 1)
+    archived_chains: int = 0  # chains that continue from an archive cut
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -143,6 +144,7 @@ def verify_chain(state: ChainState, signer: ChainSigner, report: ChainReport,
                  anchored: dict[str, tuple[int, str]]) -> None:
     """Recompute one chain from its cut (or genesis) to its head; events arrive in seq order."""
     cut, cursor = state.cut, None
+    report.archived_chains += cut is not None
     if cut is not None and not cut_is_signed(signer, cut):
         report.problems.append(f"chain {state.chain}: its archive checkpoint was altered (MAC does not match)")
     for item in state.events:
