@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection, Result, RowMapping
 
 from verify_service.adapters.sql.audit import STREAM_ROWS, event_from_row
 from verify_service.adapters.sql.database import SqlDatabase
@@ -40,6 +40,18 @@ class _Snapshot:
 
     def __init__(self, conn: Connection, dialect: str, cut_id: int):
         self._conn, self._dialect, self.cut_id = conn, dialect, cut_id
+        self._results: list[Result[Any]] = []
+
+    def _stream(self, select: sa.Select[Any]) -> Result[Any]:
+        """A streamed result (a server-side cursor on PostgreSQL), closed with the snapshot at the latest."""
+        result = self._conn.execution_options(yield_per=STREAM_ROWS).execute(select)
+        self._results.append(result)
+        return result
+
+    def close(self) -> None:
+        """Close every cursor still open (a reader that stopped early) before the transaction ends."""
+        for result in self._results:
+            result.close()
 
     def events(self) -> Iterator[tuple[ChainedEvent, ChainCut | None]]:
         """Events up to cut_id past their chain's cut, chain by chain, streamed."""
@@ -49,13 +61,13 @@ class _Snapshot:
                   .where(audit_events.c.id <= self.cut_id,
                          sa.or_(audit_cuts.c.seq.is_(None), audit_events.c.seq > audit_cuts.c.seq))
                   .order_by(_chain_order(self._dialect, audit_events.c.chain), audit_events.c.seq))
-        for row in self._conn.execution_options(yield_per=STREAM_ROWS).execute(select).mappings():
+        for row in self._stream(select).mappings():
             yield event_from_row(row), _cut_of(row)
 
     def cuts(self) -> Iterator[ChainCut]:
         """Every chain's cut so far, by chain, streamed."""
         select = sa.select(audit_cuts).order_by(_chain_order(self._dialect, audit_cuts.c.chain))
-        for row in self._conn.execution_options(yield_per=STREAM_ROWS).execute(select):
+        for row in self._stream(select):
             yield ChainCut(row.chain, row.seq, row.hash, row.key_id, row.tag)
 
 
@@ -130,7 +142,11 @@ class SqlArchiveLedger:
     def snapshot(self, cutoff: datetime) -> Iterator[_Snapshot]:
         """A consistent read of what a segment cut at `cutoff` holds."""
         with self._db.transaction(write=False, snapshot=True) as conn:
-            yield _Snapshot(conn, self._db.dialect, _cut_id(conn, cutoff))
+            snapshot = _Snapshot(conn, self._db.dialect, _cut_id(conn, cutoff))
+            try:
+                yield snapshot
+            finally:
+                snapshot.close()
 
     def record(self, segment: SegmentRecord, cuts: Iterable[ChainCut], token: str, now: datetime) -> bool:
         """Record the segment and move its chains' cuts in one transaction, if the turn is still ours."""
@@ -173,7 +189,11 @@ class SqlArchiveLedger:
     def cuts(self) -> Iterator[ChainCut]:
         """Every chain's cut, by chain, streamed."""
         with self._db.transaction(write=False, snapshot=True) as conn:
-            yield from _Snapshot(conn, self._db.dialect, 0).cuts()
+            snapshot = _Snapshot(conn, self._db.dialect, 0)
+            try:
+                yield from snapshot.cuts()
+            finally:
+                snapshot.close()
 
 
 def _chunks(cuts: Iterable[ChainCut]) -> Iterator[tuple[ChainCut, ...]]:

@@ -128,13 +128,14 @@ class SqlAuditLog:
 
     def chains(self) -> Iterator[ChainState]:
         """Every chain with its head and cut, events in seq order; streamed (a server-side cursor on PostgreSQL)."""
-        rows = self._conn.execution_options(yield_per=STREAM_ROWS).execute(_CHAINS_WALK).mappings()
-        for chain, group in itertools.groupby(rows, key=lambda row: row["chain"]):
-            first = next(group)
-            events = (event_from_row(row) for row in itertools.chain((first,), group))
-            yield ChainState(chain, _head_of(first), _cut_of(first), events)
-        for row in self._conn.execution_options(yield_per=STREAM_ROWS).execute(_ARCHIVED_ONLY).mappings():
-            yield ChainState(row["chain"], _head_of(row), _cut_of(row), iter(()))
+        with self._conn.execution_options(yield_per=STREAM_ROWS).execute(_CHAINS_WALK) as result:
+            for chain, group in itertools.groupby(result.mappings(), key=lambda row: row["chain"]):
+                first = next(group)
+                events = (event_from_row(row) for row in itertools.chain((first,), group))
+                yield ChainState(chain, _head_of(first), _cut_of(first), events)
+        with self._conn.execution_options(yield_per=STREAM_ROWS).execute(_ARCHIVED_ONLY) as result:
+            for row in result.mappings():
+                yield ChainState(row["chain"], _head_of(row), _cut_of(row), iter(()))
 
     def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
         """Every chain's head (chains created but still empty are left out); with `since`, only the heads of
