@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from verify_service.domain.model import (
     AuditEvent,
     AuditQuery,
     ChainedEvent,
+    ChainState,
     Challenge,
     Customer,
     OutboxMessage,
@@ -249,8 +251,12 @@ class _Audit:
                  and (query.before_id is None or e.id < query.before_id)]
         return items[: query.limit]
 
-    def walk(self) -> Iterator[ChainedEvent]:
-        return iter(sorted(self._uow.state.events, key=lambda e: (e.chain, e.seq)))
+    def chains(self) -> Iterator[ChainState]:
+        events = sorted(self._uow.state.events, key=lambda e: (e.chain, e.seq))
+        for chain, items in itertools.groupby(events, key=lambda e: e.chain):
+            yield ChainState(chain, self._uow.state.heads.get(chain), None, items)
+        for chain in self._uow.state.heads.keys() - {e.chain for e in events}:
+            yield ChainState(chain, self._uow.state.heads[chain], None, iter(()))
 
     def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
         moved = {e.chain for e in self._uow.state.events if since is None or e.event.at >= since}

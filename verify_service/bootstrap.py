@@ -10,6 +10,7 @@ from pathlib import Path
 import redis
 
 from verify_service.adapters.anchors import FileAnchorSink
+from verify_service.adapters.archive_files import SegmentFiles
 from verify_service.adapters.crypto import (
     ArgonPasswordHasher,
     AuditSigner,
@@ -35,6 +36,7 @@ from verify_service.adapters.redis.client import connect
 from verify_service.adapters.redis.counters import RedisAttemptCounter
 from verify_service.adapters.redis.revocations import RedisRevocationFeed
 from verify_service.adapters.sql.agent_watch import SqlAgentActivity
+from verify_service.adapters.sql.archive import SqlArchiveLedger
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
@@ -45,6 +47,7 @@ from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
 from verify_service.domain.agents import AgentNames
 from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, ApprovalService
+from verify_service.domain.archive import AuditArchiver
 from verify_service.domain.audit import AuditAnchoring, AuditReader
 from verify_service.domain.checks import CheckService, Factor, PinFactor
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
@@ -96,6 +99,7 @@ class Services:
     locks: LockService
     audit: AuditReader
     anchors: AuditAnchoring
+    archive: AuditArchiver
     codes: CodeService
     totp: TotpService
     outbox: OutboxService
@@ -243,6 +247,11 @@ def anchor_sinks(settings: Settings, vault: KeyRingVault, signer: AuditSigner) -
     return sinks
 
 
+def archive_store(settings: Settings) -> SegmentFiles | None:
+    """Where audit archive segments go (None: audit events are never archived, so never deleted)."""
+    return SegmentFiles(Path(settings.audit_archive_dir)) if settings.audit_archive_dir else None
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     """Wire every port to its adapter."""
     clock = clock or SystemClock()
@@ -288,6 +297,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         checks=checks,
         locks=locks,
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
+        archive=AuditArchiver(ledger=SqlArchiveLedger(db), signer=signer, clock=clock, store=archive_store(settings)),
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
                           texts=texts, on_sent=record_code_sent, watch=watch),

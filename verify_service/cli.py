@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -17,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from verify_service.adapters.anchors import read_anchor_documents
+from verify_service.adapters.archive_files import SegmentFiles
 from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.bootstrap import Services
 from verify_service.domain.audit import AnchorSet
@@ -147,10 +149,14 @@ audit = AppGroup("audit", help="The tamper-evident audit trail.")
 @click.option("--no-anchor", is_flag=True, help="Recompute the chains only, with no anchor.")
 @click.option("--allow-stale-anchor", is_flag=True,
               help="Accept a newest scheduled anchor older than two periods (warn instead of failing).")
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Also check the archive segments in DIR offline, end to end, before the database.")
 @_refusals_as_errors
-def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: bool) -> None:
+def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: bool,
+                 archive_dir: Path | None) -> None:
     """Recompute every hash chain and compare with the anchors; exit 1 if an event was altered or removed."""
     services = _services()
+    archived = _check_archive(services, archive_dir) if archive_dir else []
     reader = services.audit
     configured = services.settings.audit_anchor_file
     path = None if no_anchor else anchor_path or (Path(configured) if configured else None)
@@ -161,7 +167,7 @@ def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: 
         except ConfigError as error:
             raise click.ClickException(f"{error} (pass --no-anchor to verify without it)") from None
     report = reader.verify(anchors.heads if anchors else None)
-    problems = (anchors.problems if anchors else []) + report.problems
+    problems = archived + (anchors.problems if anchors else []) + report.problems
     stale = _stale_anchor(services, anchors, scheduled=anchor_path is None) if anchors else None
     if stale and allow_stale_anchor:
         click.echo(f"WARNING: {stale} (accepted with --allow-stale-anchor)", err=True)
@@ -177,11 +183,49 @@ def verify_audit(anchor_path: Path | None, no_anchor: bool, allow_stale_anchor: 
                    f"{anchors.newest:%Y-%m-%dT%H:%M:%SZ}")
     else:
         click.echo(f"checked against {anchors.count} anchor(s) in {path}")
+    if report.archived_chains and not archive_dir:
+        click.echo(f"{report.archived_chains} chain(s) continue from an archive checkpoint: `--archive DIR` checks "
+                   "the archived events too")
     if report.legacy_events:
         click.echo(f"{report.legacy_events} event(s) predate chained event ids: their ids are checked for order only")
     if problems:
         raise click.ClickException(f"audit trail is NOT intact: {len(problems)} problem(s)")
     click.echo(f"audit trail intact: {report.events} event(s) in {report.chains} chain(s)")
+
+
+def _check_archive(services: Services, folder: Path) -> list[str]:
+    """Check the segments in `folder` offline: their problems (warnings are printed)."""
+    report = services.archive.check(SegmentFiles(folder))
+    for warning in report.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    click.echo(f"archive: {report.segments} segment(s), {report.chains.events} archived event(s) checked in {folder}")
+    return report.problems
+
+
+@audit.command("archive")
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), metavar="DATE",
+              help="Archive the events written before this date (UTC).")
+@click.option("--older-than", type=click.IntRange(min=1), metavar="DAYS", help="Archive events older than DAYS.")
+@click.option("--dry-run", is_flag=True, help="Only count what would leave the database.")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Events deleted per transaction.")
+@_refusals_as_errors
+def archive_audit(before: datetime | None, older_than: int | None, dry_run: bool, batch: int) -> None:
+    """Write old events to signed segments in VERIFY_AUDIT_ARCHIVE_DIR, then delete them from the database."""
+    services = _services()
+    if (before is None) == (older_than is None):
+        raise click.UsageError("give one of --before DATE or --older-than DAYS")
+    cutoff = before.replace(tzinfo=UTC) if before else services.clock.now() - timedelta(days=older_than or 0)
+    try:
+        removed = services.archive.run(cutoff, dry_run=dry_run, batch=batch)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    stamp = f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    if dry_run:
+        click.echo(f"would archive and delete {removed} audit event(s) written before {stamp}")
+    else:
+        click.echo(f"archived and deleted {removed} audit event(s) written before {stamp} "
+                   f"(segments in {services.settings.audit_archive_dir})")
 
 
 def _stale_anchor(services: Services, anchors: AnchorSet, *, scheduled: bool) -> str | None:

@@ -76,6 +76,7 @@ class Settings:
     audit_anchor_file: str | None = None
     audit_anchor_webhook: bool = False
     audit_anchor_seconds: int = 300
+    audit_archive_dir: str | None = None
     contact_ttl_seconds: int = 600
     approval_ttl_seconds: int = 300
     approval_max_per_hour: int = 5
@@ -207,6 +208,7 @@ _STR_FIELDS = {
     "twilio_from": "VERIFY_TWILIO_FROM",
     "twilio_base_url": "VERIFY_TWILIO_BASE_URL",
     "audit_anchor_file": "VERIFY_AUDIT_ANCHOR_FILE",
+    "audit_archive_dir": "VERIFY_AUDIT_ARCHIVE_DIR",
     "ivr_public_url": "VERIFY_IVR_PUBLIC_URL",
     "ivr_transfer": "VERIFY_IVR_TRANSFER",
     "ivr_default_language": "VERIFY_IVR_DEFAULT_LANGUAGE",
@@ -267,6 +269,10 @@ def _validate_anchors(values: dict[str, Any]) -> None:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise ConfigError(f"VERIFY_AUDIT_ANCHOR_FILE: the folder {folder} does not exist or is not writable")
+    archive = values.get("audit_archive_dir")
+    if archive and not (os.path.isabs(archive) and os.path.isdir(archive) and os.access(archive, os.W_OK)):
+        raise ConfigError(f"VERIFY_AUDIT_ARCHIVE_DIR must be an absolute path to an existing, writable folder, "
+                          f"got {archive!r}")
 
 
 # Where a keypad call goes after its check: a Twilio queue, a TaskRouter workflow, a SIP address, a Voice SDK client

@@ -115,3 +115,10 @@ def test_audit_anchors_are_on_with_a_file_or_the_webhook():
     webhook = load_settings({"VERIFY_AUDIT_ANCHOR_WEBHOOK": "yes", "VERIFY_EVENTS_WEBHOOK_URL": "https://ev.example"})
     assert webhook.audit_anchoring and webhook.audit_anchor_seconds == 300
     assert not load_settings({}).audit_anchoring
+
+
+def test_the_audit_archive_folder_must_be_an_existing_writable_absolute_path(tmp_path):
+    assert load_settings({"VERIFY_AUDIT_ARCHIVE_DIR": str(tmp_path)}).audit_archive_dir == str(tmp_path)
+    for bad in ("relative/archive", str(tmp_path / "missing")):
+        with pytest.raises(ConfigError, match="VERIFY_AUDIT_ARCHIVE_DIR"):
+            load_settings({"VERIFY_AUDIT_ARCHIVE_DIR": bad})

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from verify_service.domain.model import AnchorReceipt, AuditEvent, AuditQuery, ChainedEvent, rfc3339
+from verify_service.domain.model import (
+    AnchorReceipt,
+    AuditEvent,
+    AuditQuery,
+    ChainCut,
+    ChainedEvent,
+    ChainState,
+    rfc3339,
+)
 from verify_service.domain.ports import AnchorSink, ChainSigner, Clock, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import ValidationFailed
 
@@ -58,6 +66,7 @@ class ChainReport:
     events: int = 0
     chains: int = 0
     legacy_events: int = 0  # written before event ids were chained (format 1)
+    archived_chains: int = 0  # chains that continue from an archive cut
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -66,52 +75,118 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chains(events: Iterable[ChainedEvent], heads: dict[str, tuple[int, str]],
-                  signer: ChainSigner, anchor: dict[str, tuple[int, str]] | None = None) -> ChainReport:
-    """Recompute every chain; events must arrive chain by chain in seq order.
+@dataclass
+class ChainCursor:
+    """Where a walk along one chain stands: the last event's seq, hash and id."""
+
+    seq: int = 0
+    hash: str = GENESIS_HASH
+    id: int = 0
+
+
+def follow(cursor: ChainCursor, item: ChainedEvent, signer: ChainSigner, report: ChainReport) -> None:
+    """Check one event against the one before it on its chain (seq, link, id order, HMAC), then step past it."""
+    report.events += 1
+    if item.seq != cursor.seq + 1:
+        report.problems.append(f"chain {item.chain}: event #{cursor.seq + 1} is missing (found #{item.seq})")
+    if item.prev_hash != cursor.hash:
+        report.problems.append(f"chain {item.chain} #{item.seq}: prev_hash does not match")
+    # Ids are taken under the chain's head lock, so they rise along every chain (legacy events too).
+    if item.id <= cursor.id:
+        report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): ids are out of order")
+    covered_id: int | None = item.id
+    if item.chain_format == LEGACY_FORMAT:
+        covered_id = None
+        report.legacy_events += 1
+    elif item.chain_format != CHAIN_FORMAT:
+        report.problems.append(f"chain {item.chain} #{item.seq}: unknown chain format {item.chain_format}")
+    expected = signer.sign(item.key_id, chain_input(item.prev_hash, item.chain, item.seq, item.event, covered_id))
+    if expected is None:
+        report.problems.append(f"chain {item.chain} #{item.seq}: key {item.key_id!r} is not in VERIFY_AUDIT_KEYS")
+    elif not hmac.compare_digest(expected, item.hash):
+        report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): event was altered")
+    cursor.seq, cursor.hash, cursor.id = item.seq, item.hash, item.id
+
+
+def _cut_body(cut: ChainCut) -> bytes:
+    """What a cut's MAC covers."""
+    return f"audit-cut:{cut.chain}:{cut.seq}:{cut.hash}".encode()
+
+
+def sign_cut(signer: ChainSigner, chain: str, seq: int, digest: str) -> ChainCut:
+    """A chain's archive cut, MAC'd under the newest audit key."""
+    key_id = signer.newest_key_id()
+    unsigned = ChainCut(chain=chain, seq=seq, hash=digest)
+    return replace(unsigned, key_id=key_id, tag=signer.sign(key_id, _cut_body(unsigned)) or "")
+
+
+def cut_is_signed(signer: ChainSigner, cut: ChainCut) -> bool:
+    """Whether the cut's MAC matches (a database writer cannot move a cut)."""
+    expected = signer.sign(cut.key_id, _cut_body(cut))
+    return expected is not None and hmac.compare_digest(expected, cut.tag)
+
+
+def _start(state: ChainState, first: ChainedEvent | None) -> ChainCursor:
+    """Where the database's part of a chain starts: genesis, or the archive cut it must follow.
+
+    Events the archive holds but a stopped run did not delete yet (seq at or before the cut) start from their own
+    prev_hash: they still chain up to the cut, which is checked as the walk passes it.
+    """
+    cut = state.cut
+    if cut is None:
+        return ChainCursor()
+    if first is not None and first.seq <= cut.seq:
+        return ChainCursor(seq=first.seq - 1, hash=first.prev_hash)
+    return ChainCursor(seq=cut.seq, hash=cut.hash)
+
+
+def verify_chain(state: ChainState, signer: ChainSigner, report: ChainReport,
+                 anchored: dict[str, tuple[int, str]]) -> None:
+    """Recompute one chain from its cut (or genesis) to its head; events arrive in seq order."""
+    cut, cursor = state.cut, None
+    report.archived_chains += cut is not None
+    if cut is not None and not cut_is_signed(signer, cut):
+        report.problems.append(f"chain {state.chain}: its archive checkpoint was altered (MAC does not match)")
+    for item in state.events:
+        cursor = cursor or _start(state, item)
+        if anchored.get(item.chain, (None, None))[0] == item.seq and anchored.pop(item.chain)[1] != item.hash:
+            report.problems.append(f"chain {item.chain} #{item.seq}: differs from the anchor")
+        follow(cursor, item, signer, report)
+        if cut is not None and item.seq == cut.seq and item.hash != cut.hash:
+            report.problems.append(f"chain {item.chain} #{item.seq}: differs from its archive checkpoint")
+    report.chains += cursor is not None  # chains with events in the database
+    cursor = cursor or _start(state, None)
+    _check_anchor_in_archive(state, anchored, report)
+    if state.head is None:
+        if cursor.seq:
+            report.problems.append(f"chain {state.chain}: has no chain head")
+    elif (cursor.seq, cursor.hash) != state.head:
+        report.problems.append(f"chain {state.chain}: last event does not match the chain head (removed?)")
+
+
+def _check_anchor_in_archive(state: ChainState, anchored: dict[str, tuple[int, str]], report: ChainReport) -> None:
+    """An anchored event that was archived is covered by the signed cut (checked in full by `--archive`)."""
+    cut, head = state.cut, anchored.get(state.chain)
+    if cut is None or head is None or head[0] > cut.seq:
+        return
+    anchored.pop(state.chain)
+    if head[0] == cut.seq and head[1] != cut.hash:
+        report.problems.append(f"chain {state.chain} #{cut.seq}: its archive checkpoint differs from the anchor")
+
+
+def verify_chains(chains: Iterable[ChainState], signer: ChainSigner,
+                  anchor: dict[str, tuple[int, str]] | None = None) -> ChainReport:
+    """Recompute every chain, one at a time (memory does not grow with the trail).
 
     With an anchor (heads exported earlier and kept outside the database), every anchored event must
-    still be there, unchanged: that catches a chain rolled back or deleted whole.
+    still be there, unchanged, or archived behind a signed cut: that catches a chain rolled back or deleted whole.
     """
     report = ChainReport()
-    last: dict[str, tuple[int, str]] = {}
-    last_id: dict[str, int] = {}
     anchored = dict(anchor or {})
-    for item in events:
-        if anchored.get(item.chain, (None, None))[0] == item.seq:
-            if anchored.pop(item.chain)[1] != item.hash:
-                report.problems.append(f"chain {item.chain} #{item.seq}: differs from the anchor")
-        report.events += 1
-        seq, prev = last.get(item.chain, (0, GENESIS_HASH))
-        if item.seq != seq + 1:
-            report.problems.append(f"chain {item.chain}: event #{seq + 1} is missing (found #{item.seq})")
-        if item.prev_hash != prev:
-            report.problems.append(f"chain {item.chain} #{item.seq}: prev_hash does not match")
-        # Ids are taken under the chain's head lock, so they rise along every chain (legacy events too).
-        if item.id <= last_id.get(item.chain, 0):
-            report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): ids are out of order")
-        last_id[item.chain] = item.id
-        covered_id: int | None = item.id
-        if item.chain_format == LEGACY_FORMAT:
-            covered_id = None
-            report.legacy_events += 1
-        elif item.chain_format != CHAIN_FORMAT:
-            report.problems.append(f"chain {item.chain} #{item.seq}: unknown chain format {item.chain_format}")
-        expected = signer.sign(item.key_id, chain_input(item.prev_hash, item.chain, item.seq, item.event,
-                                                        covered_id))
-        if expected is None:
-            report.problems.append(f"chain {item.chain} #{item.seq}: key {item.key_id!r} is not in VERIFY_AUDIT_KEYS")
-        elif not hmac.compare_digest(expected, item.hash):
-            report.problems.append(f"chain {item.chain} #{item.seq} (id {item.id}): event was altered")
-        last[item.chain] = (item.seq, item.hash)
-    for chain, head in heads.items():
-        if last.get(chain) != head:
-            report.problems.append(f"chain {chain}: last event does not match the chain head (removed?)")
-    for chain in last.keys() - heads.keys():
-        report.problems.append(f"chain {chain}: has no chain head")
+    for state in chains:
+        verify_chain(state, signer, report, anchored)
     for chain, (seq, _) in anchored.items():
         report.problems.append(f"chain {chain}: anchored event #{seq} is gone (chain rolled back or deleted)")
-    report.chains = len(last)
     return report
 
 
@@ -133,8 +208,7 @@ class AuditReader:
     def verify(self, anchor: dict[str, tuple[int, str]] | None = None) -> ChainReport:
         """Recompute every chain (and compare with an anchor); problems name what was altered or removed."""
         with self._uow(snapshot=True) as uow:
-            heads = uow.audit.heads()
-            return verify_chains(uow.audit.walk(), heads, self._signer, anchor)
+            return verify_chains(uow.audit.chains(), self._signer, anchor)
 
     def anchor(self) -> dict[str, Any]:
         """Every chain's head now, signed with the newest audit key, to be stored outside the database."""

@@ -54,7 +54,8 @@ class SecurityEventAuditLog:
 
     def __init__(self, inner: AuditLog, uow: UnitOfWork, vault: PinVault):
         self._inner, self._uow, self._vault = inner, uow, vault
-        self.query, self.walk, self.heads, self.claim_anchor = inner.query, inner.walk, inner.heads, inner.claim_anchor
+        self.query, self.chains, self.heads = inner.query, inner.chains, inner.heads
+        self.claim_anchor = inner.claim_anchor
         self.anchor_receipt, self.keep_anchor_receipt = inner.anchor_receipt, inner.keep_anchor_receipt
 
     def append(self, event: AuditEvent) -> Any:

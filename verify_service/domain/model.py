@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,6 +141,38 @@ class ChainedEvent:
     hash: str
     key_id: str = ""
     chain_format: int = 2  # domain.audit.CHAIN_FORMAT: the HMAC covers the id; 1 for events from before 0006
+
+
+@dataclass(frozen=True)
+class ChainCut:
+    """A chain's newest archived event (where the database's part of the chain starts), MAC'd under an audit key."""
+
+    chain: str
+    seq: int
+    hash: str
+    key_id: str = ""
+    tag: str = ""
+
+
+@dataclass
+class ChainState:
+    """One chain as `audit verify` reads it: its head, its archive cut, and the events still in the database."""
+
+    chain: str
+    head: tuple[int, str] | None
+    cut: ChainCut | None
+    events: Iterator[ChainedEvent]
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """An archive segment the database knows was written: its number, cut and signed checkpoint's signature."""
+
+    number: int
+    cut_at: datetime
+    cut_id: int
+    events: int
+    signature: str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from verify_service.domain.model import (
     AuditEvent,
     AuditQuery,
     ChainedEvent,
+    ChainState,
     Challenge,
     Customer,
     OutboxMessage,
@@ -376,8 +377,9 @@ class AuditLog(Protocol):
         """Events matching the filters, newest first."""
         ...
 
-    def walk(self) -> Iterator[ChainedEvent]:
-        """Every event, chain by chain, in chain order."""
+    def chains(self) -> Iterator[ChainState]:
+        """Every chain with its head and archive cut, and its events in seq order, streamed one chain at a time
+        (chains whose events were all archived come with no events)."""
         ...
 
     def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:

@@ -6,6 +6,7 @@ customers never wait on each other (SQLite serialises writers anyway).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from verify_service.adapters.sql.tables import audit_anchors, audit_events, audit_heads
+from verify_service.adapters.sql.tables import audit_anchors, audit_cuts, audit_events, audit_heads
 from verify_service.domain.audit import CHAIN_FORMAT, GENESIS_HASH, anchor_due, chain_input, chain_of
-from verify_service.domain.model import AnchorReceipt, AuditEvent, AuditQuery, ChainedEvent
+from verify_service.domain.model import AnchorReceipt, AuditEvent, AuditQuery, ChainCut, ChainedEvent, ChainState
 from verify_service.domain.ports import ChainSigner
 
 if TYPE_CHECKING:
@@ -40,7 +41,36 @@ _RECEIPT = "delivered"  # the audit_anchors row of the newest anchor the events 
 _ANCHOR_STATE = sa.select(audit_anchors.c.last_at).where(audit_anchors.c.name == "heads").with_for_update()
 
 
-def _from_row(row: RowMapping) -> ChainedEvent:
+STREAM_ROWS = 2000  # rows fetched per round trip while streaming the trail
+_JOINED = (audit_heads.c.seq.label("head_seq"), audit_heads.c.hash.label("head_hash"),
+           audit_cuts.c.seq.label("cut_seq"), audit_cuts.c.hash.label("cut_hash"),
+           audit_cuts.c.key_id.label("cut_key_id"), audit_cuts.c.tag.label("cut_tag"))
+# Every event with its chain's head and cut, chain by chain: one pass, nothing kept between chains.
+_CHAINS_WALK = (sa.select(audit_events, *_JOINED)
+                .outerjoin(audit_heads, audit_heads.c.chain == audit_events.c.chain)
+                .outerjoin(audit_cuts, audit_cuts.c.chain == audit_events.c.chain)
+                .order_by(audit_events.c.chain, audit_events.c.seq))
+# Chains with a head (or a cut) but no event left in the database: every event archived, or deleted.
+_ARCHIVED_ONLY = (sa.select(audit_heads.c.chain, *_JOINED)
+                  .outerjoin(audit_cuts, audit_cuts.c.chain == audit_heads.c.chain)
+                  .where(audit_heads.c.seq > 0,
+                         ~sa.exists().where(audit_events.c.chain == audit_heads.c.chain)))
+
+
+def _head_of(row: RowMapping) -> tuple[int, str] | None:
+    """The chain head joined to a row (None: the chain has no head)."""
+    return None if row["head_seq"] is None else (row["head_seq"], row["head_hash"])
+
+
+def _cut_of(row: RowMapping) -> ChainCut | None:
+    """The archive cut joined to a row (None: nothing of the chain was archived)."""
+    if row["cut_seq"] is None:
+        return None
+    return ChainCut(chain=row["chain"], seq=row["cut_seq"], hash=row["cut_hash"], key_id=row["cut_key_id"],
+                    tag=row["cut_tag"])
+
+
+def event_from_row(row: RowMapping) -> ChainedEvent:
     """Map an audit_events row."""
     event = AuditEvent(**{name: row[name] for name in EVENT_FIELDS})
     return ChainedEvent(id=row["id"], event=event, chain=row["chain"], seq=row["seq"],
@@ -94,13 +124,18 @@ class SqlAuditLog:
         if query.before_id is not None:
             conditions.append(table.c.id < query.before_id)
         select = sa.select(table).where(*conditions).order_by(table.c.id.desc()).limit(query.limit)
-        return [_from_row(row) for row in self._conn.execute(select).mappings()]
+        return [event_from_row(row) for row in self._conn.execute(select).mappings()]
 
-    def walk(self) -> Iterator[ChainedEvent]:
-        """Every event, chain by chain, in sequence order."""
-        select = sa.select(audit_events).order_by(audit_events.c.chain, audit_events.c.seq)
-        for row in self._conn.execution_options(yield_per=1000).execute(select).mappings():
-            yield _from_row(row)
+    def chains(self) -> Iterator[ChainState]:
+        """Every chain with its head and cut, events in seq order; streamed (a server-side cursor on PostgreSQL)."""
+        with self._conn.execution_options(yield_per=STREAM_ROWS).execute(_CHAINS_WALK) as result:
+            for chain, group in itertools.groupby(result.mappings(), key=lambda row: row["chain"]):
+                first = next(group)
+                events = (event_from_row(row) for row in itertools.chain((first,), group))
+                yield ChainState(chain, _head_of(first), _cut_of(first), events)
+        with self._conn.execution_options(yield_per=STREAM_ROWS).execute(_ARCHIVED_ONLY) as result:
+            for row in result.mappings():
+                yield ChainState(row["chain"], _head_of(row), _cut_of(row), iter(()))
 
     def heads(self, since: datetime | None = None) -> dict[str, tuple[int, str]]:
         """Every chain's head (chains created but still empty are left out); with `since`, only the heads of

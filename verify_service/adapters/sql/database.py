@@ -23,6 +23,7 @@ from verify_service.errors import DependencyUnavailable, DuplicateKey
 log = logging.getLogger(__name__)
 WRITE = "verify_write"
 RECYCLE_SECONDS = 1800  # pooled and held connections alike are replaced at this age
+BATCH_STATEMENT_TIMEOUT = "30min"  # a statement of a snapshot read (a batch job over the whole audit trail)
 
 
 def normalise_url(url: str) -> str:
@@ -103,7 +104,8 @@ class SqlDatabase:
         """A connection in a transaction; rolled back unless committed inside.
 
         On PostgreSQL a plain read runs in autocommit (no BEGIN/ROLLBACK round trips: every read
-        here is one statement); `snapshot` reads see one consistent snapshot (audit verify).
+        here is one statement); `snapshot` reads see one consistent snapshot (audit verify, the archive). They
+        stream the whole trail, so one statement (a sort of every event) may take longer than the request timeout.
         """
         with translate_errors(), self.engine.connect() as conn:
             options: dict[str, Any] = {WRITE: write}
@@ -111,6 +113,8 @@ class SqlDatabase:
                 options["isolation_level"] = "REPEATABLE READ" if snapshot else "AUTOCOMMIT"
             conn = conn.execution_options(**options)
             transaction = conn.begin()
+            if snapshot and self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{BATCH_STATEMENT_TIMEOUT}'")
             try:
                 yield conn
             finally:

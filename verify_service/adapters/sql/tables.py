@@ -135,6 +135,29 @@ audit_anchors = sa.Table(
     sa.Column("tag", sa.String(64)),
 )
 
+# Each archived chain's newest archived event (issue 20.2): the database's part of the chain follows it. The tag is
+# an HMAC under the audit key (key_id), so a database writer cannot move a cut to hide deleted events.
+audit_cuts = sa.Table(
+    "audit_cuts", metadata,
+    sa.Column("chain", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("tag", sa.String(64), nullable=False),
+)
+
+# The archive segments written, in order: a segment counts as written once its row is committed (after its file
+# was fsynced); its events are deleted only after that.
+audit_segments = sa.Table(
+    "audit_segments", metadata,
+    sa.Column("number", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("cut_at", UTCDateTime(), nullable=False),
+    sa.Column("cut_id", BigId, nullable=False),
+    sa.Column("events", sa.BigInteger(), nullable=False),
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.Column("written_at", UTCDateTime(), nullable=False),
+)
+
 api_keys = sa.Table(
     "api_keys", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
