@@ -1,7 +1,7 @@
 """Audit archive with checkpoints (issue 20.2): each archived chain's cut, and the segments written.
 
 Revision ID: 0016_audit_archive
-Revises: 0013_verification_entry
+Revises: 0014_entry_links
 Create Date: 2026-12-07 19:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0016_audit_archive"
-down_revision = "0013_verification_entry"
+down_revision = "0014_entry_links"
 branch_labels = None
 depends_on = None
 
