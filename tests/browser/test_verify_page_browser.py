@@ -13,6 +13,8 @@ from tests.ivr.conftest import add_ivr_key
 from verify_service.domain.model import Actor
 
 CALL = "CA" + "56" * 16
+SEND_CODE = "#verify-form button[formaction$='/console/send-code']"
+VERIFY = "#verify-form .actions button.primary"
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 WORDS = {  # what each language's page says (the catalogs' words, as an agent reads them)
     "en": {"sent": "Code sent to", "verified": "VERIFIED", "level2": "Level 2", "level1": "Level 1",
@@ -85,8 +87,8 @@ def test_the_pin_field_masks_the_digits_and_still_takes_full_width_ime_input(sit
     pin = site.register()
     sign_in(tab, site)
     field = tab.locator("input[name=pin]")
-    assert field.get_attribute("type") == "text"  # a password field would switch the IME off
     assert field.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"
+    assert field.evaluate("e => e.type") == "text"  # a password field would switch the IME off
     tab.fill("input[name=account_id]", "JP1001")
     first, second = type_with_ime(tab, "input[name=pin]", pin.translate(FULL_WIDTH))
     assert first == second  # masked while the IME composes too: "１２３" and "７８９" look alike on screen
@@ -103,7 +105,7 @@ def test_sending_a_code_keeps_the_typed_pin_and_verifies_at_level_two(site, tab,
     sign_in(tab, site)
     tab.fill("input[name=account_id]", "JP1001")
     tab.fill("input[name=pin]", pin)
-    tab.click("#send-code")
+    tab.click(SEND_CODE)
     tab.wait_for_selector("#code-sent")
     assert tab.words["sent"] in tab.inner_text("#code-sent")
     assert tab.input_value("input[name=pin]") == pin  # what the agent typed is still there
@@ -122,7 +124,7 @@ def test_a_level_one_answer_after_a_code_was_sent_says_it_is_not_enough(site, ta
     site.register()
     sign_in(tab, site)
     tab.fill("input[name=account_id]", "JP1001")
-    tab.click("#send-code")
+    tab.click(SEND_CODE)
     tab.wait_for_selector("#code-sent")
     tab.keyboard.type(sent_code(site, gateway))  # the code alone: PIN not entered
     with tab.expect_navigation():
@@ -141,7 +143,8 @@ def test_enter_in_the_approval_reason_sends_the_request_and_spends_no_attempt(si
     tab.fill("input[name=reason]", "change withdrawal address")
     tab.focus("input[name=reason]")
     tab.keyboard.press("Enter")
-    tab.wait_for_selector("#approval-status")
+    tab.wait_for_selector("#approval-status, #result")
+    assert tab.locator("#result").count() == 0  # Verify did not run
     assert tab.words["pending"] in tab.inner_text("#approval-status")
     assert tab.locator("#result").count() == 0 and failures(site) == 0
     assert tab.input_value("input[name=pin]") == wrong(pin)  # kept for "Verify with approval"
@@ -163,7 +166,8 @@ def test_verify_with_approval_pressed_twice_counts_once_and_stays_verified(site,
     tab.click("#send-approval")
     tab.wait_for_selector("#approval-status")
     approve(site)
-    tab.wait_for_selector("#verify-with-approval", timeout=8000)  # the pending request is polled
+    tab.click("#approval-refresh")
+    tab.wait_for_selector("#verify-with-approval")
     tab.fill("input[name=pin]", pin)
     with tab.expect_navigation():
         tab.dblclick("#verify-with-approval")
@@ -183,7 +187,8 @@ def test_a_repeated_verify_with_approval_that_skips_the_script_counts_nothing(si
     tab.click("#send-approval")
     tab.wait_for_selector("#approval-status")
     approve(site)
-    tab.wait_for_selector("#verify-with-approval", timeout=8000)
+    tab.click("#approval-refresh")
+    tab.wait_for_selector("#verify-with-approval")
     tab.fill("input[name=pin]", pin)
     statuses = tab.evaluate("""async () => {
         const form = document.getElementById('verify-form');
@@ -197,7 +202,30 @@ def test_a_repeated_verify_with_approval_that_skips_the_script_counts_nothing(si
     assert failures(site) == 0
 
 
-def test_the_contact_card_updates_itself_and_after_a_report_shows_only_the_stop_order(site, tab):
+def test_verify_pressed_twice_with_a_wrong_pin_spends_one_attempt(site, tab):
+    pin = site.register()
+    sign_in(tab, site)
+    tab.fill("input[name=account_id]", "JP1001")
+    tab.fill("input[name=pin]", wrong(pin))
+    with tab.expect_navigation():
+        tab.dblclick(VERIFY)  # the button is disabled while its request is in flight
+    tab.wait_for_timeout(500)
+    assert tab.locator("#result").count() == 1 and failures(site) == 1
+
+
+def test_send_code_pressed_twice_sends_one_code(site, tab, gateway):
+    site.register()
+    sign_in(tab, site)
+    tab.fill("input[name=account_id]", "JP1001")
+    tab.dblclick(SEND_CODE)
+    tab.wait_for_selector("#code-sent")
+    tab.wait_for_timeout(500)
+    assert tab.locator("main .error").count() == 0  # no "a code was sent moments ago" from a second send
+    site.services.outbox.dispatch_due()
+    assert len(gateway.received) == 1
+
+
+def start_contact(site, tab):
     site.services.agents.name("alice", "Alice", Actor("cli"))
     site.register(locale=tab.lang)
     sign_in(tab, site)
@@ -205,12 +233,14 @@ def test_the_contact_card_updates_itself_and_after_a_report_shows_only_the_stop_
     tab.fill("input[name=ticket_ref]", "T-1")
     with tab.expect_navigation():
         tab.click("#verify-form button[formaction$='/console/contacts']")
-    card = tab.inner_text("#contact")
-    assert tab.words["open"] in card and tab.words["phrase"] in card
-    assert "active" not in card.lower()
-    shot(tab, f"contact-open-{tab.lang}")
     (contact,) = site.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()["contacts"]
-    path = f"/v1/customers/JP1001/contacts/{contact['contact_id']}/report"
+    return contact["contact_id"]
+
+
+def test_the_contact_card_updates_itself_and_after_a_report_shows_only_the_stop_order(site, tab):
+    contact_id = start_contact(site, tab)
+    assert tab.words["phrase"] in tab.inner_text("#contact")
+    path = f"/v1/customers/JP1001/contacts/{contact_id}/report"
     assert site.call("POST", path, "portal", {"reason": "I did not ask for this"}).status_code == 200
     tab.wait_for_selector("#contact-warning", timeout=8000)  # no click: the card polls
     card = tab.inner_text("#contact")
@@ -218,6 +248,14 @@ def test_the_contact_card_updates_itself_and_after_a_report_shows_only_the_stop_
     assert tab.words["phrase"] not in card and tab.words["open"] not in card and "active" not in card.lower()
     assert tab.locator("#contact-phrase").count() == 0 and tab.locator("#contact-status").count() == 0
     shot(tab, f"contact-reported-{tab.lang}")
+
+
+def test_an_open_contact_s_state_reads_as_words_not_a_raw_status(site, tab):
+    start_contact(site, tab)
+    card = tab.inner_text("#contact")
+    assert tab.words["open"] in card and tab.words["phrase"] in card
+    assert "active" not in card.lower()  # not "Status: active"
+    shot(tab, f"contact-open-{tab.lang}")
 
 
 def keypad(site, pin):

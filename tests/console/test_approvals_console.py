@@ -110,6 +110,7 @@ def test_another_agent_s_used_approval_is_still_a_failed_attempt(console, client
     post(client, "/console/verify", account_id="JP1001", pin=pin, channel="phone", approval_id=approval_id)
     console.services.users.create("bob", "agent", PASSWORD)
     bob = console.app.test_client()
+    bob.set_cookie("lang", "en")
     token = csrf(bob, "/console/login")
     bob.post("/console/login", data={"username": "bob", "password": PASSWORD, "csrf_token": token})
     page = post(bob, "/console/verify", account_id="JP1001", pin=pin, channel="phone",

@@ -100,6 +100,15 @@ def valid_account_id(value: str) -> bool:
     return True
 
 
+def valid_call_ref(value: str) -> bool:
+    """True for a well-formed call reference (never cut to fit: a shortened one could name another call)."""
+    try:
+        CALL_REF(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a console page (the verify page with the checks of the agent's current call, if it names one)."""
     if template == "verify.html" and "call" not in context:
@@ -109,12 +118,11 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 def current_call(call_ref: str) -> dict[str, Any] | None:
     """The call a CTI screen pop named (`?call_ref=`) and its checks, newest first; None without a valid one."""
-    if not call_ref:
+    if not call_ref or not valid_call_ref(call_ref):
         return None
     try:
-        CALL_REF(call_ref)
         return {"call_ref": call_ref, "checks": services().checks.of_call(call_ref, CALL_CHECKS_SHOWN)}
-    except (ValidationError, VerifyError):  # a bad reference or a store away: the verify page works without it
+    except VerifyError:  # a store away: the verify page works without the call's checks
         return None
 
 
@@ -164,7 +172,8 @@ def switch_language(code: str) -> Response:
 @auth.signed_in()
 def verify_page() -> Response:
     """The verify-a-caller form (an address may fill in the account, channel and ticket)."""
-    form = {k: half_width(request.args.get(k, ""))[:64] for k in KEEP}  # a CTI screen pop may add call_ref
+    form = {k: half_width(request.args.get(k, ""))[:64] for k in KEEP}
+    form["call_ref"] = ref if valid_call_ref(ref := request.args.get("call_ref", "")) else ""  # a CTI screen pop
     return page("verify.html", form={**form, "channel": form["channel"] or "phone"})
 
 

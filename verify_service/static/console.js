@@ -91,8 +91,8 @@
     options.credentials = "same-origin";
     options.headers = { "X-Console-Poll": polling ? "1" : "0" };
     return fetch(url, options).then(function (response) {
-      if (/\/console\/login$/.test(response.url.split("?")[0])) { // signed out meanwhile
-        if (!polling) { window.location.assign(response.url); }
+      if (/\/console\/login$/.test(response.url.split("?")[0])) { // signed out meanwhile (idle, elsewhere)
+        window.location.assign(response.url); // the sign-in page, not a customer's data left on screen
         throw new Error("signed out");
       }
       return response.text();
