@@ -106,7 +106,7 @@
       var theirs = doc.getElementById(id);
       if (mine && theirs) { mine.replaceWith(document.importNode(theirs, true)); }
     });
-    countdown();
+    if (ids.indexOf("code-slot") !== -1) { countdown(); } // a new code's countdown (a poll leaves it running)
   };
 
   // An action's error or notice replaces the ones shown before.
