@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -210,13 +211,18 @@ def _answer(form: dict[str, str], result: Verification, given: dict[str, bool], 
 
 def _first_use(form: dict[str, str]) -> Verification | None:
     """The check by this agent that used the approval a repeated submission names (it may still be recording)."""
-    for _ in range(REPEAT_WAITS):
-        events, _ = services().audit.page(AuditQuery(account_id=form["account_id"], limit=20))
-        for item in events:
-            event = item.event
-            if (event.event in CHECK_EVENTS and event.agent_id == session["user"]
-                    and (event.details.get("factors") or {}).get("approval") == "match"):
-                return services().checks.get(str(event.details["verification_id"]))
+    try:
+        used_at = services().approvals.get(form["approval_id"]).used_at
+    except VerifyError:
+        return None
+    until = None if used_at is None else used_at + timedelta(milliseconds=1)  # its check began before it used it
+    for _attempt in range(REPEAT_WAITS):
+        events, _cursor = services().audit.page(AuditQuery(account_id=form["account_id"], until=until, limit=20))
+        found = [event.details["verification_id"] for event in (item.event for item in events)
+                 if event.event in CHECK_EVENTS and event.agent_id == session["user"]
+                 and (event.details.get("factors") or {}).get("approval") == "match"]
+        if found:
+            return services().checks.get(str(found[0]))  # the newest up to the approval's use: the one
         time.sleep(REPEAT_WAIT_SECONDS)
     return None
 
