@@ -88,6 +88,47 @@ def test_verify_with_the_approval_and_the_pin_is_level_two(console, client):
     assert console.call("GET", f"/v1/approvals/{approval_id}", "agent").get_json()["status"] == "used"
 
 
+def test_verify_with_approval_posted_twice_answers_the_first_check_and_counts_nothing(console, client):
+    pin = console.register()
+    approval_id = approval_id_of(send(client).get_data(as_text=True))
+    answer(console, approval_id, "approve")
+    form = {"account_id": "JP1001", "pin": pin, "channel": "phone", "approval_id": approval_id, "flow": "level2"}
+    first = post(client, "/console/verify", **form).get_data(as_text=True)
+    again = post(client, "/console/verify", **form)
+    page = again.get_data(as_text=True)
+    assert "Level 2" in first and again.status_code == 200 and "Level 2" in page and pin not in page
+    assert "You pressed the button twice" in page and "Level 1 only" not in page
+    lock = console.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()
+    assert (lock["failed_attempts"], lock["locked"]) == (0, False)
+
+
+def test_another_agent_s_used_approval_is_still_a_failed_attempt(console, client):
+    """The repeat guard covers the agent who asked for the approval, not anyone holding its id."""
+    pin = console.register()
+    approval_id = approval_id_of(send(client).get_data(as_text=True))
+    answer(console, approval_id, "approve")
+    post(client, "/console/verify", account_id="JP1001", pin=pin, channel="phone", approval_id=approval_id)
+    console.services.users.create("bob", "agent", PASSWORD)
+    bob = console.app.test_client()
+    bob.set_cookie("lang", "en")
+    token = csrf(bob, "/console/login")
+    bob.post("/console/login", data={"username": "bob", "password": PASSWORD, "csrf_token": token})
+    page = post(bob, "/console/verify", account_id="JP1001", pin=pin, channel="phone",
+                approval_id=approval_id).get_data(as_text=True)
+    assert "NOT VERIFIED" in page and "Approval: wrong" in page
+    assert console.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["failed_attempts"] == 1
+
+
+def test_a_level_one_answer_in_a_level_two_flow_says_it_is_not_enough(console, client):
+    console.register()
+    approval_id = approval_id_of(send(client).get_data(as_text=True))
+    answer(console, approval_id, "approve")
+    page = post(client, "/console/verify", account_id="JP1001", channel="phone", approval_id=approval_id,
+                flow="level2").get_data(as_text=True)
+    assert "Level 1" in page and "Level 1 only: not enough for account changes." in page
+    assert "do not change the account" in page and "Identity confirmed" not in page
+
+
 def test_verifying_before_the_customer_answers_explains_and_counts_nothing(console, client):
     pin = console.register()
     approval_id = approval_id_of(send(client).get_data(as_text=True))

@@ -60,6 +60,7 @@ def test_a_reported_contact_shows_the_warning_in_large_type(console, client):
     warning = re.search(r'id="contact-warning">(.*?)</div>', page, re.S).group(1)
     assert 'class="big"' in warning and "THE CUSTOMER REPORTED THIS CONTACT" in warning
     assert "hand over to security" in warning
+    assert "Read this phrase" not in page and 'id="contact-status"' not in page and "data-poll" not in page
 
 
 def test_starting_again_for_the_ticket_resumes_the_same_contact(client):
@@ -78,7 +79,8 @@ def test_ending_a_contact_from_the_console(console, client):
     ended = client.post(f"/console/contacts/{cid}/end", data={"csrf_token": csrf(client, "/console")})
     assert ended.status_code == 302
     page = client.get(f"/console/contacts/{cid}").get_data(as_text=True)
-    assert 'id="contact-status">ended<' in page and "contact-phrase" not in page
+    assert "Ended: the customer no longer sees this contact." in page and "contact-phrase" not in page
+    assert "data-poll" not in page  # an ended contact is not polled
     assert console.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()["contacts"] == []
 
 
@@ -86,7 +88,7 @@ def test_an_expired_contact_shows_expired_without_the_phrase(console, client):
     cid = contact_id_of(start(client))
     console.clock.advance(601)
     page = client.get(f"/console/contacts/{cid}").get_data(as_text=True)
-    assert 'id="contact-status">expired<' in page and "contact-phrase" not in page
+    assert "Expired: the customer no longer sees this contact." in page and "contact-phrase" not in page
 
 
 def test_an_unknown_contact_is_a_404_page(client):
@@ -104,4 +106,5 @@ def test_the_japanese_page(console, client):
     cid = contact_id_of(start(client))
     console.call("POST", f"/v1/customers/JP1001/contacts/{cid}/report", "portal")
     page = client.get(f"/console/contacts/{cid}").get_data(as_text=True)
-    assert "合言葉" in page and "セキュリティ担当に引き継いでください" in page and "連絡を開始" in page
+    assert "セキュリティ担当に引き継いでください" in page and "連絡を開始" in page
+    assert "この合言葉をお客様に読み上げてください" not in page and "進行中" not in page  # only the stop order

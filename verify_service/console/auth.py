@@ -58,7 +58,8 @@ def current_user() -> tuple[str, str] | None:
             or now - float(session.get("born", 0)) > MAX_SESSION_SECONDS):
         session.clear()
         return None
-    session["seen"] = now
+    if request.headers.get("X-Console-Poll") != "1":  # the page's own polling is not the agent being active
+        session["seen"] = now
     return user.username, user.role
 
 

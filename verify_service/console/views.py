@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from verify_service.adapters.texts import N_
-from verify_service.api.schemas import ACCOUNT_ID, CheckRequestSchema, CodeSendSchema, ReasonSchema
+from verify_service.api.schemas import ACCOUNT_ID, CALL_REF, CheckRequestSchema, CodeSendSchema, ReasonSchema
 from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, gettext, local_deadline, local_time
 from verify_service.console.words import (
@@ -29,7 +31,7 @@ from verify_service.console.words import (
 )
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import SendRequest
-from verify_service.domain.model import AuditQuery
+from verify_service.domain.model import AuditQuery, Verification
 from verify_service.domain.names import AuditEventName
 from verify_service.errors import DependencyUnavailable, NotFound, RateLimited, VerifyError
 from verify_service.web import client_ip, load_data, services
@@ -43,10 +45,18 @@ SAY = {  # what the agent does next, after each answer
     "locked": N_("Do not discuss the account. The caller can unlock it by signing in to their account page, or try "
                  "again after the time above."),
     "frozen": N_("Do not continue: the account is frozen for security. Transfer the call to the security team."),
+    # a level-1 answer after the agent sent a code or an approval request (a level-2 flow)
+    "partial": N_("Only one factor matched. You may answer questions, but do not change the account: for that, "
+                  "verify again with the PIN and the code."),
 }
 NOTICES = {"idle": N_("You were signed out after a period of inactivity.")}  # kept in the session by key
-KEEP = ("account_id", "channel", "ticket_ref")  # what a page's address keeps of the form (never a secret)
+KEEP = ("account_id", "channel", "ticket_ref", "call_ref")  # what a page's address keeps (never a secret)
 TYPED = ("account_id", "pin", "code")  # fields an IME may type in full width
+CHECK_FIELDS = ("account_id", "pin", "code", "channel", "ticket_ref", "approval_id", "call_ref")
+CHECK_EVENTS = (AuditEventName.VERIFICATION_SUCCEEDED, AuditEventName.VERIFICATION_FAILED,
+                AuditEventName.VERIFICATION_BLOCKED)
+CALL_CHECKS_SHOWN = 5
+REPEAT_WAITS, REPEAT_WAIT_SECONDS = 10, 0.2  # a repeat may arrive while the first press is still recording
 
 
 @bp.app_context_processor
@@ -91,9 +101,30 @@ def valid_account_id(value: str) -> bool:
     return True
 
 
+def valid_call_ref(value: str) -> bool:
+    """True for a well-formed call reference (never cut to fit: a shortened one could name another call)."""
+    try:
+        CALL_REF(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render a console page."""
+    """Render a console page (the verify page with the checks of the agent's current call, if it names one)."""
+    if template == "verify.html" and "call" not in context:
+        context["call"] = current_call(str((context.get("form") or {}).get("call_ref") or ""))
     return make_response(render_template(f"console/{template}", **context), status)
+
+
+def current_call(call_ref: str) -> dict[str, Any] | None:
+    """The call a CTI screen pop named (`?call_ref=`) and its checks, newest first; None without a valid one."""
+    if not call_ref or not valid_call_ref(call_ref):
+        return None
+    try:
+        return {"call_ref": call_ref, "checks": services().checks.of_call(call_ref, CALL_CHECKS_SHOWN)}
+    except VerifyError:  # a store away: the verify page works without the call's checks
+        return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -143,6 +174,7 @@ def switch_language(code: str) -> Response:
 def verify_page() -> Response:
     """The verify-a-caller form (an address may fill in the account, channel and ticket)."""
     form = {k: half_width(request.args.get(k, ""))[:64] for k in KEEP}
+    form["call_ref"] = ref if valid_call_ref(ref := request.args.get("call_ref", "")) else ""  # a CTI screen pop
     return page("verify.html", form={**form, "channel": form["channel"] or "phone"})
 
 
@@ -150,26 +182,57 @@ def verify_page() -> Response:
 @auth.signed_in()
 def verify() -> Response:
     """Run a check as the signed-in agent and show the answer in large type."""
-    form = {k: read_field(k) for k in ("account_id", "pin", "code", "channel", "ticket_ref", "approval_id")}
-    body = {k: v for k, v in form.items() if v}
+    form = {k: read_field(k) for k in (*KEEP, "pin", "code", "approval_id", "flow")}
+    body = {k: v for k, v in form.items() if v and k in CHECK_FIELDS}
     body["agent_id"] = session["user"]
-    try:
-        check = CheckRequest(**load_data(CheckRequestSchema, body))
-        result = services().checks.check(check, auth.actor())
-    except VerifyError as error:
-        form["pin"] = form["code"] = ""
-        return page("verify.html", error.status, form=form, error=_explain(error))
     given = {"pin": bool(form["pin"]), "code": bool(form["code"]), "approval": bool(form["approval_id"])}
     form["pin"] = form["code"] = ""  # never echo a secret back into the page
-    say = SAY["locked"] if result.locked_until else SAY[result.result]  # the locking check says "locked" too
-    return page("verify.html", form=form, result=result, given=given, say=gettext(say))
+    try:
+        check = CheckRequest(**load_data(CheckRequestSchema, body), repeat_guard=True)
+        result = services().checks.check(check, auth.actor())
+    except VerifyError as error:
+        if (error.details or {}).get("reason") == "approval_used" and (first := _first_use(form)) is not None:
+            return _answer(form, first, {**given, "pin": first.factors.get("pin") != "not_checked"},
+                           notice=gettext("You pressed the button twice: this is the answer of the first press. "
+                                          "The second counted nothing."))
+        return page("verify.html", error.status, form=form, error=_explain(error))
+    return _answer(form, result, given)
+
+
+def _answer(form: dict[str, str], result: Verification, given: dict[str, bool], **context: Any) -> Response:
+    """The verify page with a check's answer; a level-1 answer in a level-2 flow says it is not enough."""
+    partial = result.verified and result.level < 2 and form["flow"] == "level2"
+    if result.verified and not partial:
+        form["flow"] = ""  # done: the next caller starts afresh
+    say = "partial" if partial else ("locked" if result.locked_until else result.result)  # the locking check too
+    return page("verify.html", form=form, result=result, given=given, partial=partial, say=gettext(SAY[say]),
+                **context)
+
+
+def _first_use(form: dict[str, str]) -> Verification | None:
+    """The check by this agent that used the approval a repeated submission names (it may still be recording)."""
+    try:
+        used_at = services().approvals.get(form["approval_id"]).used_at
+    except VerifyError:
+        return None
+    until = None if used_at is None else used_at + timedelta(milliseconds=1)  # its check began before it used it
+    for _attempt in range(REPEAT_WAITS):
+        events, _cursor = services().audit.page(AuditQuery(account_id=form["account_id"], until=until, limit=20))
+        found = [event.details["verification_id"] for event in (item.event for item in events)
+                 if event.event in CHECK_EVENTS and event.agent_id == session["user"]
+                 and (event.details.get("factors") or {}).get("approval") == "match"]
+        if found:
+            return services().checks.get(str(found[0]))  # the newest up to the approval's use: the one
+        time.sleep(REPEAT_WAIT_SECONDS)
+    return None
 
 
 @bp.post("/send-code")
 @auth.signed_in()
 def send_code() -> Response:
-    """Send a one-time code and show where it went and when a resend is possible."""
-    form = {k: read_field(k) for k in KEEP}
+    """Send a one-time code and show where it went and when a resend is possible (the page's script sends it
+    without reloading, so the PIN the agent typed stays in its field)."""
+    form = {k: read_field(k) for k in (*KEEP, "flow")}
     try:
         ACCOUNT_ID(form["account_id"])
         body = load_data(CodeSendSchema, {"agent_id": session["user"], "ticket_ref": form["ticket_ref"] or None})

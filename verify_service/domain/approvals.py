@@ -230,6 +230,9 @@ class ApprovalFactor:
                                "they approve it.", details={"reason": "approval_pending"})
             if status == ApprovalStatus.EXPIRED:
                 return FactorResult.EXPIRED
+            if status == USED and _a_repeat(approval, request, now):
+                raise Conflict("This approval was used by a check a moment ago; that check's answer stands.",
+                               details={"reason": "approval_used"})
             if status != APPROVED or not uow.approvals.transition(approval.approval_id, APPROVED, USED, now):
                 return FactorResult.MISMATCH
             uow.audit.append(AuditEvent(
@@ -239,3 +242,8 @@ class ApprovalFactor:
             uow.commit()
         self._on_used("used")
         return FactorResult.MATCH
+
+
+def _a_repeat(approval: Approval, request: CheckRequest, now: datetime) -> bool:
+    """A guarded check (the console's) by the agent who asked, inside the request's lifetime: a double submit."""
+    return request.repeat_guard and approval.agent_id == request.agent_id and now < approval.expires_at

@@ -48,6 +48,9 @@ class CheckRequest:
     approval_id: str | None = None
     entry: str = Entry.AGENT  # who typed the PIN: the agent, the caller's keypad or an entry link page
     call_ref: str | None = None
+    # The console's double-submit guard: a used approval of this same agent, still inside its lifetime, is a repeat
+    # of the check that used it (409 `approval_used`, nothing counted), not a failed attempt.
+    repeat_guard: bool = False
 
     @property
     def approval(self) -> str | None:
