@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,19 @@ DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 IVR_LANGUAGES = ("ja", "en")  # the keypad call's prompts (verify_service/api/ivr_prompts.py)
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
+# How long each kind of data is kept in the database (VERIFY_RETENTION_<KIND>; README "Retention" says why).
+RETENTION_DEFAULTS = {
+    "verifications": timedelta(days=400),  # check records: a year of disputes, plus a month
+    "audit_events": timedelta(days=400),  # archived before they leave the database
+    "codes": timedelta(days=30),  # one-time codes (their MACs) and their status
+    "outbox": timedelta(days=30),  # messages delivered or given up (pending ones are never removed)
+    "contacts": timedelta(days=30),  # agents' contacts (sealed phrases), after they expired
+    "approvals": timedelta(days=30),  # approval requests, after they expired
+    "agent_activity": timedelta(days=7),  # the agent watch's window rows (single-instance mode)
+    "anomalies": timedelta(days=400),  # cleared agent anomalies (open ones are never removed)
+    "console_sessions": timedelta(days=7),  # console sign-in throttles: usernames and client addresses
+}
+RETENTION_KINDS = tuple(RETENTION_DEFAULTS)
 
 
 def _default_database_url() -> str:
@@ -102,6 +116,13 @@ class Settings:
     ivr_default_language: str = "ja"
     ivr_account_prefix: str = ""
     ivr_max_tries: int = 3
+    # Retention: how long each kind is kept (None: kept forever), how often the worker sweeps (0: never).
+    retention: dict[str, timedelta | None] = field(default_factory=dict)
+    retention_schedule_seconds: int = 3600
+
+    def keep(self, kind: str) -> timedelta | None:
+        """How long `kind` is kept (None: forever): the setting, else the default."""
+        return self.retention[kind] if kind in self.retention else RETENTION_DEFAULTS[kind]
 
     @property
     def single_instance(self) -> bool:
@@ -177,6 +198,7 @@ _INT_FIELDS = {
     "agent_max_failures": ("VERIFY_AGENT_MAX_FAILURES", 1),
     "agent_window_seconds": ("VERIFY_AGENT_WINDOW_SECONDS", 1),
     "ivr_max_tries": ("VERIFY_IVR_MAX_TRIES", 1),
+    "retention_schedule_seconds": ("VERIFY_RETENTION_SCHEDULE_SECONDS", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -317,6 +339,57 @@ def _validate_database_url(url: str) -> None:
         raise ConfigError(f"VERIFY_DATABASE_URL must be a PostgreSQL or SQLite URL, got a {scheme}:// URL")
 
 
+DURATION = re.compile(r"(\d{1,6})([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def _parse_duration(name: str, raw: str) -> timedelta | None:
+    """`400d`, `12h`, `30m`, `90s`, or `off` (None: kept forever)."""
+    value = raw.strip().lower()
+    if value == "off":
+        return None
+    match = DURATION.fullmatch(value)
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(f"{name} must be a duration such as 400d, 30d, 12h or 90m (or off), got {raw!r}")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def retention_floors(values: dict[str, Any]) -> dict[str, timedelta]:
+    """The shortest retention each kind may have: what the service still reads, plus a day.
+
+    Check records rebuild a forgotten lockout counter (failures in the window and the lock they set), so they
+    stay for the failure window plus the lock period; the agent watch reads its window; the rest a day.
+    """
+    day = timedelta(days=1)
+    lockout = values.get("failure_window_seconds", 86400) + values.get("lockout_seconds", 86400)
+    floors = dict.fromkeys(RETENTION_KINDS, day)
+    floors["verifications"] = day + timedelta(seconds=lockout)
+    floors["agent_activity"] = day + timedelta(seconds=values.get("agent_window_seconds", 600))
+    return floors
+
+
+def _validate_retention(values: dict[str, Any]) -> None:
+    """No kind is kept for less than its floor (a too-short setting would break the lockout, say)."""
+    floors = retention_floors(values)
+    for kind, keep in values.get("retention", {}).items():
+        if keep is not None and keep < floors[kind]:
+            raise ConfigError(f"VERIFY_RETENTION_{kind.upper()} must be at least {_days(floors[kind])} "
+                              f"({_FLOOR_WHY.get(kind, 'a day')}), got {_days(keep)}")
+
+
+_FLOOR_WHY = {
+    "verifications": "VERIFY_FAILURE_WINDOW_SECONDS + VERIFY_LOCKOUT_SECONDS + a day: lockout counters are "
+                     "rebuilt from check records",
+    "agent_activity": "VERIFY_AGENT_WINDOW_SECONDS + a day",
+}
+
+
+def _days(span: timedelta) -> str:
+    """A span as the settings write it: whole days when it is, else seconds."""
+    seconds = int(span.total_seconds())
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds}s"
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -328,6 +401,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_backend(values)
     _validate_anchors(values)
     _validate_ivr(values)
+    _validate_retention(values)
     if "database_url" in values:
         _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")
@@ -357,6 +431,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["ivr_languages"] = _parse_ivr_languages(env["VERIFY_IVR_LANGUAGES"])
     if env.get("VERIFY_AGENT_PIN_ENTRY", "").strip():
         values["agent_pin_entry"] = _parse_bool("VERIFY_AGENT_PIN_ENTRY", env["VERIFY_AGENT_PIN_ENTRY"])
+    retention = {kind: _parse_duration(f"VERIFY_RETENTION_{kind.upper()}", env[f"VERIFY_RETENTION_{kind.upper()}"])
+                 for kind in RETENTION_KINDS if env.get(f"VERIFY_RETENTION_{kind.upper()}", "").strip()}
+    if retention:
+        values["retention"] = retention
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

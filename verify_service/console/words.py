@@ -61,6 +61,7 @@ _DESTINATION_REASONS = frozenset({"premium_rate", "shared_cost", "toll_free", "s
 _SMS_CAP_REASONS = frozenset({"per_number", "per_key", "global"})
 _REASONS = {
     "approval_pending": N_("The customer has not approved the request yet. Press Refresh, then verify."),
+    "account_closed": N_("This account was closed: it can no longer be verified or changed."),
     "agent_blocked": N_("Your account is paused by security (checks, codes, contacts, approval requests and "
                         "customer pages); ask your supervisor."),
 }

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from verify_service.domain.agent_watch import CarriedAct
-from verify_service.domain.customers import load_customer
+from verify_service.domain.customers import closed_error, load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining, from_ms, to_ms
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, CheckResult, Entry, FactorResult
@@ -318,8 +318,12 @@ class CheckService:
         """A stored check by id, or NotFound."""
         with self._uow() as uow:
             found = uow.verifications.get(verification_id)
-        if found is None:
-            raise NotFound(f"No verification {verification_id!r}.")
+            if found is None:
+                raise NotFound(f"No verification {verification_id!r}.")
+            # A check that raced the account's closure must not confirm anyone afterwards: 410, like every call.
+            customer = uow.customers.get(found.account_id)
+        if customer is not None and customer.closed:
+            raise closed_error(customer)
         return found
 
 

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
                              "pin_rotated", "phone_changed", "totp_enrolled", "contact_reported",
-                             "approval_requested", "approval_denied", "agent_anomaly", "agent_anomaly_cleared"})
+                             "approval_requested", "approval_denied", "agent_anomaly", "agent_anomaly_cleared",
+                             "customer_closed"})
 NO_ACCOUNT = "-"
 MAX_BACKOFF_SECONDS = 60
 
