@@ -25,7 +25,7 @@ DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 IVR_LANGUAGES = ("ja", "en")  # the keypad call's prompts (verify_service/api/ivr_prompts.py)
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
-# How long each kind of data is kept in the database (VERIFY_RETENTION_<KIND>; README "Retention" says why).
+# How long each kind of data is kept in the database (RETENTION_VARIABLES; README "Retention" says why).
 RETENTION_DEFAULTS = {
     "verifications": timedelta(days=400),  # check records: a year of disputes, plus a month
     "audit_events": timedelta(days=400),  # archived before they leave the database
@@ -38,6 +38,12 @@ RETENTION_DEFAULTS = {
     "console_sessions": timedelta(days=7),  # console sign-in throttles: usernames and client addresses
 }
 RETENTION_KINDS = tuple(RETENTION_DEFAULTS)
+RETENTION_VARIABLES = {
+    "verifications": "VERIFY_RETENTION_VERIFICATIONS", "audit_events": "VERIFY_RETENTION_AUDIT_EVENTS",
+    "codes": "VERIFY_RETENTION_CODES", "outbox": "VERIFY_RETENTION_OUTBOX", "contacts": "VERIFY_RETENTION_CONTACTS",
+    "approvals": "VERIFY_RETENTION_APPROVALS", "agent_activity": "VERIFY_RETENTION_AGENT_ACTIVITY",
+    "anomalies": "VERIFY_RETENTION_ANOMALIES", "console_sessions": "VERIFY_RETENTION_CONSOLE_SESSIONS",
+}
 
 
 def _default_database_url() -> str:
@@ -373,7 +379,7 @@ def _validate_retention(values: dict[str, Any]) -> None:
     floors = retention_floors(values)
     for kind, keep in values.get("retention", {}).items():
         if keep is not None and keep < floors[kind]:
-            raise ConfigError(f"VERIFY_RETENTION_{kind.upper()} must be at least {_days(floors[kind])} "
+            raise ConfigError(f"{RETENTION_VARIABLES[kind]} must be at least {_days(floors[kind])} "
                               f"({_FLOOR_WHY.get(kind, 'a day')}), got {_days(keep)}")
 
 
@@ -431,8 +437,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["ivr_languages"] = _parse_ivr_languages(env["VERIFY_IVR_LANGUAGES"])
     if env.get("VERIFY_AGENT_PIN_ENTRY", "").strip():
         values["agent_pin_entry"] = _parse_bool("VERIFY_AGENT_PIN_ENTRY", env["VERIFY_AGENT_PIN_ENTRY"])
-    retention = {kind: _parse_duration(f"VERIFY_RETENTION_{kind.upper()}", env[f"VERIFY_RETENTION_{kind.upper()}"])
-                 for kind in RETENTION_KINDS if env.get(f"VERIFY_RETENTION_{kind.upper()}", "").strip()}
+    retention = {kind: _parse_duration(name, env[name])
+                 for kind, name in RETENTION_VARIABLES.items() if env.get(name, "").strip()}
     if retention:
         values["retention"] = retention
     values.update(overrides)

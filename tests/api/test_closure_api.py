@@ -27,8 +27,8 @@ def close(h, role="portal", body=CLOSE, account="JP1001"):
 @pytest.fixture
 def h(make_harness, mode, gateway):
     return make_harness(mode, delivery_backend="webhook", sms_webhook_url=gateway.url + "/sms",
-                        sms_webhook_secret="sms-secret-for-tests-0000000000", events_webhook_url=gateway.url + "/events",
-                        events_webhook_secret=SECRET)
+                        sms_webhook_secret="sms-secret-for-tests-0000000000",
+                        events_webhook_url=gateway.url + "/events", events_webhook_secret=SECRET)
 
 
 def live_customer(h):
