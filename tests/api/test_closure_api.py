@@ -152,11 +152,31 @@ def test_every_call_on_a_closed_account_answers_410_account_closed(h):
 
 def test_a_check_verified_before_the_closure_no_longer_confirms_anyone(h):
     pin = h.register(phone=PHONE)
-    verification = h.check(pin=pin).get_json()["verification_id"]
+    verification = h.check(pin=pin, call_ref="CA0001").get_json()["verification_id"]
     assert h.call("GET", f"/v1/verifications/{verification}", "agent").get_json()["valid"] is True
+    assert len(h.call("GET", "/v1/verifications?call_ref=CA0001", "agent").get_json()["verifications"]) == 1
     close(h)
     response = h.call("GET", f"/v1/verifications/{verification}", "agent")
     assert response.status_code == 410 and response.get_json()["error"]["code"] == "account_closed"
+    assert h.call("GET", "/v1/verifications?call_ref=CA0001", "agent").get_json()["verifications"] == []
+
+
+def test_concurrent_deletes_close_once(h):
+    h.register(phone=PHONE)
+    answers, start = [], threading.Barrier(4)
+
+    def delete():
+        start.wait()
+        answers.append(close(h).get_json())
+
+    threads = [threading.Thread(target=delete) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({answer["closed_at"] for answer in answers}) == 1
+    assert sum(1 for answer in answers if answer["erased"]) == 1
+    assert len(h.call("GET", "/v1/audit?event=customer_closed", "admin").get_json()["events"]) == 1
 
 
 def test_a_second_delete_changes_nothing_and_answers_the_first_closure(h):

@@ -310,9 +310,13 @@ class CheckService:
         return customer.unlocked_at is not None and customer.unlocked_at >= began
 
     def of_call(self, call_ref: str, limit: int) -> list[Verification]:
-        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first."""
+        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first; those of
+        closed accounts are left out (they confirm nobody any more)."""
         with self._uow() as uow:
-            return uow.verifications.of_call(call_ref, limit)
+            found = uow.verifications.of_call(call_ref, limit)
+            accounts = {check.account_id for check in found}
+            closed = {account for account in accounts if (customer := uow.customers.get(account)) and customer.closed}
+        return [check for check in found if check.account_id not in closed]
 
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -77,7 +78,7 @@ class SqlSweep:
         if self._db.dialect != "postgresql":
             return self._table.delete().where(self._key.in_(sa.select(self._key).where(self._due(cutoff))
                                                             .limit(batch)))
-        ctid = sa.literal_column("ctid")
+        ctid: sa.ColumnElement[Any] = sa.literal_column("ctid")
         picked = (sa.select(ctid).select_from(self._table).where(self._due(cutoff)).limit(batch)
                   .with_for_update(skip_locked=True))
         return self._table.delete().where(ctid == sa.func.any(sa.func.array(picked.scalar_subquery())))
