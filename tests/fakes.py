@@ -199,6 +199,26 @@ class _Customers:
     def count_old_pin_key(self, newest_key_id: str) -> int:
         return sum(1 for c in self._uow.state.customers.values() if c.pin and c.pin.key_id != newest_key_id)
 
+    def erase_traces(self, account_id: str) -> dict[str, int]:
+        state = self._uow.state
+        codes = [key for key, c in state.challenges.items() if c.account_id == account_id]
+        contacts = [key for key, c in state.contacts.items() if c.account_id == account_id]
+        approvals = [key for key, a in state.approvals.items() if a.account_id == account_id]
+        links = [key for key, link in state.entry_links.items() if link.account_id == account_id]
+        kept = [row for row in state.outbox if row.account_id != account_id or row.kind == "event"]
+        erased = {"codes": len(codes), "messages": len(state.outbox) - len(kept), "contacts": len(contacts),
+                  "approvals": len(approvals), "entry_links": len(links)}
+        for key in links:
+            del state.entry_links[key]
+        for key in codes:
+            del state.challenges[key]
+        for key in contacts:
+            del state.contacts[key]
+        for key in approvals:
+            del state.approvals[key]
+        state.outbox[:] = kept
+        return erased
+
     def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
         stored = self._uow.state.customers.get(customer.account_id)
         if stored is None or stored.pin != old:

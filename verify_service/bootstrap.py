@@ -19,7 +19,7 @@ from verify_service.adapters.crypto import (
     new_api_key,
 )
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
-from verify_service.adapters.delivery.worker import OutboxWorker
+from verify_service.adapters.delivery.worker import BackgroundChore, OutboxWorker
 from verify_service.adapters.metrics import (
     record_agent_anomaly,
     record_agent_blocked,
@@ -40,9 +40,10 @@ from verify_service.adapters.sql.archive import SqlArchiveLedger
 from verify_service.adapters.sql.counters import SqlAttemptCounter
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.records import PostgresCheckRecorder
+from verify_service.adapters.sql.retention import SqlTurns, sql_sweeps
 from verify_service.adapters.sql.uow import SqlUnitOfWorkFactory
 from verify_service.adapters.texts import BabelTexts
-from verify_service.config import Settings
+from verify_service.config import RETENTION_KINDS, Settings, retention_floors
 from verify_service.domain.agent_identity import AgentIdentity
 from verify_service.domain.agent_watch import AgentWatch, WatchPolicy
 from verify_service.domain.agents import AgentNames
@@ -50,6 +51,7 @@ from verify_service.domain.approvals import ApprovalFactor, ApprovalPolicy, Appr
 from verify_service.domain.archive import AuditArchiver
 from verify_service.domain.audit import AuditAnchoring, AuditReader
 from verify_service.domain.checks import CheckService, Factor, PinFactor
+from verify_service.domain.closure import ClosureService
 from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.contacts import ContactPolicy, ContactService
 from verify_service.domain.customers import CustomerService
@@ -68,6 +70,7 @@ from verify_service.domain.ports import (
     MessageSender,
     PinVault,
 )
+from verify_service.domain.retention import RetentionPolicy, RetentionService, Sweep
 from verify_service.domain.sms_guard import SmsCaps, SmsGuard
 from verify_service.domain.totp import TotpService
 from verify_service.domain.users import UserService
@@ -112,7 +115,13 @@ class Services:
     watch: AgentWatch
     keypad: KeypadCalls
     entry_links: EntryLinkService
+    closure: ClosureService
+    retention: RetentionService
     redis_client: redis.Redis | None = None
+
+    def scheduled_retention(self) -> BackgroundChore:
+        """The worker chore that runs retention when this process takes the deployment's turn."""
+        return BackgroundChore(self.retention.due, self.retention.run_logged, "retention")
 
     def close(self) -> None:
         """Stop the outbox thread and release pooled connections."""
@@ -250,6 +259,23 @@ def anchor_sinks(settings: Settings, vault: KeyRingVault, signer: AuditSigner) -
 def archive_store(settings: Settings) -> SegmentFiles | None:
     """Where audit archive segments go (None: audit events are never archived, so never deleted)."""
     return SegmentFiles(Path(settings.audit_archive_dir)) if settings.audit_archive_dir else None
+def retention_policy_from(settings: Settings) -> RetentionPolicy:
+    """How long each kind is kept, and the floors no setting goes under (config.retention_floors)."""
+    values = {"failure_window_seconds": settings.failure_window_seconds, "lockout_seconds": settings.lockout_seconds,
+              "agent_window_seconds": settings.agent_window_seconds}
+    return RetentionPolicy(keep={kind: settings.keep(kind) for kind in RETENTION_KINDS},
+                           floors=retention_floors(values))
+
+
+def build_retention(settings: Settings, db: SqlDatabase, clock: Clock, archive: AuditArchiver) -> RetentionService:
+    """Every retention sweep, run by `retention run` and on the worker's schedule. Audit events leave the database
+    only through the archive (signed segments first): with no VERIFY_AUDIT_ARCHIVE_DIR they are kept."""
+    sweeps: list[Sweep] = sql_sweeps(db)
+    if archive.enabled:
+        sweeps.append(archive)
+    every = settings.retention_schedule_seconds
+    return RetentionService(sweeps=sweeps, policy=retention_policy_from(settings), clock=clock, turns=SqlTurns(db),
+                            every=timedelta(seconds=every) if every else None)
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -286,9 +312,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
                           on_checked=record_check, watch=watch, on_unwatched=record_watch_missed,
                           agent_pin_entry=settings.agent_pin_entry)
     worker.chores.append(checks.settle)  # counts answered 503 are settled within a turn once Redis answers
+    archive = AuditArchiver(ledger=SqlArchiveLedger(db), signer=signer, clock=clock, store=archive_store(settings))
+    retention = build_retention(settings, db, clock, archive)
     texts = BabelTexts()
     locks = LockService(uow=uow, counter=counter, clock=clock, policy=policy)
-    return Services(
+    services = Services(
         settings=settings, db=db, counter=counter, vault=vault, clock=clock, uow=uow,
         keys=KeyService(uow=uow, clock=clock, generate=new_api_key, digest=hash_api_key,
                         feed=RedisRevocationFeed(settings.redis_url, timeout=settings.redis_timeout_seconds)
@@ -297,7 +325,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         checks=checks,
         locks=locks,
         audit=AuditReader(uow=uow, signer=signer), anchors=anchors,
-        archive=AuditArchiver(ledger=SqlArchiveLedger(db), signer=signer, clock=clock, store=archive_store(settings)),
+        archive=archive,
         codes=CodeService(uow=uow, vault=vault, clock=clock, counter=counter, policy=code_policy, lock_policy=policy,
                           guard=SmsGuard(caps=sms_caps_from(settings), vault=vault, on_refused=record_sms_refusal),
                           texts=texts, on_sent=record_code_sent, watch=watch),
@@ -312,9 +340,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         approvals=ApprovalService(uow=uow, clock=clock, counter=counter, checks=checks,
                                   policy=approval_policy_from(settings), lock_policy=policy, texts=texts,
                                   on_event=record_approval, watch=watch),
-        watch=watch, redis_client=redis_client,
+        watch=watch, redis_client=redis_client, retention=retention,
+        closure=ClosureService(uow=uow, counter=counter, clock=clock),
         keypad=KeypadCalls(checks=checks, status=locks.status, policy=KeypadPolicy(
             account_prefix=settings.ivr_account_prefix, max_tries=settings.ivr_max_tries)),
         entry_links=EntryLinkService(uow=uow, vault=vault, clock=clock, checks=checks, status=locks.status,
                                      policy=entry_link_policy_from(settings), texts=texts, watch=watch),
     )
+    worker.chores.append(services.scheduled_retention())
+    return services

@@ -24,6 +24,7 @@ from verify_service.bootstrap import Services
 from verify_service.domain.audit import AnchorSet
 from verify_service.domain.keys import ROLES
 from verify_service.domain.model import Actor
+from verify_service.domain.retention import DEFAULT_BATCH
 from verify_service.domain.users import CONSOLE_ROLES
 from verify_service.errors import ConfigError, VerifyError
 
@@ -337,9 +338,10 @@ outbox = AppGroup("outbox", help="The durable message outbox.")
 @outbox.command("run")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls when idle.")
 def run_outbox(interval: float) -> None:
-    """Deliver queued messages (and write scheduled audit anchors) until stopped (SIGTERM or Ctrl-C)."""
+    """Deliver queued messages (and write scheduled audit anchors, run scheduled retention) until stopped."""
     services = _services()
-    worker = OutboxWorker(services.outbox, interval=interval, anchors=services.anchors)
+    worker = OutboxWorker(services.outbox, interval=interval, anchors=services.anchors,
+                          chores=[services.scheduled_retention()])
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     click.echo(f"outbox worker running (backend {services.settings.delivery_backend}); Ctrl-C stops it")
     try:
@@ -357,7 +359,30 @@ def outbox_status() -> None:
     click.echo(f"{count} message(s) pending{since}")
 
 
+retention = AppGroup("retention", help="Remove data older than its VERIFY_RETENTION_<KIND> setting.")
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows per transaction.")
+def run_retention(dry_run: bool, batch: int) -> None:
+    """Remove every kind of data older than its setting, in small batches; print what went, per kind."""
+    reports = _services().retention.run(dry_run=dry_run, batch=batch)
+    verb = "would remove" if dry_run else "removed"
+    for report in reports:
+        if report.cutoff is None:
+            click.echo(f"{report.kind}: kept forever (VERIFY_RETENTION_{report.kind.upper()}=off)")
+        elif report.error is not None:
+            click.echo(f"{report.kind}: FAILED ({report.error})", err=True)
+        else:
+            click.echo(f"{report.kind}: {verb} {report.removed} row(s) older than {report.cutoff:%Y-%m-%dT%H:%M:%SZ}")
+    failed = [report.kind for report in reports if report.error is not None]
+    if failed:
+        raise click.ClickException(f"retention failed for {', '.join(failed)}; run it again")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to `flask --app wsgi`."""
-    for group in (keys, pins, audit, outbox, users, agents):
+    for group in (keys, pins, audit, outbox, users, agents, retention):
         app.cli.add_command(group)

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,27 @@ DEV_AUDIT_KEYS = "dev:dev-only-audit-key-never-use-in-production-00"
 SUPPORTED_LOCALES = ("ja", "en", "zh", "ko")
 IVR_LANGUAGES = ("ja", "en")  # the keypad call's prompts (verify_service/api/ivr_prompts.py)
 DELIVERY_BACKENDS = ("console", "webhook", "twilio")
+# How long each kind of data is kept in the database (RETENTION_VARIABLES; README "Retention" says why).
+RETENTION_DEFAULTS = {
+    "verifications": timedelta(days=400),  # check records: a year of disputes, plus a month
+    "audit_events": timedelta(days=400),  # archived before they leave the database
+    "codes": timedelta(days=30),  # one-time codes (their MACs) and their status
+    "outbox": timedelta(days=30),  # messages delivered or given up (pending ones are never removed)
+    "contacts": timedelta(days=30),  # agents' contacts (sealed phrases), after they expired
+    "approvals": timedelta(days=30),  # approval requests, after they expired
+    "entry_links": timedelta(days=30),  # entry links for chat (a MAC of their token), after they expired
+    "agent_activity": timedelta(days=7),  # the agent watch's window rows (single-instance mode)
+    "anomalies": timedelta(days=400),  # cleared agent anomalies (open ones are never removed)
+    "console_sessions": timedelta(days=7),  # console sign-in throttles: usernames and client addresses
+}
+RETENTION_KINDS = tuple(RETENTION_DEFAULTS)
+RETENTION_VARIABLES = {
+    "verifications": "VERIFY_RETENTION_VERIFICATIONS", "audit_events": "VERIFY_RETENTION_AUDIT_EVENTS",
+    "codes": "VERIFY_RETENTION_CODES", "outbox": "VERIFY_RETENTION_OUTBOX", "contacts": "VERIFY_RETENTION_CONTACTS",
+    "approvals": "VERIFY_RETENTION_APPROVALS", "entry_links": "VERIFY_RETENTION_ENTRY_LINKS",
+    "agent_activity": "VERIFY_RETENTION_AGENT_ACTIVITY",
+    "anomalies": "VERIFY_RETENTION_ANOMALIES", "console_sessions": "VERIFY_RETENTION_CONSOLE_SESSIONS",
+}
 
 
 def _default_database_url() -> str:
@@ -109,6 +131,13 @@ class Settings:
     entry_link_ttl_seconds: int = 600
     entry_link_max_per_customer_per_hour: int = 5
     entry_link_max_per_agent_per_hour: int = 30
+    # Retention: how long each kind is kept (None: kept forever), how often the worker sweeps (0: never).
+    retention: dict[str, timedelta | None] = field(default_factory=dict)
+    retention_schedule_seconds: int = 3600
+
+    def keep(self, kind: str) -> timedelta | None:
+        """How long `kind` is kept (None: forever): the setting, else the default."""
+        return self.retention[kind] if kind in self.retention else RETENTION_DEFAULTS[kind]
 
     @property
     def single_instance(self) -> bool:
@@ -188,6 +217,7 @@ _INT_FIELDS = {
     "entry_link_ttl_seconds": ("VERIFY_ENTRY_LINK_TTL_SECONDS", 60),
     "entry_link_max_per_customer_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_CUSTOMER_PER_HOUR", 1),
     "entry_link_max_per_agent_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_AGENT_PER_HOUR", 1),
+    "retention_schedule_seconds": ("VERIFY_RETENTION_SCHEDULE_SECONDS", 0),
 }
 _STR_FIELDS = {
     "env": "VERIFY_ENV",
@@ -346,6 +376,57 @@ def _validate_database_url(url: str) -> None:
         raise ConfigError(f"VERIFY_DATABASE_URL must be a PostgreSQL or SQLite URL, got a {scheme}:// URL")
 
 
+DURATION = re.compile(r"(\d{1,6})([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def _parse_duration(name: str, raw: str) -> timedelta | None:
+    """`400d`, `12h`, `30m`, `90s`, or `off` (None: kept forever)."""
+    value = raw.strip().lower()
+    if value == "off":
+        return None
+    match = DURATION.fullmatch(value)
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(f"{name} must be a duration such as 400d, 30d, 12h or 90m (or off), got {raw!r}")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def retention_floors(values: dict[str, Any]) -> dict[str, timedelta]:
+    """The shortest retention each kind may have: what the service still reads, plus a day.
+
+    Check records rebuild a forgotten lockout counter (failures in the window and the lock they set), so they
+    stay for the failure window plus the lock period; the agent watch reads its window; the rest a day.
+    """
+    day = timedelta(days=1)
+    lockout = values.get("failure_window_seconds", 86400) + values.get("lockout_seconds", 86400)
+    floors = dict.fromkeys(RETENTION_KINDS, day)
+    floors["verifications"] = day + timedelta(seconds=lockout)
+    floors["agent_activity"] = day + timedelta(seconds=values.get("agent_window_seconds", 600))
+    return floors
+
+
+def _validate_retention(values: dict[str, Any]) -> None:
+    """No kind is kept for less than its floor (a too-short setting would break the lockout, say)."""
+    floors = retention_floors(values)
+    for kind, keep in values.get("retention", {}).items():
+        if keep is not None and keep < floors[kind]:
+            raise ConfigError(f"{RETENTION_VARIABLES[kind]} must be at least {_days(floors[kind])} "
+                              f"({_FLOOR_WHY.get(kind, 'a day')}), got {_days(keep)}")
+
+
+_FLOOR_WHY = {
+    "verifications": "VERIFY_FAILURE_WINDOW_SECONDS + VERIFY_LOCKOUT_SECONDS + a day: lockout counters are "
+                     "rebuilt from check records",
+    "agent_activity": "VERIFY_AGENT_WINDOW_SECONDS + a day",
+}
+
+
+def _days(span: timedelta) -> str:
+    """A span as the settings write it: whole days when it is, else seconds."""
+    seconds = int(span.total_seconds())
+    return f"{seconds // 86400}d" if seconds % 86400 == 0 else f"{seconds}s"
+
+
 def _validate(values: dict[str, Any]) -> None:
     """Cross-field and enumerated checks."""
     if values.get("env", "development") not in ("development", "production", "test"):
@@ -358,6 +439,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_anchors(values)
     _validate_ivr(values)
     _validate_entry_links(values)
+    _validate_retention(values)
     if "database_url" in values:
         _validate_database_url(values["database_url"])
     redis_url = values.get("redis_url")
@@ -387,6 +469,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["ivr_languages"] = _parse_ivr_languages(env["VERIFY_IVR_LANGUAGES"])
     if env.get("VERIFY_AGENT_PIN_ENTRY", "").strip():
         values["agent_pin_entry"] = _parse_bool("VERIFY_AGENT_PIN_ENTRY", env["VERIFY_AGENT_PIN_ENTRY"])
+    retention = {kind: _parse_duration(name, env[name])
+                 for kind, name in RETENTION_VARIABLES.items() if env.get(name, "").strip()}
+    if retention:
+        values["retention"] = retention
     values.update(overrides)
     _validate(values)
     settings = Settings(**values)

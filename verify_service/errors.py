@@ -58,6 +58,13 @@ class NotFound(VerifyError):
     status, code, default_message = 404, "not_found", "Not found."
 
 
+class AccountClosed(VerifyError):
+    """The account was closed: nothing can be done with it any more, and its id is never registered again."""
+
+    status, code = 410, "account_closed"
+    default_message = "This account was closed; it cannot be verified, changed or registered again."
+
+
 class Conflict(VerifyError):
     """The request clashes with the resource's state."""
 

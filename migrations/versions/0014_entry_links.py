@@ -42,9 +42,11 @@ def upgrade():
     op.create_index("ix_entry_links_account_id_created_at", "entry_links", ["account_id", "created_at"],
                     unique=False)
     op.create_index("ix_entry_links_agent_id_created_at", "entry_links", ["agent_id", "created_at"], unique=False)
+    op.create_index("ix_entry_links_expires_at", "entry_links", ["expires_at"], unique=False)  # retention's sweep
 
 
 def downgrade():
+    op.drop_index("ix_entry_links_expires_at", table_name="entry_links")
     op.drop_index("ix_entry_links_agent_id_created_at", table_name="entry_links")
     op.drop_index("ix_entry_links_account_id_created_at", table_name="entry_links")
     op.drop_table("entry_links")

@@ -1,7 +1,7 @@
 """Audit archive with checkpoints (issue 20.2): each archived chain's cut, and the segments written.
 
 Revision ID: 0016_audit_archive
-Revises: 0014_entry_links
+Revises: 0015_lifecycle
 Create Date: 2026-12-07 19:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0016_audit_archive"
-down_revision = "0014_entry_links"
+down_revision = "0015_lifecycle"
 branch_labels = None
 depends_on = None
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint
 
-from verify_service.api.http import account_id_arg, load_body, requires, schema_instance, services
+from verify_service.api.http import account_id_arg, dump, load_body, requires, schema_instance, services
 from verify_service.api.openapi import documented
-from verify_service.api.schemas import CustomerPutSchema, CustomerSummarySchema
+from verify_service.api.schemas import ClosureSchema, CustomerPutSchema, CustomerSummarySchema, ReasonSchema
 from verify_service.domain.masking import mask_email, mask_phone
 from verify_service.domain.model import Actor, Customer
 
@@ -31,7 +31,7 @@ def summary(customer: Customer) -> dict[str, Any]:
 @bp.put("/v1/customers/<account_id>")
 @requires("portal")
 @documented("Register a customer (201, a PIN is issued; `phone` required) or update one (200).", ok=(201, 200),
-            response=CustomerSummarySchema, body=CustomerPutSchema, explain={
+            response=CustomerSummarySchema, body=CustomerPutSchema, errors=(410,), explain={
                 400: "Invalid JSON or a body that breaks a rule (`invalid_json`, `validation_error`). Also "
                      "`validation_error` with `details.phone` when the PUT would create the customer (no customer "
                      "has this account_id yet) and the body has no `phone`: `phone` is required on creation."})
@@ -55,4 +55,18 @@ def get_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     return summary(customer), 200
 
 
-
+@bp.delete("/v1/customers/<account_id>")
+@requires("portal", "admin")
+@documented("Close the account: erase its PIN, phone, email, TOTP secret, codes, messages, contacts and approval "
+            "requests; the id stays, closed, and every later call on it answers 410 `account_closed`. A repeat "
+            "answers 200 again, with the first closure's `closed_at` and nothing erased.",
+            response=ClosureSchema, body=ReasonSchema, errors=(404,), explain={
+                400: "Invalid JSON, no `reason`, or a reason holding the customer's phone number or email address "
+                     "(`validation_error`): the reason is kept in the audit trail, which holds no personal data."})
+def close_customer(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
+    """Close the account (portal, admin); audited as `customer_closed` and sent as a security event."""
+    account_id = account_id_arg(account_id)
+    reason = load_body(ReasonSchema)["reason"]
+    closure = services().closure.close(account_id, reason, actor)
+    return dump(ClosureSchema, {"account_id": closure.account_id, "status": "closed", "closed_at": closure.closed_at,
+                                "erased": closure.erased})

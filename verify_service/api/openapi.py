@@ -37,6 +37,7 @@ ERROR_TEXT = {
     403: "The key lacks the role this endpoint needs, or may not assert the agent_id given (`forbidden`).",
     404: "Unknown customer or record (`not_found`).",
     409: "The request conflicts with the customer's state (`conflict`).",
+    410: "The account was closed (`account_closed`, `details.closed_at`): its id is never registered again.",
     413: "Body over 64 KiB (`payload_too_large`).",
     415: "A body that is not application/json (`unsupported_media_type`).",
     429: "Too many requests (`rate_limited`); see Retry-After.",
@@ -104,6 +105,8 @@ def _responses(op: Operation, public: bool) -> dict[str, Any]:
     statuses = set(op.errors) | ({503} if public else set(COMMON_ERRORS))
     if op.body is not None:
         statuses.add(400)
+    if 404 in statuses:  # whatever names a customer may name a closed one
+        statuses.add(410)
     for status in sorted(statuses):
         error: dict[str, Any] = {"description": op.explain.get(status, ERROR_TEXT[status]),
                                  "content": {"application/json": {"schema": ErrorSchema}}}

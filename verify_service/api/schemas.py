@@ -196,6 +196,16 @@ class CustomerSummarySchema(Schema):
     created_at = UtcDateTime()
 
 
+class ClosureSchema(Schema):
+    """A closed account: its id, when it was closed, and what this call erased (empty on a repeat)."""
+
+    account_id = fields.String()
+    status = _enum(("closed",))
+    closed_at = UtcDateTime()
+    erased = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"example": {"codes": 2, "messages": 2, "contacts": 0, "approvals": 1}})
+
+
 class PinSchema(Schema):
     """The support PIN, for the customer's own account page."""
 

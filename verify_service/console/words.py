@@ -30,6 +30,7 @@ EVENTS: dict[str, str] = {
     "verification_failed": N_("Check: not verified"),
     "verification_blocked": N_("Check refused (locked or frozen)"), "customer_locked": N_("Locked"),
     "customer_unlocked": N_("Unlocked"), "customer_frozen": N_("Frozen"), "customer_unfrozen": N_("Unfrozen"),
+    "customer_closed": N_("Account closed"),
     "code_sent": N_("Code sent"), "code_delivery_failed": N_("Code not delivered"),
     "totp_enrolled": N_("Authenticator app added"), "totp_removed": N_("Authenticator app removed"),
     "console_signed_in": N_("Console sign-in"), "console_signed_out": N_("Console sign-out"),
@@ -62,6 +63,7 @@ _DESTINATION_REASONS = frozenset({"premium_rate", "shared_cost", "toll_free", "s
 _SMS_CAP_REASONS = frozenset({"per_number", "per_key", "global"})
 _REASONS = {
     "approval_pending": N_("The customer has not approved the request yet. Press Refresh, then verify."),
+    "account_closed": N_("This account was closed: it can no longer be verified or changed."),
     "agent_blocked": N_("Your account is paused by security (checks, codes, contacts, approval requests and "
                         "customer pages); ask your supervisor."),
 }

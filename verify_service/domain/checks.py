@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from verify_service.domain.agent_watch import CarriedAct
-from verify_service.domain.customers import load_customer
+from verify_service.domain.customers import closed_error, load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining, from_ms, to_ms
 from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, CheckResult, Entry, FactorResult
@@ -313,16 +313,24 @@ class CheckService:
         return customer.unlocked_at is not None and customer.unlocked_at >= began
 
     def of_call(self, call_ref: str, limit: int) -> list[Verification]:
-        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first."""
+        """The checks made on one phone call (Twilio's CallSid, a platform's contact id), newest first; those of
+        closed accounts are left out (they confirm nobody any more)."""
         with self._uow() as uow:
-            return uow.verifications.of_call(call_ref, limit)
+            found = uow.verifications.of_call(call_ref, limit)
+            accounts = {check.account_id for check in found}
+            closed = {account for account in accounts if (customer := uow.customers.get(account)) and customer.closed}
+        return [check for check in found if check.account_id not in closed]
 
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""
         with self._uow() as uow:
             found = uow.verifications.get(verification_id)
-        if found is None:
-            raise NotFound(f"No verification {verification_id!r}.")
+            if found is None:
+                raise NotFound(f"No verification {verification_id!r}.")
+            # A check that raced the account's closure must not confirm anyone afterwards: 410, like every call.
+            customer = uow.customers.get(found.account_id)
+        if customer is not None and customer.closed:
+            raise closed_error(customer)
         return found
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from verify_service.domain.masking import mask_phone
-from verify_service.domain.model import Actor, AuditEvent, Customer
+from verify_service.domain.model import Actor, AuditEvent, Customer, rfc3339
 from verify_service.domain.names import AuditEventName
 from verify_service.domain.pins import generate_pin
 from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
-from verify_service.errors import DuplicateKey, NotFound, ValidationFailed
+from verify_service.errors import AccountClosed, DuplicateKey, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,21 @@ class PinView:
     issued_at: datetime
 
 
-def load_customer(uow: UnitOfWork, account_id: str, *, for_update: bool = False) -> Customer:
-    """The customer, or NotFound."""
+def load_customer(uow: UnitOfWork, account_id: str, *, for_update: bool = False,
+                  closed_ok: bool = False) -> Customer:
+    """The customer, or NotFound; AccountClosed (410) for a closed account unless `closed_ok`."""
     customer = uow.customers.get(account_id, for_update=for_update)
     if customer is None:
         raise NotFound(f"No customer with account_id {account_id!r}.")
+    if customer.closed and not closed_ok:
+        raise closed_error(customer)
     return customer
+
+
+def closed_error(customer: Customer) -> AccountClosed:
+    """The 410 every call on a closed account answers, with when it was closed."""
+    assert customer.closed_at is not None
+    return AccountClosed(details={"reason": "account_closed", "closed_at": rfc3339(customer.closed_at)})
 
 
 def actor_event(event: str, at: datetime, account_id: str, actor: Actor, **details: Any) -> AuditEvent:
@@ -74,6 +83,8 @@ class CustomerService:
             if customer is None:
                 customer = self._create(uow, account_id, changes, actor, now)
                 created = True
+            elif customer.closed:  # a closed account's id is never registered again (docs/API.md says why)
+                raise closed_error(customer)
             else:
                 self._update(uow, customer, changes, actor, now)
                 created = False

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 SECURITY_EVENTS = frozenset({"customer_locked", "customer_unlocked", "customer_frozen", "pin_viewed",
                              "pin_rotated", "phone_changed", "totp_enrolled", "contact_reported",
                              "approval_requested", "approval_denied", "agent_anomaly", "agent_anomaly_cleared",
-                             "entry_link_created"})
+                             "entry_link_created", "customer_closed"})
 NO_ACCOUNT = "-"
 MAX_BACKOFF_SECONDS = 60
 

@@ -51,6 +51,12 @@ class Customer:
     totp: SealedSecret | None = None
     totp_pending: SealedSecret | None = None
     totp_last_step: int | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        """The account was closed: its personal data and secrets are erased, every call on it answers 410."""
+        return self.closed_at is not None
 
     @property
     def frozen(self) -> bool:

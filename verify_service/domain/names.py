@@ -107,6 +107,7 @@ class AuditEventName(StrEnum):
     CUSTOMER_UNLOCKED = "customer_unlocked"
     CUSTOMER_FROZEN = "customer_frozen"
     CUSTOMER_UNFROZEN = "customer_unfrozen"
+    CUSTOMER_CLOSED = "customer_closed"
     CODE_SENT = "code_sent"
     CODE_DELIVERY_FAILED = "code_delivery_failed"
     TOTP_ENROLLED = "totp_enrolled"

@@ -144,6 +144,10 @@ class CustomerRepository(Protocol):
         """Record a used TOTP step; False if it or a later one was used (replay)."""
         ...
 
+    def erase_traces(self, account_id: str) -> dict[str, int]:
+        """Delete the account's codes, messages (but security events), contacts and approvals: how many of each."""
+        ...
+
 
 class SendLog(Protocol):
     """Past code sends as the SMS caps count them, inside a unit of work."""

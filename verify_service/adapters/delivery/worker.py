@@ -14,6 +14,35 @@ from verify_service.errors import DependencyUnavailable
 log = logging.getLogger(__name__)
 
 
+class BackgroundChore:
+    """A worker chore that runs `job` on a thread of its own when `due()` says so, one run at a time: a long
+    retention sweep never holds up the delivery of codes."""
+
+    def __init__(self, due: Callable[[], bool], job: Callable[[], object], name: str):
+        self._due, self._job, self._name = due, job, name
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        """Start the job if it is due and not already running here."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self._due():
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        """The job, its failure logged (the next turn tries again)."""
+        try:
+            self._job()
+        except Exception:
+            log.exception("%s failed", self._name)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a running job (tests, shutdown)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 class OutboxWorker:
     """Dispatches due messages promptly after a commit (kick) and at least every `interval` seconds; writes
     the scheduled audit anchor when it is this process's turn; runs the process's `chores` every turn."""

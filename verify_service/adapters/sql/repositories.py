@@ -11,13 +11,24 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from verify_service.adapters.sql import heads
 from verify_service.adapters.sql.database import SqlDatabase, fetch_one_on_driver
-from verify_service.adapters.sql.tables import UTCDateTime, api_keys, console_users, customers, verifications
+from verify_service.adapters.sql.tables import (
+    UTCDateTime,
+    api_keys,
+    approvals,
+    challenges,
+    console_users,
+    contacts,
+    customers,
+    entry_links,
+    outbox,
+    verifications,
+)
 from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
 from verify_service.domain.users import ConsoleUser
 
 _CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
                     "frozen_at", "locked_until", "unlocked_at", "phone_changed_at", "created_at", "updated_at",
-                    "totp_last_step")
+                    "totp_last_step", "closed_at")
 _SEALED_FIELDS = ("pin", "totp", "totp_pending")
 
 
@@ -124,6 +135,17 @@ class SqlCustomerRepository:
         """How many PINs are still sealed under an older key."""
         query = sa.select(sa.func.count()).select_from(customers).where(customers.c.pin_key_id != newest_key_id)
         return int(self._conn.execute(query).scalar_one())
+
+    def erase_traces(self, account_id: str) -> dict[str, int]:
+        """Delete the account's codes, messages (not its security events), contacts, approvals and entry links:
+        how many."""
+        erased = {}
+        for name, table, only in (("codes", challenges, ()), ("messages", outbox, (outbox.c.kind != "event",)),
+                                  ("contacts", contacts, ()), ("approvals", approvals, ()),
+                                  ("entry_links", entry_links, ())):
+            result = self._conn.execute(table.delete().where(table.c.account_id == account_id, *only))
+            erased[name] = int(result.rowcount)
+        return erased
 
     def replace_pin(self, customer: Customer, old: SealedSecret, new: SealedSecret) -> bool:
         """Swap a sealed PIN only if nobody changed it meanwhile (for rekeying)."""

@@ -63,6 +63,8 @@ customers = sa.Table(
     sa.Column("totp_pending_blob", sa.LargeBinary(128)),
     sa.Column("totp_last_step", sa.BigInteger()),
     sa.Column("unlocked_at", UTCDateTime()),
+    # Set when the account was closed: its personal data and secrets are gone, the id stays (never reused).
+    sa.Column("closed_at", UTCDateTime()),
 )
 sa.Index("ix_customers_pin_key_id", customers.c.pin_key_id)
 
@@ -91,6 +93,8 @@ verifications = sa.Table(
 sa.Index("ix_verifications_account_id_checked_at", verifications.c.account_id, verifications.c.checked_at)
 # A call's checks, for the agent's screen pop (GET /v1/verifications?call_ref=).
 sa.Index("ix_verifications_call_ref", verifications.c.call_ref)
+# Retention removes the oldest checks, a batch at a time.
+sa.Index("ix_verifications_checked_at", verifications.c.checked_at)
 
 audit_events = sa.Table(
     "audit_events", metadata,
@@ -219,6 +223,7 @@ approvals = sa.Table(
 )
 # A customer's recent requests: the pending ones, the hourly cap.
 sa.Index("ix_approvals_account_id_created_at", approvals.c.account_id, approvals.c.created_at)
+sa.Index("ix_approvals_expires_at", approvals.c.expires_at)  # retention
 
 outbox = sa.Table(
     "outbox", metadata,
@@ -273,6 +278,7 @@ contacts = sa.Table(
 )
 # The account page asks for a customer's contacts that have not expired yet.
 sa.Index("ix_contacts_account_id_expires_at", contacts.c.account_id, contacts.c.expires_at)
+sa.Index("ix_contacts_expires_at", contacts.c.expires_at)  # retention
 
 entry_links = sa.Table(
     "entry_links", metadata,
@@ -297,6 +303,7 @@ entry_links = sa.Table(
 # The hourly caps: a customer's links, an agent's links.
 sa.Index("ix_entry_links_account_id_created_at", entry_links.c.account_id, entry_links.c.created_at)
 sa.Index("ix_entry_links_agent_id_created_at", entry_links.c.agent_id, entry_links.c.created_at)
+sa.Index("ix_entry_links_expires_at", entry_links.c.expires_at)  # the retention sweep
 
 agent_profiles = sa.Table(
     "agent_profiles", metadata,
@@ -338,3 +345,11 @@ agent_activity = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 sa.Index("ix_agent_activity_subject_at", agent_activity.c.subject, agent_activity.c.at)
+sa.Index("ix_agent_activity_at", agent_activity.c.at)  # retention: subjects that went quiet
+
+# Scheduled chores that one process of the deployment takes a turn at (retention): when each was last taken.
+schedule_turns = sa.Table(
+    "schedule_turns", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last_at", UTCDateTime()),
+)
