@@ -1,0 +1,119 @@
+"""What bench/run.py measures besides wrk: bytes per check, `audit verify`, instructions per check, retention.
+
+Each function runs beside the load (never during it, except the retention scenario, whose point is the overlap).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# Every table a check writes, and the ones beside it that grow with checks.
+CHECK_TABLES = ("verifications", "audit_events", "audit_heads", "customers", "attempt_counters", "agent_activity")
+
+
+def flask(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`flask --app wsgi ARGS` in the bench's environment."""
+    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=check,
+                          capture_output=True, text=True)
+
+
+def plain_url(env: dict[str, str]) -> str:
+    """The service's database URL as psycopg takes it."""
+    return env["VERIFY_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+
+
+def table_sizes(env: dict[str, str]) -> dict[str, int]:
+    """pg_total_relation_size (heap, TOAST and indexes) of each table a check grows, and the row count of
+    verifications (one per check)."""
+    with psycopg.connect(plain_url(env), autocommit=True) as conn:
+        present = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        sizes = {name: conn.execute("SELECT pg_total_relation_size(%s)", (name,)).fetchone()[0]  # type: ignore
+                 for name in CHECK_TABLES if name in present}
+        sizes["checks"] = conn.execute("SELECT count(*) FROM verifications").fetchone()[0]  # type: ignore[index]
+    return sizes
+
+
+def bytes_per_check(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    """Growth of each table divided by the checks made in between (and the checks, for the record)."""
+    checks = after["checks"] - before["checks"]
+    grown = {name: (after[name] - before[name]) / checks for name in after if name != "checks"} if checks else {}
+    return {**grown, "total": sum(grown.values()), "checks": float(checks)}
+
+
+def audit_verify(env: dict[str, str]) -> dict[str, float | str]:
+    """`flask audit verify --no-anchor` timed, with its peak memory (maxrss of that process alone)."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "audit", "verify", "--no-anchor"], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        last = out.read().strip().splitlines()[-1]
+    found = re.search(r"(\d+) event\(s\) in (\d+) chain", last)
+    events = int(found.group(1)) if found else 0
+    return {"line": last, "intact": float(last.startswith("audit trail intact")), "events": float(events),
+            "seconds": seconds, "events_per_s": events / seconds, "maxrss_mb": usage.ru_maxrss / 1024}
+
+
+def callgrind_window(*args: str) -> float:
+    """Instructions (Ir) of the checks bench/profile_check.py runs inside its callgrind window (--callgrind)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(BIN / "python"),
+                        "bench/profile_check.py", "--callgrind", *args], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dumps = sorted(Path(folder).glob("callgrind.out*"))
+        window = [d for d in dumps if "window" in _callgrind_header(d)]
+        if len(window) != 1:
+            raise RuntimeError(f"callgrind wrote {len(dumps)} dump(s), none of them the checks' window")
+        return float(re.search(r"^(?:summary|totals): (\d+)", window[0].read_text(), re.M).group(1))  # type: ignore
+
+
+def _callgrind_header(dump: Path) -> str:
+    """The head of a callgrind dump (its trigger line says which dump it is)."""
+    with dump.open() as handle:
+        return "".join(handle.readline() for _ in range(20))
+
+
+def instructions_per_check(customers: int = 200, checks: int = 200) -> dict[str, float]:
+    """Instructions per PIN check, the service's and the minimal design's, in-process under callgrind."""
+    env_name = f"verify_bench_callgrind_{os.getpid()}"
+    result = {}
+    for name, extra in (("service", ()), ("minimal", ("--minimal",))):
+        os.environ["BENCH_PROFILE_DATABASE"] = env_name
+        total = callgrind_window("--customers", str(customers), "--checks", str(checks), *extra)
+        result[name] = total / checks
+    with psycopg.connect(os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{env_name}" WITH (FORCE)')
+    return result
+
+
+def retention_available(env: dict[str, str]) -> bool:
+    """Whether this tree has `flask retention run` (issue 20 item 1, built on another branch)."""
+    return flask(env, "retention", "--help", check=False).returncode == 0
+
+
+def retention_sweep(env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start `flask retention run` (the scenario hook: bench/run.py runs the check's load while it sweeps)."""
+    return subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "retention", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stored_rows(env: dict[str, str]) -> int:
+    """Check records plus audit events in the database (what a retention sweep removes)."""
+    with psycopg.connect(plain_url(env), autocommit=True) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM verifications) + (SELECT count(*) FROM audit_events)")
+        return int(row.fetchone()[0])  # type: ignore[index]
