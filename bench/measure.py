@@ -5,6 +5,7 @@ Each function runs beside the load (never during it, except the retention scenar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -65,6 +66,37 @@ def audit_verify(env: dict[str, str]) -> dict[str, float | str]:
     events = int(found.group(1)) if found else 0
     return {"line": last, "intact": float(last.startswith("audit trail intact")), "events": float(events),
             "seconds": seconds, "events_per_s": events / seconds, "maxrss_mb": usage.ru_maxrss / 1024}
+
+
+SAMPLE_SCRIPT = """
+import itertools, json, resource, sys, time
+from verify_service import create_app
+from verify_service.domain.audit import verify_chains
+services = create_app().extensions["verify"]
+limit = int(sys.argv[1])
+with services.audit._uow(snapshot=True) as uow:
+    started = time.monotonic()
+    heads = uow.audit.heads()
+    heads_s = time.monotonic() - started
+    events = uow.audit.walk()
+    started = time.monotonic()
+    first = next(events)
+    first_s = time.monotonic() - started
+    report = verify_chains(itertools.chain([first], itertools.islice(events, limit - 1)), {}, services.audit._signer)
+    seconds = time.monotonic() - started
+altered = [p for p in report.problems if "altered" in p or "missing" in p or "prev_hash" in p or "order" in p]
+print(json.dumps({"events": report.events, "chains": report.chains, "heads": len(heads), "heads_s": heads_s,
+                  "first_event_s": first_s, "seconds": seconds, "events_per_s": report.events / seconds,
+                  "problems": len(altered), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def audit_verify_sample(env: dict[str, str], limit: int) -> dict[str, float]:
+    """`audit verify`'s own code (the heads, the walk, verify_chains) over the first `limit` events of a large
+    trail: its rate, the wait for the first event, and peak memory, without reading all of it."""
+    done = subprocess.run([str(BIN / "python"), "-c", SAMPLE_SCRIPT, str(limit)], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)
+    return {name: float(value) for name, value in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
 def callgrind_window(*args: str) -> float:

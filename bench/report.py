@@ -37,6 +37,8 @@ def growth(results: Results, labels: dict[str, str]) -> list[str]:
             if mode not in results[key] or mode not in base:
                 continue
             now, then = results[key][mode], base[mode]
+            if not (then["rps"] and then["p99"]):
+                continue  # wrk got no answer in time at the reference size: nothing to compare with
             rate, tail = now["rps"] / then["rps"], now["p99"] / then["p99"]
             held = "–" if key == keys[0] else (
                 "held" if (mode.endswith("_half") or rate >= THROUGHPUT_TARGET) and tail <= P99_TARGET else "MISSED")
@@ -74,14 +76,43 @@ def storage(results: Results, labels: dict[str, str]) -> list[str]:
             if name not in tables and name not in ("total", "checks"):
                 tables.append(name)
     lines = ["\n## Bytes per check, table by table\n",
-             "Growth of each table (heap, TOAST and indexes: `pg_total_relation_size`) over the right-PIN scenario, "
-             "divided by the checks it made. Tables grow by whole pages and extents, so small figures are coarse.\n",
+             "Growth of each table (heap, TOAST and indexes: `pg_total_relation_size`) over the right-PIN, wrong-PIN "
+             "and PIN + code scenarios, divided by the checks they made."
+             " Tables grow by whole pages and extents, so small figures are coarse.\n",
              "| size | checks | " + " | ".join(tables) + " | total |", "| --- | ---: |" + " ---: |" * (len(tables) + 1)]
     for key, label in labels.items():
         grown = results[key].get("bytes_per_check")
         if grown:
             cells = " | ".join(f"{grown.get(name, 0):.0f}" for name in tables)
             lines.append(f"| {label} | {grown['checks']:.0f} | {cells} | {grown['total']:.0f} |")
+    return lines
+
+
+YEAR_S = 365 * 86_400
+
+
+def capacity(results: Results, labels: dict[str, str]) -> list[str]:
+    """Rows and bytes per check, and what a year holds at 1, 10 and 100 checks a second (the README's table)."""
+    lines = ["\n## Capacity planning\n",
+             "A check stores 2 rows: its record (`verifications`) and its audit event (`audit_events`); each customer "
+             "has one `audit_heads` row, updated in place. Bytes per check as the service writes them (the live "
+             "figure of the largest size above) and as a bulk load packs them (the stored history):\n"]
+    live = next((results[key]["bytes_per_check"] for key in reversed(list(labels))
+                 if results[key].get("bytes_per_check", {}).get("checks")), None)
+    packed = None
+    for key in labels:
+        stored = results[key].get("stored", {})
+        if ":" in key and stored.get("checks"):
+            packed = (stored.get("verifications", 0) + stored.get("audit_events", 0)) / stored["checks"]
+    figures = [("live", live["verifications"] + live["audit_events"])] if live else []
+    figures += [("bulk-loaded", packed)] if packed else []
+    heads = " | ".join(f"bytes a year ({name}, {per:,.0f} B/check)" for name, per in figures)
+    lines += [f"| checks a second | checks a year | rows a year | {heads} |",
+              "| ---: | ---: | ---: |" + " ---: |" * len(figures)]
+    for rate in (1, 10, 100):
+        checks = rate * YEAR_S
+        cells = " | ".join(f"{checks * per / 1e9:,.0f} GB" for _, per in figures)
+        lines.append(f"| {rate} | {checks / 1e6:,.1f} M | {2 * checks / 1e6:,.1f} M | {cells} |")
     return lines
 
 
@@ -96,7 +127,17 @@ def audit(results: Results, labels: dict[str, str]) -> list[str]:
             lines.append(f"| {label} | {found['events']:.0f} | {found['seconds']:.1f} | {found['events_per_s']:.0f} | "
                          f"{found['maxrss_mb']:.0f} | {found['line']} |")
         else:
-            lines.append(f"| {label} | – | – | – | – | not run (`--no-history-verify`) |")
+            lines.append(f"| {label} | – | – | – | – | not run (`--history-verify`): see below |")
+    for key, label in labels.items():
+        part = results[key].get("audit_sample")
+        if part:
+            lines.append(f"\nOn {label}, `audit verify`'s own code (`AuditReader.verify`: the heads, then the walk "
+                         f"ordered by chain and seq, through `verify_chains`) over the first {part['events']:,.0f} "
+                         f"events: {part['events_per_s']:,.0f} events/s, the first event after "
+                         f"{part['first_event_s']:.1f} s, the {part['heads']:,.0f} chain heads read in "
+                         f"{part['heads_s']:.1f} s, peak memory {part['maxrss_mb']:,.0f} MB, "
+                         f"{part['problems']:.0f} altered or missing event(s). At that rate the stored events alone "
+                         f"take about {int(key.split(':')[1]) / part['events_per_s'] / 60:.0f} min.")
     return lines
 
 
@@ -141,6 +182,6 @@ def scenario_tables(results: Results, labels: dict[str, str]) -> list[str]:
 def report(results: Results, labels: dict[str, str], header: str) -> str:
     """RESULTS.md: the run, then growth, the check's cost, storage, audit verify, retention, every scenario."""
     lines = [header]
-    for part in (growth, check_cost, storage, audit, retention, scenario_tables):
+    for part in (growth, check_cost, storage, capacity, audit, retention, scenario_tables):
         lines += part(results, labels)
     return "\n".join(lines) + "\n"
