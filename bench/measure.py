@@ -99,37 +99,42 @@ def audit_verify_sample(env: dict[str, str], limit: int) -> dict[str, float]:
     return {name: float(value) for name, value in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
-def callgrind_window(*args: str) -> float:
-    """Instructions (Ir) of the checks bench/profile_check.py runs inside its callgrind window (--callgrind)."""
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(BIN / "python"),
-                        "bench/profile_check.py", "--callgrind", *args], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        dumps = sorted(Path(folder).glob("callgrind.out*"))
-        window = [d for d in dumps if "window" in _callgrind_header(d)]
-        if len(window) != 1:
-            raise RuntimeError(f"callgrind wrote {len(dumps)} dump(s), none of them the checks' window")
-        return float(re.search(r"^(?:summary|totals): (\d+)", window[0].read_text(), re.M).group(1))  # type: ignore
+def callgrind_window(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """bench/profile_check.py under callgrind, counting only the checks after its warm-up (--callgrind)."""
+    return subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={env['CALLGRIND_OUT']}",
+                             str(BIN / "python"), "bench/profile_check.py", "--callgrind", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _callgrind_header(dump: Path) -> str:
-    """The head of a callgrind dump (its trigger line says which dump it is)."""
-    with dump.open() as handle:
-        return "".join(handle.readline() for _ in range(20))
+def _window_total(folder: Path) -> float:
+    """The instructions (Ir) of the dump profile_check named `window`."""
+    for dump in sorted(folder.glob("callgrind.out*")):
+        with dump.open() as handle:
+            head = "".join(handle.readline() for _ in range(30))
+        if "Trigger: dump window" in head:
+            return float(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.M).group(1))  # type: ignore
+    raise RuntimeError(f"callgrind wrote no `window` dump in {folder}")
 
 
-def instructions_per_check(customers: int = 200, checks: int = 200) -> dict[str, float]:
-    """Instructions per PIN check, the service's and the minimal design's, in-process under callgrind."""
-    env_name = f"verify_bench_callgrind_{os.getpid()}"
+def instructions_per_check(redis_urls: list[str], customers: int = 200, checks: int = 200) -> dict[str, float]:
+    """Instructions per PIN check, the service's and the minimal design's (both at once), in-process under
+    callgrind; each in a PostgreSQL database of its own and one of the given (empty) Redis databases."""
     result = {}
-    for name, extra in (("service", ()), ("minimal", ("--minimal",))):
-        os.environ["BENCH_PROFILE_DATABASE"] = env_name
-        total = callgrind_window("--customers", str(customers), "--checks", str(checks), *extra)
-        result[name] = total / checks
+    with tempfile.TemporaryDirectory() as folder:
+        runs = {}
+        for (name, extra), redis_url in zip((("service", ()), ("minimal", ("--minimal",))), redis_urls, strict=True):
+            (Path(folder) / name).mkdir()
+            env = {**os.environ, "BENCH_PROFILE_DATABASE": f"verify_bench_callgrind_{name}_{os.getpid()}",
+                   "BENCH_REDIS_URL": redis_url, "CALLGRIND_OUT": str(Path(folder) / name / "callgrind.out")}
+            runs[name] = callgrind_window(env, "--customers", str(customers), "--checks", str(checks), *extra)
+        for name, process in runs.items():
+            if process.wait() != 0:
+                raise RuntimeError(f"profile_check.py ({name}) under callgrind exited {process.returncode}")
+            result[name] = _window_total(Path(folder) / name) / checks
     with psycopg.connect(os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
                          autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{env_name}" WITH (FORCE)')
+        for name in runs:
+            conn.execute(f'DROP DATABASE IF EXISTS "verify_bench_callgrind_{name}_{os.getpid()}" WITH (FORCE)')
     return result
 
 
