@@ -44,6 +44,15 @@ def table_sizes(env: dict[str, str]) -> dict[str, int]:
     return sizes
 
 
+def seq_scans(env: dict[str, str]) -> dict[str, int]:
+    """Sequential scans so far of each table a check touches (pg_stat_user_tables): a check must use indexes only."""
+    with psycopg.connect(plain_url(env), autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                            (list(CHECK_TABLES),)).fetchall()
+    return {name: int(count) for name, count in rows}
+
+
 def bytes_per_check(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
     """Growth of each table divided by the checks made in between (and the checks, for the record)."""
     checks = after["checks"] - before["checks"]

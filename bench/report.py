@@ -87,6 +87,11 @@ def storage(results: Results, labels: dict[str, str]) -> list[str]:
         if grown:
             cells = " | ".join(f"{grown.get(name, 0):.0f}" for name in tables)
             lines.append(f"| {label} | {grown['checks']:.0f} | {cells} | {grown['total']:.0f} |")
+    for key, label in labels.items():
+        scans = results[key].get("seq_scans")
+        if scans:
+            found = ", ".join(f"{name} {count:.0f}" for name, count in sorted(scans.items()))
+            lines.append(f"\nSequential scans during those checks ({label}; `pg_stat_user_tables`): {found}.")
     return lines
 
 

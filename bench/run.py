@@ -52,6 +52,7 @@ from bench.measure import (  # noqa: E402
     plain_url,
     retention_available,
     retention_sweep,
+    seq_scans,
     stored_rows,
     table_sizes,
 )
@@ -102,7 +103,7 @@ HALF = {"right_half": "right", "minimal_half": "minimal"}
 APPS = {"floor": "bench.floor_app:app", "minimal": "bench.minimal_app:app"}  # every other scenario: wsgi:app
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
+def wait_for(url: str, seconds: float = 180) -> None:
     """Poll until the URL answers."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -274,10 +275,13 @@ def bench_size(size: Size, args: argparse.Namespace, wanted: list[str]) -> dict[
             target = ports[APPS.get(mode, "wsgi:app")]
             run_wrk(target, script_for(mode, sample, key), 2, args.connections)  # warm up
             if mode == checks[0]:
-                before = table_sizes(env)
+                before, scans = table_sizes(env), seq_scans(env)
             results[mode] = run_wrk(target, script_for(mode, sample, key), args.duration, args.connections)
             if mode == checks[-1]:
                 results["bytes_per_check"] = bytes_per_check(before, table_sizes(env))
+                time.sleep(1)  # the workers' statistics reach the shared counters within a second
+                results["seq_scans"] = {name: float(count - scans.get(name, 0))
+                                        for name, count in seq_scans(env).items()}
             print(size.key, mode, results[mode], flush=True)
         for half, full in HALF.items():
             if half not in wanted:
@@ -292,7 +296,11 @@ def bench_size(size: Size, args: argparse.Namespace, wanted: list[str]) -> dict[
     finally:
         for process in servers:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:  # a starved host: gunicorn's workers did not stop in time
+                process.kill()
+                process.wait()
     if not size.history or args.history_verify:
         results["audit"] = audit_verify(env)  # type: ignore[assignment]
         print(size.key, results["audit"], flush=True)
