@@ -257,7 +257,7 @@ def prepare(size: Size, reuse: bool) -> tuple[dict[str, str], list[tuple[str, st
 
 
 SEEDING: dict[str, float] = {}
-VERIFY_SAMPLE = 200_000  # events `audit verify`'s own code checks on the stored history (all of them take long)
+VERIFY_SAMPLE = 100_000  # events `audit verify`'s own code checks on the stored history (all of them take long)
 
 
 def bench_size(size: Size, args: argparse.Namespace, wanted: list[str]) -> dict[str, dict[str, float]]:
@@ -348,9 +348,9 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
-def header(started: datetime, load: float, args: argparse.Namespace) -> str:
+def header(started: datetime, finished: datetime, load: float, args: argparse.Namespace) -> str:
     """What, when and where."""
-    return (f"# Benchmark results\n\nOne run, {started:%Y-%m-%d %H:%M}-{datetime.now(UTC):%H:%M} UTC, on {machine()} "
+    return (f"# Benchmark results\n\nOne run, {started:%Y-%m-%d %H:%M}-{finished:%H:%M} UTC, on {machine()} "
             f"(load average {load:.1f} when it started: the machine is shared, so **every figure here is a ratio "
             "within this run**; compare ratios, never absolute numbers across runs).\n\n"
             f"gunicorn 2 sync workers on PostgreSQL 15 + Redis 7 (all on this machine), wrk 1 thread, "
@@ -392,10 +392,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drop", action="store_true", help="drop the kept databases of --sizes and exit")
     parser.add_argument("--history-verify", action="store_true",
                         help="also run the whole `audit verify` on sizes with stored checks (it reads every event, "
-                             "which takes long; by default its code runs over the first 200,000 events)")
+                             "which takes long; by default its code runs over the first 100,000 events)")
     parser.add_argument("--no-callgrind", dest="callgrind", action="store_false",
                         help="skip the instructions per check (valgrind, a few minutes); bench/instructions.json, "
                              "written by --callgrind-only, is reported instead when it exists")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write RESULTS.md again from bench/results.json (and bench/instructions.json)")
     parser.add_argument("--callgrind-only", action="store_true",
                         help="only measure instructions per check, into bench/instructions.json")
     return parser.parse_args()
@@ -407,6 +409,9 @@ def main() -> None:
     if args.callgrind_only:
         INSTRUCTIONS.write_text(json.dumps(callgrind_now(), indent=1))
         print(INSTRUCTIONS.read_text())
+        return
+    if args.report_only:  # e.g. after --callgrind-only finished: the same run's figures, written again
+        write_report(json.loads((ROOT / "bench" / "results.json").read_text()), args)
         return
     sizes = [Size.parse(text) for text in args.sizes.split(",")]
     if args.drop:
@@ -427,17 +432,28 @@ def main() -> None:
     results: dict[str, Any] = {size.key: bench_size(size, args, wanted) for size in sizes}
     broken = [f"{key} {mode}" for key, by_mode in results.items() for mode in REFERENCES
               if by_mode.get(mode, {}).get("non2xx")]
-    if broken:  # a reference that answers errors is fast for the wrong reason: every ratio would be wrong
-        sys.exit(f"reference scenario(s) answered non-2xx: {', '.join(broken)}; RESULTS.md not written")
     results["_run"] = {"started": started.isoformat(), "load_average": load, "seeding": SEEDING,
                        "retention_output": RETENTION_OUTPUT}
     if args.callgrind:
         results["_run"]["instructions"] = callgrind_now()
-    elif INSTRUCTIONS.exists():  # measured on its own (--callgrind-only): instruction counts do not depend on load
-        results["_run"]["instructions"] = json.loads(INSTRUCTIONS.read_text())
     results["_run"]["finished"] = datetime.now(UTC).isoformat()
+    results["_run"]["args"] = vars(args)
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))  # first: the report reads it
-    body = report(results, {size.key: size.label for size in sizes}, header(started, load, args))
+    if broken:  # a reference that answers errors is fast for the wrong reason: every ratio would be wrong
+        sys.exit(f"reference scenario(s) answered non-2xx: {', '.join(broken)}; RESULTS.md not written")
+    write_report(results, args)
+
+
+def write_report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """bench/RESULTS.md from a run's results (the notes below the marker are kept)."""
+    if "instructions" not in results["_run"] and INSTRUCTIONS.exists():
+        results["_run"]["instructions"] = json.loads(INSTRUCTIONS.read_text())
+    sizes = [Size.parse(key) for key in results if not key.startswith("_")]
+    started = datetime.fromisoformat(results["_run"]["started"])
+    finished = datetime.fromisoformat(results["_run"]["finished"])
+    run_args = argparse.Namespace(**results["_run"]["args"])
+    body = report(results, {size.key: size.label for size in sizes},
+                  header(started, finished, results["_run"]["load_average"], run_args))
     (ROOT / "bench" / "RESULTS.md").write_text(body + "\n" + NOTES_MARKER + "\n" + _notes())
     print(body)
 
