@@ -110,9 +110,10 @@ def audit_verify_sample(env: dict[str, str], limit: int) -> dict[str, float]:
 
 def callgrind_window(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """bench/profile_check.py under callgrind, counting only the checks after its warm-up (--callgrind)."""
+    log = Path(env["CALLGRIND_OUT"]).with_name("output.log").open("w")  # read back when it fails
     return subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={env['CALLGRIND_OUT']}",
                              str(BIN / "python"), "bench/profile_check.py", "--callgrind", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
 
 
 def _window_total(folder: Path) -> float:
@@ -138,7 +139,8 @@ def instructions_per_check(redis_urls: list[str], customers: int = 200, checks: 
             runs[name] = callgrind_window(env, "--customers", str(customers), "--checks", str(checks), *extra)
         for name, process in runs.items():
             if process.wait() != 0:
-                raise RuntimeError(f"profile_check.py ({name}) under callgrind exited {process.returncode}")
+                tail = (Path(folder) / name / "output.log").read_text()[-2000:]
+                raise RuntimeError(f"profile_check.py ({name}) under callgrind exited {process.returncode}:\n{tail}")
             result[name] = _window_total(Path(folder) / name) / checks
     with psycopg.connect(os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
                          autocommit=True) as conn:
