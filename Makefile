@@ -48,9 +48,9 @@ lint: $(VENV)/.dev ## ruff and mypy
 	$(BIN)/ruff check verify_service tests bench examples wsgi.py gunicorn.conf.py migrations/env.py
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev ## Load benchmark (needs wrk, PostgreSQL, Redis): writes bench/RESULTS.md
+bench: $(VENV)/.dev ## Load benchmark (needs wrk, valgrind, PostgreSQL, Redis; keeps its seeded databases): writes bench/RESULTS.md
 	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --keep --reuse
 
 LOCALES := verify_service/translations
 translations: $(VENV)/.runtime ## Words: extract them into the catalogs (pybabel extract + update), then compile the .mo files

@@ -3,8 +3,11 @@
     python bench/profile_check.py [--checks 2000] [--top 40] [--sort tottime|cumulative] [--wall]
 
 Instructions per check, repeatable on a shared machine: run it under `valgrind --tool=callgrind` with
-`--wall --customers 200 --checks 1` and `... --checks 201` and divide the difference by 200 (startup, seeding and
-warm-up cancel out). BENCH_PROFILE_DATABASE and BENCH_REDIS_URL give parallel runs their own database.
+`--callgrind --customers 200 --checks 200`: after the warm-up it zeroes callgrind's counters, runs the checks and
+dumps them as the dump named `window` (bench/measure.py divides its total by the checks; `bench/run.py` does this
+for the service and the minimal design in every run). The older way gives the same figure: `--wall --customers 200
+--checks 1` and `... --checks 201`, and the difference divided by 200.
+BENCH_PROFILE_DATABASE and BENCH_REDIS_URL give parallel runs their own database.
 
 The profile counts this process's CPU time (waits on PostgreSQL and Redis do not show). `--wall` skips
 the profiler and prints the mean wall and CPU time of one check (the profiler's own overhead inflates
@@ -18,6 +21,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +41,18 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PIN_KEYS = "bench:bench-pin-key-0000000000000000000000000000"
 
 
+def _callgrind_control(option: str) -> None:
+    """Ask the callgrind running this process to zero or dump its counters, and wait until it has.
+
+    Callgrind reads such requests only while this process runs code, so it sleeps in short steps meanwhile
+    (a few thousand instructions, against millions per check).
+    """
+    control = subprocess.Popen(["callgrind_control", option, str(os.getpid())], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    while control.poll() is None:
+        time.sleep(0.005)
+
+
 def main() -> None:
     """Fresh database, 1,000 customers, then profile or time the checks."""
     parser = argparse.ArgumentParser()
@@ -48,6 +64,8 @@ def main() -> None:
                         help="how many customers the checks go round (each is checked once in the warm-up)")
     parser.add_argument("--trace", action="store_true", help="print what one check sends to PostgreSQL")
     parser.add_argument("--save", help="also write the profile to this file (pstats), e.g. to compare by package")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under valgrind --tool=callgrind: count only the checks after the warm-up (dump `window`)")
     parser.add_argument("--minimal", action="store_true",
                         help="profile the minimal design (bench/minimal_app.py) instead of the service")
     args = parser.parse_args()
@@ -68,7 +86,7 @@ def main() -> None:
         upgrade()
     services = app.extensions["verify"]
     secret = services.keys.create("bench", ["agent"])[1]
-    sample = seed(url, 1000, PIN_KEYS, 1000)
+    sample = seed(url, max(args.customers, 1), PIN_KEYS, max(args.customers, 1))
     if args.minimal:  # the same database, key and customers; the minimal app reads its settings from the env
         os.environ.update({"VERIFY_ENV": "test", "VERIFY_DATABASE_URL": url, "VERIFY_REDIS_URL": REDIS_URL,
                            "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_FAILURE_WINDOW_SECONDS": "1"})
@@ -97,7 +115,12 @@ def main() -> None:
             print("execute:", str(query)[:100].replace("\n", " ")), original_execute(self, query, *a, **k))[1]
         check(0)
         Connection._exec_command, psycopg.Cursor.execute = original_command, original_execute  # type: ignore
-    if args.wall:
+    if args.callgrind:
+        _callgrind_control("--zero")
+        for i in range(args.checks):
+            check(i)
+        _callgrind_control("--dump=window")
+    elif args.wall:
         cpu = time.process_time()
         started = time.perf_counter()
         for i in range(args.checks):

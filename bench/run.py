@@ -1,15 +1,23 @@
 """Load benchmark: gunicorn (2 workers) on PostgreSQL + Redis, wrk on loopback, ratios within one run.
 
-    python bench/run.py [--sizes 1000,1000000] [--duration 10] [--connections 16] [--scenarios floor,minimal,right]
+    python bench/run.py [--sizes 1000,1000000,1000000:10000000] [--duration 10] [--connections 16]
+                        [--scenarios floor,minimal,right] [--keep] [--reuse] [--drop]
+
+Sizes: the PIN check against 1,000 customers (the reference), 1,000,000, and 1,000,000 with 10,000,000 checks
+and their audit events already stored (bench/seed.py seeds them in bulk in SQL, with valid sealed PINs and
+valid hash chains). Each size has a database of its own, verify_bench_c<customers>[_h<checks>]: --keep keeps
+it after the run, --reuse runs on a kept one instead of seeding again, --drop drops them.
 
 Every scenario is compared with two references measured in the same run: the floor (a bare Flask
 endpoint, bench/floor_app.py) and the minimal design (bench/minimal_app.py: what any correct check
 must do, one PostgreSQL read, one Redis EVALSHA and one single-statement durable write).
 
-Writes bench/RESULTS.md. Needs wrk (apt-get install wrk), PostgreSQL and Redis
-(BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults). Each run works in a database and a Redis
-logical database of its own, so runs from several worktrees on one machine do not disturb each other
-(they still share its CPUs).
+Besides wrk: bytes per check table by table, `audit verify`'s rate and peak memory, instructions per check
+(callgrind, the service's and the minimal design's) and, on a tree that has it, a retention sweep under load.
+
+Writes bench/RESULTS.md. Needs wrk (apt-get install wrk), valgrind, PostgreSQL and Redis
+(BENCH_POSTGRES_URL, BENCH_REDIS_URL; local defaults). Each run claims a Redis logical database of its own
+(they still share the machine's CPUs).
 """
 
 from __future__ import annotations
@@ -25,15 +33,31 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.seed import seed  # noqa: E402
+from bench.measure import (  # noqa: E402
+    audit_verify,
+    audit_verify_sample,
+    bytes_per_check,
+    flask,
+    instructions_per_check,
+    plain_url,
+    retention_available,
+    retention_sweep,
+    seq_scans,
+    stored_rows,
+    table_sizes,
+)
+from bench.report import SCENARIOS, report  # noqa: E402
+from bench.seed import History, seed, seed_history  # noqa: E402
 from tests.servers import (  # noqa: E402
     claim_free_redis_database,
     claim_redis_database,
@@ -41,6 +65,7 @@ from tests.servers import (  # noqa: E402
     free_port,
     release_redis_database,
 )
+from verify_service.config import load_settings  # noqa: E402
 
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")  # an empty index of 1-15 is claimed
@@ -71,20 +96,14 @@ request = function()
 end
 delay = function() return pause end
 """
-SCENARIOS = [("floor", "bare Flask JSON endpoint (the floor)"),
-             ("minimal", "minimal design, right PIN (1 read, 1 EVALSHA, 1 single-statement durable write)"),
-             ("right", "PIN check, right PIN"),
-             ("wrong", "PIN check, wrong PIN"), ("code", "PIN + code (code path; codes are single-use, "
-             "so this measures lookup + mismatch)"), ("send", "code send (challenge + outbox + audit)"),
-             ("summary", "customer summary read"),
-             ("right_half", "PIN check, right PIN, at about half its peak rate"),
-             ("minimal_half", "minimal design, at about half its peak rate (the host's own tail, for the p99 above)")]
+CHECKS = ("right", "wrong", "code")  # the service's checks, each a record and an audit event (run one after another)
+HOOKED = ("right_during_sweep",)  # run by retention_scenario, not on its own
 # A half-peak scenario runs its peak scenario's app at about half the rate that scenario reached.
 HALF = {"right_half": "right", "minimal_half": "minimal"}
 APPS = {"floor": "bench.floor_app:app", "minimal": "bench.minimal_app:app"}  # every other scenario: wsgi:app
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
+def wait_for(url: str, seconds: float = 180) -> None:
     """Poll until the URL answers."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -127,9 +146,34 @@ def script_for(mode: str, sample: list[tuple[str, str]], key: str, pause: int = 
                      "pins": ",".join(f'"{p}"' for _, p in sample), "key": key, "mode": mode, "pause": pause}
 
 
-def database_name(size: int) -> str:
-    """This run's own database: several runs (other worktrees) may share the machine."""
-    return f"verify_bench_{size}_{os.getpid()}"
+@dataclass(frozen=True)
+class Size:
+    """One database the bench runs against: customers, and checks already stored (seeded in bulk)."""
+
+    customers: int
+    history: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        """`1000000` or `1000000:10000000` (customers:stored checks)."""
+        customers, _, history = text.partition(":")
+        return cls(int(customers), int(history or 0))
+
+    @property
+    def key(self) -> str:
+        """Its name in results.json."""
+        return f"{self.customers}:{self.history}" if self.history else str(self.customers)
+
+    @property
+    def label(self) -> str:
+        """Its name in RESULTS.md."""
+        stored = f", {self.history:,} stored checks and audit events" if self.history else ""
+        return f"{self.customers:,} customers{stored}"
+
+    @property
+    def database(self) -> str:
+        """The bench's database for this size (kept between runs with --keep, reused with --reuse)."""
+        return f"verify_bench_c{self.customers}" + (f"_h{self.history}" if self.history else "")
 
 
 def claim_redis() -> str:
@@ -147,82 +191,153 @@ def claim_redis() -> str:
     return url
 
 
-def release(env: dict[str, str], size: int) -> None:
-    """Drop this run's database and give back its Redis database."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database_name(size)}" WITH (FORCE)')
-    release_redis_database(env["VERIFY_REDIS_URL"])
-
-
-def prepare(size: int) -> tuple[dict[str, str], list[tuple[str, str]], str]:
-    """A fresh database and Redis of this run's own, `size` customers; the env, a sample with PINs, an agent key."""
-    name = database_name(size)
+def drop_database(name: str) -> None:
+    """Drop one of the bench's databases."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    redis_url = claim_redis()
-    flush_redis(redis_url)
-    env = {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
-           "VERIFY_REDIS_URL": redis_url, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
-           "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",
-           "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000",
-           "VERIFY_SMS_MAX_PER_KEY_PER_HOUR": "1000000000", "VERIFY_SMS_MAX_PER_HOUR": "1000000000",
-           "VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR": "1000000000",
-           "GUNICORN_DRAIN_SECONDS": "0", "VERIFY_OUTBOX_INPROCESS": "false",
-           "VERIFY_DELIVERY_BACKEND": "console"}  # gunicorn.conf.py makes (and removes) the metrics folder
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    key = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "keys", "create", "--name", "bench", "--role",
-                          "agent"], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def bench_env(size: Size, redis_url: str) -> dict[str, str]:
+    """The service's settings for the bench (no rate limit, a 1 s failure window, no SMS caps)."""
+    return {**os.environ, "VERIFY_ENV": "test", "VERIFY_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + size.database,
+            "VERIFY_REDIS_URL": redis_url, "VERIFY_PIN_KEYS": PIN_KEYS, "VERIFY_RATE_LIMIT_PER_SECOND": "0",
+            "VERIFY_FAILURE_WINDOW_SECONDS": "1", "VERIFY_CODE_RESEND_SECONDS": "0",
+            "VERIFY_CODE_MAX_SENDS_PER_HOUR": "1000000000",
+            "VERIFY_SMS_MAX_PER_KEY_PER_HOUR": "1000000000", "VERIFY_SMS_MAX_PER_HOUR": "1000000000",
+            "VERIFY_SMS_MAX_PER_NUMBER_PER_HOUR": "1000000000",
+            "GUNICORN_DRAIN_SECONDS": "0", "VERIFY_OUTBOX_INPROCESS": "false",
+            "VERIFY_DELIVERY_BACKEND": "console"}  # gunicorn.conf.py makes (and removes) the metrics folder
+
+
+def kept(size: Size) -> tuple[list[tuple[str, str]], str] | None:
+    """The sample and key of a database seeded by an earlier run (--keep), or None."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (size.database,)).fetchone() is None:
+            return None
+    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + size.database, autocommit=True) as conn:
+        try:
+            row = conn.execute("SELECT value FROM bench_seeded WHERE name = 'sample'").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    if row is None:
+        return None
+    stored = json.loads(row[0])
+    return [(pair[0], pair[1]) for pair in stored["sample"]], stored["key"]
+
+
+def prepare(size: Size, reuse: bool) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    """The size's database (seeded now, or kept by an earlier run), a Redis of this run's own; the env, a sample
+    with PINs and an agent key."""
+    env = bench_env(size, claim_redis())
+    flush_redis(env["VERIFY_REDIS_URL"])
+    earlier = kept(size) if reuse else None
+    if earlier is not None:
+        print(f"{size.label}: reusing the kept database {size.database}", flush=True)
+        return env, *earlier
+    drop_database(size.database)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{size.database}"')
+    flask(env, "db", "upgrade")
+    key = flask(env, "keys", "create", "--name", "bench", "--role", "agent").stdout.strip().splitlines()[-1]
     started = time.monotonic()
-    sample = seed(env["VERIFY_DATABASE_URL"], size, PIN_KEYS, SAMPLE)
-    print(f"seeded {size} customers in {time.monotonic() - started:.1f} s", flush=True)
-    return env, sample, key.strip().splitlines()[-1]
+    sample = seed(env["VERIFY_DATABASE_URL"], size.customers, PIN_KEYS, SAMPLE)
+    print(f"seeded {size.customers:,} customers in {time.monotonic() - started:.0f} s", flush=True)
+    if size.history:
+        started = time.monotonic()
+        settings = load_settings({}, env="test")
+        seed_history(env["VERIFY_DATABASE_URL"], size.customers, size.history,
+                     History(settings.audit_keys, settings.lockout_threshold, settings.verification_ttl_seconds),
+                     lambda line: print(line, flush=True))
+        SEEDING[size.key] = time.monotonic() - started
+        print(f"seeded {size.history:,} stored checks in {SEEDING[size.key]:.0f} s", flush=True)
+    with psycopg.connect(plain_url(env), autocommit=True) as conn:  # what --reuse needs (only in bench databases)
+        conn.execute("CREATE TABLE bench_seeded (name text PRIMARY KEY, value text NOT NULL)")
+        conn.execute("INSERT INTO bench_seeded VALUES ('sample', %s)", (json.dumps({"sample": sample, "key": key}),))
+    return env, sample, key
 
 
-def audit_verify(env: dict[str, str]) -> str:
-    """`flask audit verify` over everything the run wrote (the minimal design's events included)."""
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "audit", "verify"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    return (done.stdout or done.stderr).strip().splitlines()[-1]
+SEEDING: dict[str, float] = {}
+VERIFY_SAMPLE = 100_000  # events `audit verify`'s own code checks on the stored history (all of them take long)
 
 
-def bench_size(size: int, duration: int, connections: int, wanted: list[str]) -> dict[str, dict[str, float]]:
-    """The wanted scenarios at full load, then the PIN check at half its peak rate; one app per server."""
-    env, sample, key = prepare(size)
-    results: dict[str, dict[str, float]] = {}
+def bench_size(size: Size, args: argparse.Namespace, wanted: list[str]) -> dict[str, dict[str, float]]:
+    """The wanted scenarios at full load, then at half peak; bytes per check; `audit verify`; the retention hook."""
+    env, sample, key = prepare(size, args.reuse)
+    results: dict[str, dict[str, float]] = {"stored": {name: float(value) for name, value in table_sizes(env).items()}}
     apps = {APPS.get(mode, "wsgi:app") for mode in wanted if mode not in HALF}
     ports = {app: free_port() for app in apps}
     servers = [gunicorn(app, env, port) for app, port in ports.items()]
+    checks = [mode for mode in wanted if mode in CHECKS] or [""]  # bytes per check: measured over these
     try:
         for mode in wanted:
             if mode in HALF:
                 continue
             target = ports[APPS.get(mode, "wsgi:app")]
-            run_wrk(target, script_for(mode, sample, key), 2, connections)  # warm up
-            results[mode] = run_wrk(target, script_for(mode, sample, key), duration, connections)
-            print(size, mode, results[mode], flush=True)
+            run_wrk(target, script_for(mode, sample, key), 2, args.connections)  # warm up
+            if mode == checks[0]:
+                before, scans = table_sizes(env), seq_scans(env)
+            results[mode] = run_wrk(target, script_for(mode, sample, key), args.duration, args.connections)
+            if mode == checks[-1]:
+                results["bytes_per_check"] = bytes_per_check(before, table_sizes(env))
+                time.sleep(1)  # the workers' statistics reach the shared counters within a second
+                results["seq_scans"] = {name: float(count - scans.get(name, 0))
+                                        for name, count in seq_scans(env).items()}
+            print(size.key, mode, results[mode], flush=True)
         for half, full in HALF.items():
             if half not in wanted:
                 continue
             # wrk has no fixed rate; a per-connection pause gives about half the peak.
-            pause = max(1, int(connections * 1000 / (results[full]["rps"] / 2)))
-            results[half] = run_wrk(ports[APPS.get(full, "wsgi:app")], script_for(full, sample, key, pause), duration,
-                                    connections)
-            print(size, full, "at half peak", results[half], flush=True)
+            pause = max(1, int(args.connections * 1000 / (results[full]["rps"] / 2)))
+            results[half] = run_wrk(ports[APPS.get(full, "wsgi:app")], script_for(full, sample, key, pause),
+                                    args.duration, args.connections)
+            print(size.key, full, "at half peak", results[half], flush=True)
+        if size.history and "wsgi:app" in ports:
+            results.update(retention_scenario(env, ports["wsgi:app"], sample, key, args))
     finally:
         for process in servers:
             process.terminate()
-            process.wait(timeout=30)
-    audit = audit_verify(env)
-    release(env, size)
-    print(size, audit, flush=True)
-    results["audit"] = {"intact": float(audit.startswith("audit trail intact"))}
-    NOTES_AUDIT[size] = audit
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:  # a starved host: gunicorn's workers did not stop in time
+                process.kill()
+                process.wait()
+    if not size.history or args.history_verify:
+        results["audit"] = audit_verify(env)  # type: ignore[assignment]
+        print(size.key, results["audit"], flush=True)
+    if size.history:
+        results["audit_sample"] = audit_verify_sample(env, VERIFY_SAMPLE)
+        print(size.key, results["audit_sample"], flush=True)
+    if not args.keep:
+        drop_database(size.database)
+    release_redis_database(env["VERIFY_REDIS_URL"])
     return results
 
 
-NOTES_AUDIT: dict[int, str] = {}
+def retention_scenario(env: dict[str, str], port: int, sample: list[tuple[str, str]], key: str,
+                       args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Scenario hook for issue 20 item 1: `flask retention run` sweeps while the right-PIN load runs.
+
+    Skipped (with a note in RESULTS.md) on a tree without the retention command. The sweep's rate is the rows
+    of verifications and audit_events it removed per second; its p99 is read against the `right` scenario's.
+    """
+    if not retention_available(env):
+        return {"retention": {"skipped": 1.0}}
+    rows = stored_rows(env)
+    started = time.monotonic()
+    sweep = retention_sweep(env)
+    during = run_wrk(port, script_for("right", sample, key), args.duration, args.connections)
+    output, _ = sweep.communicate()
+    seconds = time.monotonic() - started
+    removed = rows - stored_rows(env)
+    RETENTION_OUTPUT.append(output.strip())
+    return {"right_during_sweep": during,
+            "retention": {"skipped": 0.0, "removed": float(removed), "seconds": seconds,
+                          "rows_per_s": removed / seconds, "exit": float(sweep.returncode)}}
+
+
+RETENTION_OUTPUT: list[str] = []
+
+
 
 
 def machine() -> str:
@@ -233,55 +348,79 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
 
 
-def _ratio(value: float, reference: dict[str, float] | None) -> str:
-    """A throughput ratio, or a dash when the reference was not measured in this run."""
-    return f"{value / reference['rps']:.0%}" if reference else "–"
+def header(started: datetime, finished: datetime, load: float, args: argparse.Namespace) -> str:
+    """What, when and where."""
+    return (f"# Benchmark results\n\nOne run, {started:%Y-%m-%d %H:%M}-{finished:%H:%M} UTC, on {machine()} "
+            f"(load average {load:.1f} when it started: the machine is shared, so **every figure here is a ratio "
+            "within this run**; compare ratios, never absolute numbers across runs).\n\n"
+            f"gunicorn 2 sync workers on PostgreSQL 15 + Redis 7 (all on this machine), wrk 1 thread, "
+            f"{args.connections} connections, {args.duration} s per scenario after a 2 s warm-up. "
+            f"`python bench/run.py --sizes {args.sizes}`.\n")
 
 
-def report(all_results: dict[int, dict[str, dict[str, float]]], duration: int, connections: int) -> str:
-    """RESULTS.md."""
-    small, large = min(all_results), max(all_results)
-    lines = [f"# Benchmark results\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.\n",
-             f"gunicorn 2 sync workers on PostgreSQL 15 + Redis 7 (all on this machine), wrk 1 thread, "
-             f"{connections} connections, {duration} s per scenario after a 2 s warm-up. `python bench/run.py`.\n"]
-    for size in sorted(all_results):
-        res = all_results[size]
-        floor, minimal = res.get("floor"), res.get("minimal")
-        lines.append(f"\n## {size:,} customers\n\n"
-                     "| scenario | requests/s | p50 ms | p99 ms | vs floor | vs minimal | non-2xx |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for mode, label in SCENARIOS:
-            if mode not in res:
-                continue
-            r = res[mode]
-            lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                         f"{_ratio(r['rps'], floor)} | {_ratio(r['rps'], minimal)} | {r['non2xx']:.0f} |")
-        if size in NOTES_AUDIT:
-            lines.append(f"\nAfter the run, `flask audit verify`: {NOTES_AUDIT[size]}.")
-    if small != large:
-        lines.append(f"\n## {large:,} vs {small:,} customers\n\n| scenario | throughput ratio | p50 ratio |")
-        lines.append("| --- | ---: | ---: |")
-        for mode, label in SCENARIOS[1:]:
-            if mode not in all_results[large] or mode not in all_results[small]:
-                continue
-            a, b = all_results[large][mode], all_results[small][mode]
-            lines.append(f"| {label} | {a['rps'] / b['rps']:.2f} | {a['p50'] / b['p50']:.2f} |")
-    return "\n".join(lines) + "\n"
+INSTRUCTIONS = ROOT / "bench" / "instructions.json"
+
+
+def callgrind_now() -> dict[str, Any]:
+    """Instructions per check (service and minimal design), with when they were measured."""
+    urls = []
+    for _ in range(2):  # each profile_check.py claims its own: find two empty ones, then let go of the marker
+        url = claim_free_redis_database(REDIS_URL)
+        if url is None:
+            sys.exit(f"no two empty Redis logical databases at {REDIS_URL}")
+        urls.append(url)
+    for url in urls:
+        release_redis_database(url)
+    found: dict[str, Any] = instructions_per_check(urls)
+    return {**found, "measured": datetime.now(UTC).isoformat()}
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,1000000,1000000:10000000",
+                        help="comma-separated CUSTOMERS or CUSTOMERS:STORED_CHECKS; the first is the reference")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    names = [mode for mode, _ in SCENARIOS if mode not in HOOKED]
+    parser.add_argument("--scenarios", default=",".join(names),
+                        help=f"comma-separated, run in this order: {', '.join(names)} (a *_half scenario brings "
+                             "its peak scenario)")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded databases (verify_bench_c*) after the run")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use databases kept by an earlier --keep run (their earlier runs' checks stay in them)")
+    parser.add_argument("--drop", action="store_true", help="drop the kept databases of --sizes and exit")
+    parser.add_argument("--history-verify", action="store_true",
+                        help="also run the whole `audit verify` on sizes with stored checks (it reads every event, "
+                             "which takes long; by default its code runs over the first 100,000 events)")
+    parser.add_argument("--no-callgrind", dest="callgrind", action="store_false",
+                        help="skip the instructions per check (valgrind, a few minutes); bench/instructions.json, "
+                             "written by --callgrind-only, is reported instead when it exists")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write RESULTS.md again from bench/results.json (and bench/instructions.json)")
+    parser.add_argument("--callgrind-only", action="store_true",
+                        help="only measure instructions per check, into bench/instructions.json")
+    return parser.parse_args()
 
 
 def main() -> None:
     """Run and write bench/RESULTS.md (raw numbers in bench/results.json)."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1000,1000000")
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    names = [mode for mode, _ in SCENARIOS]
-    parser.add_argument("--scenarios", default=",".join(names),
-                        help=f"comma-separated, run in this order: {', '.join(names)} (a *_half scenario brings "
-                             "its peak scenario)")
-    args = parser.parse_args()
+    args = parse_args()
+    if args.callgrind_only:
+        INSTRUCTIONS.write_text(json.dumps(callgrind_now(), indent=1))
+        print(INSTRUCTIONS.read_text())
+        return
+    if args.report_only:  # e.g. after --callgrind-only finished: the same run's figures, written again
+        write_report(json.loads((ROOT / "bench" / "results.json").read_text()), args)
+        return
+    sizes = [Size.parse(text) for text in args.sizes.split(",")]
+    if args.drop:
+        for size in sizes:
+            drop_database(size.database)
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
+    names = [mode for mode, _ in SCENARIOS if mode not in HOOKED]
     wanted = [mode for mode in names if mode in args.scenarios.split(",")]
     unknown = set(args.scenarios.split(",")) - set(names)
     if unknown or not wanted:
@@ -289,14 +428,32 @@ def main() -> None:
     for half, full in HALF.items():
         if half in wanted and full not in wanted:
             wanted.insert(wanted.index(half), full)
-    results = {size: bench_size(size, args.duration, args.connections, wanted)
-               for size in (int(s) for s in args.sizes.split(","))}
-    broken = [f"{size} {mode}" for size, by_mode in results.items() for mode in REFERENCES
+    started, load = datetime.now(UTC), os.getloadavg()[0]
+    results: dict[str, Any] = {size.key: bench_size(size, args, wanted) for size in sizes}
+    broken = [f"{key} {mode}" for key, by_mode in results.items() for mode in REFERENCES
               if by_mode.get(mode, {}).get("non2xx")]
+    results["_run"] = {"started": started.isoformat(), "load_average": load, "seeding": SEEDING,
+                       "retention_output": RETENTION_OUTPUT}
+    if args.callgrind:
+        results["_run"]["instructions"] = callgrind_now()
+    results["_run"]["finished"] = datetime.now(UTC).isoformat()
+    results["_run"]["args"] = vars(args)
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))  # first: the report reads it
     if broken:  # a reference that answers errors is fast for the wrong reason: every ratio would be wrong
         sys.exit(f"reference scenario(s) answered non-2xx: {', '.join(broken)}; RESULTS.md not written")
-    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1))
-    body = report(results, args.duration, args.connections)
+    write_report(results, args)
+
+
+def write_report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """bench/RESULTS.md from a run's results (the notes below the marker are kept)."""
+    if "instructions" not in results["_run"] and INSTRUCTIONS.exists():
+        results["_run"]["instructions"] = json.loads(INSTRUCTIONS.read_text())
+    sizes = [Size.parse(key) for key in results if not key.startswith("_")]
+    started = datetime.fromisoformat(results["_run"]["started"])
+    finished = datetime.fromisoformat(results["_run"]["finished"])
+    run_args = argparse.Namespace(**results["_run"]["args"])
+    body = report(results, {size.key: size.label for size in sizes},
+                  header(started, finished, results["_run"]["load_average"], run_args))
     (ROOT / "bench" / "RESULTS.md").write_text(body + "\n" + NOTES_MARKER + "\n" + _notes())
     print(body)
 
