@@ -91,6 +91,9 @@ verifications = sa.Table(
 sa.Index("ix_verifications_account_id_checked_at", verifications.c.account_id, verifications.c.checked_at)
 # A call's checks, for the agent's screen pop (GET /v1/verifications?call_ref=).
 sa.Index("ix_verifications_call_ref", verifications.c.call_ref)
+# An agent's or a key's checks, for admins and supervisors (GET /v1/verifications?agent_id= / ?key=).
+sa.Index("ix_verifications_agent_id_checked_at", verifications.c.agent_id, verifications.c.checked_at)
+sa.Index("ix_verifications_actor_checked_at", verifications.c.actor, verifications.c.checked_at)
 
 audit_events = sa.Table(
     "audit_events", metadata,
