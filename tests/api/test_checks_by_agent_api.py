@@ -53,6 +53,7 @@ def test_an_agent_key_may_not_list_checks_by_agent_or_key(harness, checks, query
 
 
 @pytest.mark.parametrize("query", ["", "agent_id=a&key=b", "call_ref=CA1&agent_id=a", "agent_id=a&cursor=12",
+                                   "agent_id=a&cursor=999999999999999999.ver_x",
                                    "key=bad%20name", "agent_id=a&limit=101"])
 def test_a_malformed_listing_is_a_400(harness, query):
     answer = harness.call("GET", f"/v1/verifications?{query}", "admin")

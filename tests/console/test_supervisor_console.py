@@ -35,11 +35,11 @@ def test_an_unlock_says_what_happened_with_the_reason_and_the_event_shows_it(con
     assert '<td class="reason">suspected takeover</td>' in page
 
 
-def test_a_blank_reason_is_called_missing_and_nothing_changes(console, sam):
+def test_a_blank_reason_is_refused_in_words_and_nothing_changes(console, sam):
     console.register()
     post(sam, "/console/customers/JP1001/actions/freeze", reason="   ")
     page = sam.get("/console/customers?account_id=JP1001").get_data(as_text=True)
-    assert "Enter a reason." in page
+    assert "Enter a reason: it must not be blank or too long." in page
     assert console.call("GET", "/v1/customers/JP1001", "admin").get_json()["status"] == "active"
 
 

@@ -41,11 +41,12 @@ ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters 
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
 APPROVAL_ID = FullMatch(r"^apr_[A-Za-z0-9_-]{1,60}$", error="Not an approval id.")
-# A phone call's reference: Twilio's CallSid (CA + 32 hex), Amazon Connect's or Genesys Cloud's contact id (a UUID).
 BLANK_MESSAGE = "Must not be blank."  # a Text field of only whitespace (the console says the value is missing)
-# A key's name as `keys create` takes it; a checks page's cursor: microseconds since the epoch, then the check's id.
+# A key's name as `keys create` takes it; a checks page's cursor: microseconds since the epoch (17 digits at
+# most: past year 9999 a datetime overflows), then the check's id.
 KEY_NAME = FullMatch(r"^[A-Za-z0-9_.@-]{1,64}$", error="Must be an API key's name (1-64 of A-Z a-z 0-9 _ . @ -).")
-CHECKS_CURSOR = FullMatch(r"^[0-9]{1,18}[.]ver_[A-Za-z0-9_-]{1,60}$", error="Not a valid cursor.")
+CHECKS_CURSOR = FullMatch(r"^[0-9]{1,17}[.]ver_[A-Za-z0-9_-]{1,60}$", error="Not a valid cursor.")
+# A phone call's reference: Twilio's CallSid (CA + 32 hex), Amazon Connect's or Genesys Cloud's contact id (a UUID).
 CALL_REF = FullMatch(r"^[A-Za-z0-9_.:-]{1,64}$", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ . : and -.")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
 # Every valid number in E.164 (libphonenumber's metadata: 6 to 19 digits with the country code) matches this;

@@ -207,7 +207,7 @@ def invalid_words(field: str) -> str:
         "ticket_ref": N_("The ticket reference is too long or has characters that are not allowed."),
         "ticket_ref_missing": N_("Enter the ticket reference: a contact is always about a ticket."),
         "channel": N_("Choose phone or chat."), "form": N_("Enter the PIN, a code, or both."),
-        "reason": N_("Enter a reason: it must not be blank or too long."), "reason_missing": N_("Enter a reason."),
+        "reason": N_("Enter a reason: it must not be blank or too long."),
     }
     return gettext(words.get(field, words["form"]))
 
@@ -218,4 +218,4 @@ def _invalid_field(error: ValidationFailed) -> str:
     field = next((field for field in _FIELDS if field in details), "form")
     messages = details.get(field)
     empty = isinstance(messages, list) and bool(messages) and all(message in _EMPTY for message in messages)
-    return f"{field}_missing" if empty and field in ("ticket_ref", "reason") else field
+    return "ticket_ref_missing" if empty and field == "ticket_ref" else field
