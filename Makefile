@@ -9,7 +9,7 @@ TEST_WORKERS ?= 4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint migrate bench clean translations
+.PHONY: help run test test-fast lint migrate bench clean translations screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ translations: $(VENV)/.runtime ## Words: extract them into the catalogs (pybabel
 	  --project verify-service --copyright-holder "verify-service contributors" -o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile -d $(LOCALES) --statistics
+
+screenshots: $(VENV)/.dev ## The README's console screenshots (en, ja), taken by the browser tests, copied into docs/
+	$(BIN)/pytest -q -n 0 tests/browser/test_screenshots_browser.py
+	cp tests/browser/artifacts/docs/console-*.png docs/
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

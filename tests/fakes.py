@@ -31,6 +31,7 @@ from verify_service.domain.model import (
     ChainedEvent,
     ChainState,
     Challenge,
+    ChecksQuery,
     Customer,
     OutboxMessage,
     SealedSecret,
@@ -246,6 +247,12 @@ class _Verifications:
     def of_call(self, call_ref: str, limit: int) -> list[Verification]:
         found = [v for v in self._uow.state.verifications.values() if v.call_ref == call_ref]
         return sorted(found, key=lambda v: v.checked_at, reverse=True)[:limit]
+
+    def page(self, query: ChecksQuery) -> list[Verification]:
+        found = [v for v in self._uow.state.verifications.values()
+                 if (v.agent_id == query.agent_id if query.agent_id is not None else v.actor == query.key)
+                 and (query.before is None or (v.checked_at, v.verification_id) < query.before)]
+        return sorted(found, key=lambda v: (v.checked_at, v.verification_id), reverse=True)[:query.limit]
 
 
 class _Audit:
@@ -483,6 +490,21 @@ class _Users:
 
     def by_username(self, username: str) -> ConsoleUser | None:
         return self._uow.state.users.get(username)
+
+    def all(self) -> list[ConsoleUser]:
+        return sorted(self._uow.state.users.values(), key=lambda user: user.username)
+
+    def update(self, username: str, *, enable: bool = False, password_hash: str | None = None) -> bool:
+        user = self._uow.state.users.get(username)
+        if user is None:
+            return False
+        changed = dataclasses.replace(user, session_epoch=user.session_epoch + 1)
+        if enable:
+            changed = dataclasses.replace(changed, disabled_at=None)
+        if password_hash is not None:
+            changed = dataclasses.replace(changed, password_hash=password_hash)
+        self._uow.state.users[username] = changed
+        return True
 
     def bump_epoch(self, username: str, *, disable_at: datetime | None) -> bool:
         user = self._uow.state.users.get(username)

@@ -145,9 +145,9 @@ def test_a_language_without_a_catalog_reads_english(locale):
 
 
 @pytest.mark.parametrize("language, start", [
-    ("ja", "【Acme】サポート本人確認コード：123456（有効期間5分）"),
-    ("zh", "【Acme】您向客服确认身份的验证码是 123456，5 分钟内有效。"),
-    ("ko", "[Acme] 고객지원 본인 확인 코드는 123456입니다. 5분 동안 유효합니다."),
+    ("ja", "【Acme】本人確認コード：123456（有効期間5分）"),
+    ("zh", "【Acme】您的身份验证码是 123456，5 分钟内有效。"),
+    ("ko", "[Acme] 본인 확인 코드는 123456입니다. 5분 동안 유효합니다."),
 ])
 def test_the_sms_reads_in_the_customer_s_language(language, start):
     text = render_code_message(BabelTexts().language(language), brand="Acme", code="123456", ttl_seconds=300)

@@ -300,7 +300,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     worker = OutboxWorker(outbox, anchors=anchors)
     if settings.outbox_inprocess:
         uow.after_outbox = worker.kick  # deliver promptly after the commit that queued a message
-    totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name)
+    totp = TotpService(uow=uow, vault=vault, clock=clock, issuer=settings.brand_name or "Customer Support")
     watch = build_watch(settings, activity, uow, clock)
     factors: dict[str, Factor] = {"pin": PinFactor(vault=vault),
                                   "code": CodeFactor(uow=uow, vault=vault, totp=totp, max_wrong=code_policy.max_wrong),

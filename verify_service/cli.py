@@ -261,17 +261,20 @@ def anchor_audit(out: Path) -> None:
 users = AppGroup("users", help="Agent console users.")
 
 
+def _read_password() -> str:
+    """A password, asked for twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\n")
+
+
 @users.command("create")
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(CONSOLE_ROLES))
 @_refusals_as_errors
 def create_user(username: str, role: str) -> None:
-    """Create a console user; the password is asked for (or read from stdin when piped)."""
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    user = _services().users.create(username, role, password)
+    """Create a console user; the password is asked for (or read from stdin when piped); audited."""
+    user = _services().users.create(username, role, _read_password())
     click.echo(f"created console user {user.username!r} ({user.role})")
 
 
@@ -279,9 +282,36 @@ def create_user(username: str, role: str) -> None:
 @click.argument("username")
 @_refusals_as_errors
 def disable_user(username: str) -> None:
-    """Disable a console user; their open sessions end at their next request."""
+    """Disable a console user; their open sessions end at their next request; audited."""
     _services().users.disable(username)
     click.echo(f"disabled console user {username!r}")
+
+
+@users.command("enable")
+@click.argument("username")
+@_refusals_as_errors
+def enable_user(username: str) -> None:
+    """Re-enable a disabled console user (their old sessions stay ended); audited."""
+    _services().users.enable(username)
+    click.echo(f"enabled console user {username!r}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@_refusals_as_errors
+def reset_password(username: str) -> None:
+    """Set a new password (asked for, or read from stdin when piped); ends the user's sessions; audited."""
+    _services().users.reset_password(username, _read_password())
+    click.echo(f"new password set for console user {username!r}; their sessions have ended")
+
+
+@users.command("list")
+@_refusals_as_errors
+def list_users() -> None:
+    """username, role, created, and `active` or `disabled <when>`, one user per line (never a hash); audited."""
+    for user in _services().users.all():
+        state = f"disabled {user.disabled_at:%Y-%m-%dT%H:%M:%SZ}" if user.disabled_at else "active"
+        click.echo(f"{user.username}\t{user.role}\t{user.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
 
 
 @users.command("demo")

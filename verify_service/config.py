@@ -70,7 +70,7 @@ class Settings:
     code_max_wrong: int = 3
     phone_change_hold_seconds: int = 86400
     default_locale: str = "ja"
-    brand_name: str = "Support"
+    brand_name: str = ""  # unset: customers read "Customer Support" in their language (domain.brand)
     delivery_backend: str = "console"
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None

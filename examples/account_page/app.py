@@ -1,9 +1,17 @@
 """An example account page: the platform's own backend, calling verify-service with a portal key.
 
 It is what a trading platform would put on its signed-in customer page: the support PIN, "is this really
-support?" (the agents contacting the customer now, with the phrase they read out, and a report button), and
-approval requests from support to approve or deny. The sign-in here is a stand-in (one demo password): a real
-platform signs its customers in with its own login and passes their account number to verify-service.
+support?" (each agent contacting the customer now in a block of its own, with the phrase they read out and a report
+button, or the report already made), approval requests from support to approve or deny (valid until a time shown in
+the customer's own time zone), and the self-service unlock that the agent console promises a locked-out caller.
+The sign-in here is a stand-in (one demo password): a real platform signs its customers in with its own login and
+passes their account number to verify-service.
+
+Self-service unlock (`DELETE /v1/customers/{id}/lock` with the portal key, audited as `customer_unlocked` with the
+portal key as actor and the reason below): only for the signed-in customer's own account, only with the session's
+CSRF token, and only after the customer types their password again. A stolen or left-open session alone cannot
+unlock, and an attacker who has the password already sees the PIN on this page, so unlocking gives them nothing
+new. A frozen account (security's hold) is never unfrozen here.
 
 Run:  VERIFY_URL=http://127.0.0.1:8000 VERIFY_PORTAL_KEY=... DEMO_PASSWORD=... \
       .venv/bin/flask --app examples/account_page/app.py run --port 8001
@@ -18,10 +26,16 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import Flask, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
+
+UNLOCK_REASON = "Unlocked by the customer on their account page (password confirmed)"
+ZONES = {"ja": "Asia/Tokyo", "en": "UTC"}  # until the browser's script shows the time in the customer's own zone
 
 WORDS = {
     "en": {"title": "Your account", "sign_in": "Sign in", "account": "Account number", "password": "Password",
@@ -32,7 +46,15 @@ WORDS = {
            "phrase": "Phrase", "approvals": "Requests from support", "approve": "Approve", "deny": "Deny",
            "approved": "Approved.", "denied": "Denied. Our security team has been told.", "refresh": "Refresh",
            "wrong": "Wrong account number or password.", "unavailable": "The service is unavailable; try again.",
-           "expires": "valid until"},
+           "expires": "valid until", "ticket": "Ticket", "from": "From",
+           "contact_reported": "You reported this contact. Our security team has been told and the agent sees it.",
+           "locked": "Support cannot check your PIN right now: it was locked after too many wrong entries, until",
+           "locked_help": "If that was you, unlock it now. If it was not, someone may know your account number: "
+                          "unlock it and change your PIN.",
+           "unlock": "Unlock my support PIN checks", "unlock_password": "Your password (to confirm it is you)",
+           "unlocked": "Unlocked. Support can check your PIN again.",
+           "unlock_wrong": "Wrong password: nothing was unlocked.",
+           "frozen": "Your account is on hold for your protection. Please contact our security team."},
     "ja": {"title": "マイページ", "sign_in": "サインイン", "account": "口座番号", "password": "パスワード",
            "sign_out": "サインアウト", "pin": "サポートPIN", "show_pin": "サポートPINを表示",
            "pin_help": "ご自身でサポートに電話・チャットしたときだけお伝えください。",
@@ -41,7 +63,16 @@ WORDS = {
            "phrase": "合言葉", "approvals": "サポートからの承認依頼", "approve": "承認する", "deny": "拒否する",
            "approved": "承認しました。", "denied": "拒否しました。セキュリティ担当に通知しました。",
            "refresh": "更新", "wrong": "口座番号またはパスワードが違います。",
-           "unavailable": "サービスが利用できません。もう一度お試しください。", "expires": "有効期限"},
+           "unavailable": "サービスが利用できません。もう一度お試しください。", "expires": "有効期限",
+           "ticket": "チケット", "from": "担当",
+           "contact_reported": "この連絡を報告済みです。セキュリティ担当に通知し、担当者の画面にも表示されています。",
+           "locked": "暗証番号の入力誤りが続いたため、サポートでのPIN確認がロックされています。ロック解除予定：",
+           "locked_help": "ご自身による誤入力であれば、ここでロックを解除できます。お心当たりがない場合は、"
+                          "口座番号を知る第三者がいるおそれがあります。ロックを解除し、PINを変更してください。",
+           "unlock": "PIN確認のロックを解除する", "unlock_password": "パスワード（ご本人確認のため）",
+           "unlocked": "ロックを解除しました。サポートで再びPINを確認できます。",
+           "unlock_wrong": "パスワードが違います。ロックは解除されていません。",
+           "frozen": "お客様保護のため、アカウントを一時停止しています。セキュリティ担当までご連絡ください。"},
 }
 
 
@@ -78,8 +109,18 @@ def create_app(*, verify_url: str | None = None, portal_key: str | None = None,
     api = VerifyApi(verify_url or os.environ.get("VERIFY_URL", "http://127.0.0.1:8000"),
                     portal_key or os.environ["VERIFY_PORTAL_KEY"])
     password = demo_password or os.environ["DEMO_PASSWORD"]
+    app.add_template_filter(_local_time, "local_time")
     _routes(app, api, password)
+    _unlock_route(app, api, password)
     return app
+
+
+def _local_time(value: str | None, lang: str) -> str:
+    """An API time (RFC 3339, UTC) in the page's language; the page's script then shows it in the browser's zone."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return str(format_datetime(moment, "medium", tzinfo=ZoneInfo(ZONES.get(lang, "UTC")), locale=lang))
 
 
 def _csrf() -> str:
@@ -165,3 +206,19 @@ def _routes(app: Flask, api: VerifyApi, password: str) -> None:
         _check_csrf()
         session.clear()
         return redirect(url_for("login"))
+
+
+def _unlock_route(app: Flask, api: VerifyApi, password: str) -> None:
+    """The self-service unlock the agent console promises a locked-out caller."""
+
+    @app.post("/unlock")
+    def unlock() -> Response:
+        """Unlock the signed-in customer's own PIN checks, after they type their password again."""
+        _check_csrf()
+        _require_sign_in()
+        if not hmac.compare_digest(request.form.get("password", ""), password):
+            session["notice"] = "unlock_wrong"  # a real platform also throttles and audits wrong passwords
+            return redirect(url_for("account"))
+        status, _ = api.call("DELETE", api.customer(session["account_id"]) + "/lock", {"reason": UNLOCK_REASON})
+        session["notice"] = "unlocked" if status == 200 else "unavailable"
+        return redirect(url_for("account"))

@@ -126,9 +126,9 @@ def test_a_name_tied_to_keys_is_shown_only_for_contacts_those_keys_started(harne
     own = start(harness, tied).get_json()
     harness.clock.advance(1)
     borrowed = start(harness, harness.keys["agent"], ticket_ref="T-200").get_json()
-    assert own["display_name"] == "Kato" and borrowed["display_name"] == "Support support"
+    assert own["display_name"] == "Kato" and borrowed["display_name"] == "Customer Support"
     shown = harness.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()
-    assert [c["display_name"] for c in shown["contacts"]] == ["Kato", "Support support"]
+    assert [c["display_name"] for c in shown["contacts"]] == ["Kato", "Customer Support"]
     assert shown["message"].count("Kato") == 1
 
 

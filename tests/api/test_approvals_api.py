@@ -74,8 +74,8 @@ def test_the_account_page_gets_the_request_and_a_sentence_in_the_customer_s_loca
     body = harness.call("GET", "/v1/customers/JP1001/approvals/pending", "portal").get_json()
     assert [a["approval_id"] for a in body["approvals"]] == [second["approval_id"]]
     assert set(body["approvals"][0]) == {"approval_id", "reason", "channel", "ticket_ref", "created_at", "expires_at"}
-    assert body["message"] == ("Support is asking you to approve: raise the card limit. Approve only if you are "
-                               "talking to Support right now and you asked for this.")
+    assert body["message"] == ("Customer Support is asking you to approve: raise the card limit. Approve only if "
+                               "you are talking to Customer Support right now and you asked for this.")
     assert harness.call("GET", f"/v1/approvals/{first['approval_id']}", "agent").get_json()["status"] == "superseded"
 
 

@@ -58,7 +58,7 @@ def test_message_is_signed_json_in_the_customers_locale(h, gateway):
     body = request.json()
     assert set(body) == {"message_id", "channel", "to", "text", "locale"}
     assert (body["channel"], body["to"], body["locale"]) == ("sms", "+819012345678", "ja")
-    assert "Support" in body["text"] and "5分" in body["text"] and "サポート" in body["text"]
+    assert "【カスタマーサポート】" in body["text"] and "5分" in body["text"] and "Support" not in body["text"]
     status = h.call("GET", f"/v1/codes/{challenge['challenge_id']}", "admin").get_json()
     assert (status["status"], status["delivery"]) == ("pending", "sent") and code not in str(status)
 

@@ -34,7 +34,7 @@ def test_starting_a_contact_returns_the_phrase_and_the_generic_name(harness):
     assert response.status_code == 201, body
     assert body["contact_id"].startswith("con_") and body["status"] == "active"
     assert re.fullmatch(f"[{PHRASE_ALPHABET}]{{4}}", body["phrase"])
-    assert body["display_name"] == "Support support" and body["agent_id"] == "agent-42"
+    assert body["display_name"] == "Customer Support" and body["agent_id"] == "agent-42"
     assert body["reported"] is False and body["reported_at"] is None
     assert set(body) == {"contact_id", "account_id", "agent_id", "display_name", "channel", "ticket_ref", "phrase",
                          "status", "started_at", "expires_at", "reported", "reported_at"}
@@ -66,7 +66,7 @@ def test_the_customer_sees_active_contacts_with_a_sentence_in_their_locale(harne
     body = active(harness).get_json()
     assert body["account_id"] == "JP1001" and [c["contact_id"] for c in body["contacts"]] == [contact["contact_id"]]
     assert "agent_id" not in body["contacts"][0] and body["contacts"][0]["phrase"] == contact["phrase"]
-    assert body["message"] == (f"Kato from Support is contacting you now about ticket T-1. "
+    assert body["message"] == (f"Kato from Customer Support is contacting you now about ticket T-1. "
                                f"They will read you this phrase: {contact['phrase']}.")
 
 

@@ -16,9 +16,10 @@ from verify_service import create_app
 # the server's state), and it must be a number libphonenumber knows to be valid (the document states only its
 # E.164 shape). Those schema-valid requests rightly get 400. ("At least one of pin, code and approval_id" is in
 # the document, as anyOf of required in CheckRequest's `x-constraints`, so checks are held to
-# positive_data_acceptance.)
+# positive_data_acceptance.) GET /v1/verifications takes exactly one of call_ref, agent_id and key: OpenAPI
+# parameters cannot state a rule across parameters (its description says it), so a query with none or two is a 400.
 # Closing refuses a reason holding the customer's phone number or email (the audit trail keeps it): state again.
-CONDITIONAL = {"PUT /v1/customers/{account_id}", "DELETE /v1/customers/{account_id}"}
+CONDITIONAL = {"PUT /v1/customers/{account_id}", "DELETE /v1/customers/{account_id}", "GET /v1/verifications"}
 # Closing is for good: each case closes a customer of its own, not the one every other operation uses.
 CLOSING = "DELETE /v1/customers/{account_id}"
 

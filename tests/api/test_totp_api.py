@@ -32,7 +32,7 @@ def check(h, **factors):
 def test_enrolment_returns_an_otpauth_uri_and_a_qr_svg(harness):
     harness.register()
     body, _ = enrol(harness)
-    assert body["otpauth_uri"].startswith("otpauth://totp/") and "issuer=Support" in body["otpauth_uri"]
+    assert body["otpauth_uri"].startswith("otpauth://totp/") and "issuer=Customer%20Support" in body["otpauth_uri"]
     assert body["qr_svg"].startswith("<svg")
     summary = harness.call("GET", "/v1/customers/JP1001", "agent").get_json()
     assert summary["second_factor"] == "sms"  # pending until confirmed

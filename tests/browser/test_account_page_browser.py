@@ -4,6 +4,10 @@ The account page is the platform's backend with a portal key; the agent uses the
 real HTTP from one harness, and Playwright drives one tab for the agent and one for the customer.
 """
 
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from examples.account_page.app import create_app as create_account_page
@@ -91,7 +95,8 @@ def test_with_no_contact_the_account_page_says_hang_up(site, customer):
     site.register(locale="en")
     customer_signs_in(customer, site)
     text = customer.inner_text("#contacts")
-    assert "No one from Support is contacting you now" in text and "hang up" in text
+    assert "No one from Customer Support is contacting you now" in text and "hang up" in text
+    assert "Support support" not in text
     assert customer.locator("#contacts .phrase").count() == 0
 
 
@@ -166,3 +171,70 @@ def test_a_denial_on_the_account_page_counts_as_a_failed_attempt_and_warns_secur
     events = site.call("GET", "/v1/audit?event=approval_denied", "admin").get_json()["events"]
     assert len(events) == 1
     shot(agent, "console-approval-denied")
+
+
+def test_each_contact_has_its_own_block_with_its_reported_state(site, customer):
+    site.register(locale="en")
+    started = [site.call("POST", "/v1/customers/JP1001/contacts", "agent",
+                         {"agent_id": agent_id, "channel": "phone", "ticket_ref": ticket}).get_json()
+               for agent_id, ticket in (("agent-1", "T-1"), ("agent-2", "T-2"))]
+    site.call("POST", f"/v1/customers/JP1001/contacts/{started[0]['contact_id']}/report", "portal", {})
+    customer_signs_in(customer, site)
+    blocks = customer.locator("#contacts .contact")
+    assert blocks.count() == 2
+    reported = customer.locator(f"#contacts .contact[data-contact-id='{started[0]['contact_id']}']")
+    other = customer.locator(f"#contacts .contact[data-contact-id='{started[1]['contact_id']}']")
+    assert "T-1" in reported.inner_text() and "You reported this contact" in reported.inner_text()
+    assert reported.locator("button.report").count() == 0
+    assert "T-2" in other.inner_text() and "Customer Support" in other.inner_text()
+    assert other.locator("button.report").count() == 1 and "You reported" not in other.inner_text()
+    shot(customer, "account-page-two-contacts")
+
+
+def lock_out(site, pin):
+    wrong = "000001" if pin != "000001" else "000002"
+    for _ in range(5):
+        site.check(pin=wrong)
+    assert site.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["locked"]
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+def test_a_locked_out_customer_unlocks_on_their_account_page_after_typing_their_password(site, browser, locale):
+    lock_out(site, site.register(locale=locale))
+    customer = tab(browser, {"en": "en-US", "ja": "ja-JP"}[locale])
+    customer_signs_in(customer, site)
+    words = {"en": ("Support cannot check your PIN", "Wrong password", "Unlocked."),
+             "ja": ("ロックされています", "パスワードが違います", "ロックを解除しました")}[locale]
+    assert words[0] in customer.inner_text("#lock")
+    customer.fill("#lock input[name=password]", "not my password")
+    with customer.expect_navigation():
+        customer.click("#lock button.unlock")
+    assert words[1] in customer.inner_text("#notice")
+    assert site.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["locked"]  # nothing unlocked
+    customer.fill("#lock input[name=password]", DEMO_PASSWORD)
+    with customer.expect_navigation():
+        customer.click("#lock button.unlock")
+    assert words[2] in customer.inner_text("#notice") and customer.locator("#lock").count() == 0
+    assert site.call("GET", "/v1/customers/JP1001/lock", "agent").get_json()["failed_attempts"] == 0
+    [event] = site.call("GET", "/v1/audit?event=customer_unlocked", "admin").get_json()["events"]
+    assert event["actor"] == site.services.keys.authenticate(site.keys["portal"]).name
+    assert event["details"]["reason"] == "Unlocked by the customer on their account page (password confirmed)"
+    shot(customer, f"account-page-unlocked-{locale}")
+    customer.context.close()
+
+
+@pytest.mark.parametrize(("locale", "zone"), [("en", "America/New_York"), ("ja", "Asia/Tokyo")])
+def test_an_approval_s_expiry_is_shown_in_the_customer_s_own_time(site, browser, locale, zone):
+    site.register(locale=locale)
+    asked = site.call("POST", "/v1/customers/JP1001/approvals", "agent",
+                      {"agent_id": "agent-1", "channel": "phone", "reason": "change address"}).get_json()
+    context = browser.new_context(locale={"en": "en-US", "ja": "ja-JP"}[locale], timezone_id=zone)
+    customer = context.new_page()
+    customer_signs_in(customer, site)
+    shown = customer.inner_text("#approvals .approval .expires")
+    expires = datetime.fromisoformat(asked["expires_at"].replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    hour = (expires.hour % 12 or 12) if locale == "en" else expires.hour  # en-US: 12-hour clock; ja: 24-hour
+    clock = f"{hour}:{expires.minute:02d}"
+    assert clock in shown and asked["expires_at"] not in shown and not re.search(r"\d{4}-\d{2}-\d{2}T", shown)
+    shot(customer, f"account-page-approval-expiry-{locale}")
+    context.close()

@@ -92,7 +92,8 @@ def test_supervisor_unlocks_a_locked_customer(site, page):
     form.locator("input[name=reason]").fill("caller verified on a video call")
     with page.expect_navigation():
         form.locator("button").click()
-    assert "Done." in page.content() and "active" in page.inner_text("#customer-status")
+    assert page.inner_text(".notice") == "JP1001 unlocked; reason: caller verified on a video call"
+    assert page.inner_text("#customer-status") == "ACTIVE"
     shot(page, "supervisor-unlocked")
 
 

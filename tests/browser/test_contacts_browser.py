@@ -28,7 +28,7 @@ def test_the_agent_sees_the_phrase_then_the_customer_s_report(site, page):
     phrase = page.inner_text("#contact-phrase").strip()
     shown = site.call("GET", "/v1/customers/JP1001/contacts/active", "portal").get_json()
     assert [c["phrase"] for c in shown["contacts"]] == [phrase]
-    assert "Alice from Support is contacting you now about ticket T-1" in shown["message"]
+    assert "Alice from Customer Support is contacting you now about ticket T-1" in shown["message"]
     card = page.inner_text("#contact")
     assert "The customer sees you as: Alice" in card and "STOP" not in card
     assert f"Expires at {in_browser_zone(shown['contacts'][0]['expires_at'])}." in card

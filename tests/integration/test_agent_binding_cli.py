@@ -59,7 +59,7 @@ def test_agents_name_with_key_ties_the_name_to_those_keys(make_harness):
     own = harness.client.post("/v1/customers/JP1001/contacts", json=body,
                               headers={"Authorization": f"Bearer {tied}"}).get_json()
     other = harness.call("POST", "/v1/customers/JP1001/contacts", "agent", {**body, "ticket_ref": "T-2"}).get_json()
-    assert own["display_name"] == "Kato" and other["display_name"] == "Support support"
+    assert own["display_name"] == "Kato" and other["display_name"] == "Customer Support"
     event = harness.call("GET", "/v1/audit?event=agent_named", "admin").get_json()["events"][0]
     assert event["details"]["keys"] == ["desk-kato"]
 

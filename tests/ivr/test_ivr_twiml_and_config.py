@@ -59,10 +59,16 @@ def test_the_pin_gather_takes_six_keypad_digits_and_posts_to_a_signed_url_of_the
 
 
 def test_every_prompt_has_its_japanese_from_the_catalog_and_fills_in_the_brand():
-    assert all(say("ja", name, brand="Acme") != MESSAGE_IDS[name] % {"brand": "Acme"} for name in Prompt)
+    assert all(say("ja", name, brand="Acme") != MESSAGE_IDS[name] % {"support": "Acme support"} for name in Prompt)
     assert say("en", Prompt.WELCOME, brand="Acme").startswith("Welcome to Acme support.")
     assert say("ja", Prompt.WELCOME, brand="Acme").startswith("Acmeサポート")
     assert say("ko", Prompt.LOCKED) == MESSAGE_IDS[Prompt.LOCKED]  # a language without the prompt says English
+
+
+def test_the_welcome_names_the_desk_naturally_without_a_brand():
+    assert say("en", Prompt.WELCOME).startswith("Welcome to Customer Support.")
+    assert say("ja", Prompt.WELCOME).startswith("カスタマーサポートにお電話")
+    assert say("en", Prompt.WELCOME, brand="Acme Support").startswith("Welcome to Acme Support.")
 
 
 ON = {"VERIFY_IVR_PUBLIC_URL": "https://verify.example.com", "VERIFY_TWILIO_AUTH_TOKEN": "t" * 32,

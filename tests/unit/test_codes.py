@@ -48,7 +48,7 @@ def test_the_message_is_queued_sealed_with_the_code_only_inside(world):
     assert code.encode() not in row.payload.blob and PHONE.encode() not in row.payload.blob
     payload = world.payload(row)
     assert payload["to"] == PHONE and payload["channel"] == "sms" and payload["locale"] == "ja"
-    assert code in payload["text"] and "Support" in payload["text"] and "5分" in payload["text"]
+    assert code in payload["text"] and "カスタマーサポート" in payload["text"] and "5分" in payload["text"]
 
 
 def test_the_code_itself_is_kept_only_as_a_mac(world):

@@ -7,10 +7,11 @@ Each prompt's sentence is a message id in `verify_service/translations/<lang>/LC
 from __future__ import annotations
 
 from verify_service.adapters.texts import N_, BabelTexts
+from verify_service.domain.brand import support_name
 from verify_service.domain.keypad import Prompt
 
 MESSAGE_IDS: dict[Prompt, str] = {
-    Prompt.WELCOME: N_("Welcome to %(brand)s support. To keep your account safe, please use your phone's keypad."),
+    Prompt.WELCOME: N_("Welcome to %(support)s. To keep your account safe, please use your phone's keypad."),
     Prompt.ENTER_ACCOUNT: N_("Please enter your account number, then press the hash key."),
     Prompt.ACCOUNT_NOT_HEARD: N_("Sorry, we did not get your account number."),
     Prompt.ENTER_PIN: N_("Please enter your six-digit support PIN."),
@@ -26,6 +27,7 @@ MESSAGE_IDS: dict[Prompt, str] = {
 _TEXTS = BabelTexts()
 
 
-def say(locale: str, name: Prompt, **values: str) -> str:
-    """A prompt of the call by its name, in `locale` (English when the catalogs have none)."""
-    return _TEXTS.language(locale).gettext(MESSAGE_IDS[name], **values)
+def say(locale: str, name: Prompt, *, brand: str = "") -> str:
+    """A prompt of the call by its name, in `locale` (English when the catalogs have none), naming the desk."""
+    words = _TEXTS.language(locale)
+    return words.gettext(MESSAGE_IDS[name], support=support_name(words, brand))

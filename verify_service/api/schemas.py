@@ -41,6 +41,11 @@ ACCOUNT_ID = FullMatch(r"^[A-Za-z0-9_-]{1,64}$", error="Must be 1-64 characters 
 VERIFICATION_ID = FullMatch(r"^ver_[A-Za-z0-9_-]{1,60}$")
 CHALLENGE_ID = FullMatch(r"^chl_[A-Za-z0-9_-]{1,60}$")
 APPROVAL_ID = FullMatch(r"^apr_[A-Za-z0-9_-]{1,60}$", error="Not an approval id.")
+BLANK_MESSAGE = "Must not be blank."  # a Text field of only whitespace (the console says the value is missing)
+# A key's name as `keys create` takes it; a checks page's cursor: microseconds since the epoch (17 digits at
+# most: past year 9999 a datetime overflows), then the check's id.
+KEY_NAME = FullMatch(r"^[A-Za-z0-9_.@-]{1,64}$", error="Must be an API key's name (1-64 of A-Z a-z 0-9 _ . @ -).")
+CHECKS_CURSOR = FullMatch(r"^[0-9]{1,17}[.]ver_[A-Za-z0-9_-]{1,60}$", error="Not a valid cursor.")
 # A phone call's reference: Twilio's CallSid (CA + 32 hex), Amazon Connect's or Genesys Cloud's contact id (a UUID).
 CALL_REF = FullMatch(r"^[A-Za-z0-9_.:-]{1,64}$", error="Must be 1-64 characters of A-Z, a-z, 0-9, _ . : and -.")
 SIX_DIGITS = FullMatch(r"^[0-9]{6}$", error="Must be exactly 6 digits.")
@@ -85,7 +90,7 @@ class Text(fields.String):
         if self.refused.search(text) is not None:
             raise ValidationError(REFUSED_MESSAGE)
         if self.visible is not None and self.visible.search(text) is None:
-            raise ValidationError("Must not be blank.")
+            raise ValidationError(BLANK_MESSAGE)
         return text
 
 
@@ -280,18 +285,39 @@ class VerificationRecordSchema(VerificationSchema):
     call_ref = fields.String(allow_none=True)
 
 
-class CallChecksQuerySchema(StrictSchema):
-    """GET /v1/verifications query parameters."""
+class VerificationsQuerySchema(StrictSchema):
+    """GET /v1/verifications query parameters: one call's checks (agent, admin), or an agent's or a key's (admin)."""
 
-    call_ref = fields.String(required=True, validate=CALL_REF,
-                             metadata={"example": "CA0123456789abcdef0123456789abcdef"})
+    at_least_one = (("call_ref", "agent_id", "key"),)
+    not_together = (("call_ref", "agent_id"), ("call_ref", "key"), ("agent_id", "key"))
+    call_ref = fields.String(validate=CALL_REF, metadata={"example": "CA0123456789abcdef0123456789abcdef"})
+    agent_id = Text(validate=validate.Length(min=1, max=64), metadata={
+        "description": "admin only: the checks that asserted this agent_id, newest first", "example": "agent-42"})
+    key = fields.String(validate=KEY_NAME, metadata={
+        "description": "admin only: the checks this API key made (its name, as in the audit trail's `actor`)",
+        "example": "desk-agent"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(validate=CHECKS_CURSOR, metadata={
+        "description": "with agent_id or key: the previous page's `next_cursor`"})
 
 
 class CallChecksSchema(Schema):
     """A call's checks, newest first."""
 
     verifications = fields.List(fields.Nested(VerificationRecordSchema))
+
+
+class AdminVerificationRecordSchema(VerificationRecordSchema):
+    """A check as admins list it: the record plus the API key that made it (never a PIN, code or secret)."""
+
+    actor = fields.String(metadata={"description": "the API key (by name) that made the check"})
+
+
+class VerificationPageSchema(Schema):
+    """An agent's or a key's checks, newest first, a page at a time."""
+
+    verifications = fields.List(fields.Nested(AdminVerificationRecordSchema))
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
 
 
 class LockSchema(Schema):

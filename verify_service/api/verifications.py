@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint
@@ -10,14 +11,15 @@ from verify_service.api.http import load_body, load_data, path_id, query_args, r
 from verify_service.api.openapi import documented
 from verify_service.api.schemas import (
     VERIFICATION_ID,
-    CallChecksQuerySchema,
-    CallChecksSchema,
+    AdminVerificationRecordSchema,
     CheckRequestSchema,
+    VerificationPageSchema,
     VerificationRecordSchema,
     VerificationSchema,
+    VerificationsQuerySchema,
 )
 from verify_service.domain.checks import FACTOR_ORDER, CheckRequest
-from verify_service.domain.model import Actor, Verification, rfc3339, rfc3339_deadline
+from verify_service.domain.model import Actor, ChecksQuery, Verification, rfc3339, rfc3339_deadline
 from verify_service.domain.names import Entry
 from verify_service.errors import Forbidden
 
@@ -69,17 +71,43 @@ def verification_body(verification: Verification) -> dict[str, Any]:
 
 @bp.get("/v1/verifications")
 @requires("agent", "admin")
-@documented("The checks made on one phone call (`call_ref`: Twilio's CallSid or a platform's contact id), newest "
-            "first, each with `valid`: the agent's screen pop.", response=CallChecksSchema, query=CallChecksQuerySchema,
-            errors=(400,))
-def call_checks(actor: Actor) -> tuple[dict[str, Any], int]:
-    """A call's checks, newest first."""
-    args = load_data(CallChecksQuerySchema, query_args())
-    found = services().checks.of_call(args["call_ref"], args["limit"])
+@documented("Checks, newest first, each with `valid`. With `call_ref` (agent, admin): the checks made on one phone "
+            "call (Twilio's CallSid or a platform's contact id), the agent's screen pop, as `{\"verifications\": "
+            "[...]}`. With `agent_id` or `key` (admin only; 403 for other keys): the checks that asserted that "
+            "agent_id, or that API key made, a page at a time (`next_cursor`), each with its `actor`. Never a PIN, "
+            "a code or a secret.", response=VerificationPageSchema, query=VerificationsQuerySchema,
+            errors=(400, 403))
+def list_checks(actor: Actor) -> tuple[dict[str, Any], int]:
+    """A call's checks, or (admins) an agent's or a key's checks a page at a time; newest first."""
+    args = load_data(VerificationsQuerySchema, query_args())
     now = services().clock.now()
-    record = schema_instance(VerificationRecordSchema)
-    bodies = [{**record.dump(check), "valid": check.valid_at(now)} for check in found]
-    return {"verifications": bodies}, 200
+    if "call_ref" in args:
+        record = schema_instance(VerificationRecordSchema)
+        found = services().checks.of_call(args["call_ref"], args["limit"])
+        return {"verifications": [{**record.dump(check), "valid": check.valid_at(now)} for check in found]}, 200
+    if "admin" not in actor.roles:  # an agent key reads one call's checks, never a colleague's or a key's history
+        raise Forbidden("Only admin keys may list checks by agent_id or key.", details={"reason": "admin_only"})
+    query = ChecksQuery(agent_id=args.get("agent_id"), key=args.get("key"), limit=args["limit"],
+                        before=read_cursor(args["cursor"]) if "cursor" in args else None)
+    found, after = services().checks.page(query)
+    record = schema_instance(AdminVerificationRecordSchema)
+    return {"verifications": [{**record.dump(check), "valid": check.valid_at(now)} for check in found],
+            "next_cursor": write_cursor(after) if after else None}, 200
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def write_cursor(position: tuple[datetime, str]) -> str:
+    """A page's end as a cursor: microseconds since the epoch, a dot, the check's id (nothing secret)."""
+    at, verification_id = position
+    return f"{(at - _EPOCH) // timedelta(microseconds=1)}.{verification_id}"
+
+
+def read_cursor(cursor: str) -> tuple[datetime, str]:
+    """A cursor written by write_cursor (its form is checked by the query schema)."""
+    micros, verification_id = cursor.split(".", 1)
+    return _EPOCH + timedelta(microseconds=int(micros)), verification_id
 
 
 @bp.get("/v1/verifications/<verification_id>")

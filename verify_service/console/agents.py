@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import redirect, request, session, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
@@ -9,26 +11,32 @@ from werkzeug.wrappers import Response
 from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.schemas import ReasonSchema
 from verify_service.console import auth
-from verify_service.console.i18n import gettext, ngettext
+from verify_service.console.i18n import gettext
 from verify_service.console.views import bp, page
 from verify_service.domain.agent_watch import Anomaly
 from verify_service.errors import DependencyUnavailable, NotFound, VerifyError
 from verify_service.web import load_data, services
 
 
-def describe(anomaly: Anomaly) -> str:
-    """An anomaly in the supervisor's language."""
+@dataclass(frozen=True)
+class Alert:
+    """An anomaly as the alerts table shows it: who, what, how many."""
+
+    who: str
+    what: str
+    count: int
+
+
+def describe(anomaly: Anomaly) -> Alert:
+    """An anomaly in the supervisor's language, one table row."""
     who = (gettext("API key %(id)s", id=anomaly.subject_id) if anomaly.subject == "key"
            else gettext("Agent %(id)s", id=anomaly.subject_id))
     values = {"threshold": anomaly.threshold, "minutes": max(1, anomaly.window_seconds // 60)}
     if anomaly.kind == "distinct_customers":
-        what = ngettext("looked up %(num)d different customer in %(minutes)s min (limit %(threshold)s)",
-                        "looked up %(num)d different customers in %(minutes)s min (limit %(threshold)s)",
-                        anomaly.count, **values)
+        what = gettext("Different customers looked up (limit %(threshold)s in %(minutes)s min)", **values)
     else:
-        what = ngettext("had %(num)d failed check in %(minutes)s min (limit %(threshold)s)",
-                        "had %(num)d failed checks in %(minutes)s min (limit %(threshold)s)", anomaly.count, **values)
-    return f"{who}: {what}"
+        what = gettext("Failed checks (limit %(threshold)s in %(minutes)s min)", **values)
+    return Alert(who=who, what=what, count=anomaly.count)
 
 
 @bp.get("/agents")
@@ -50,12 +58,16 @@ def clear_anomaly(anomaly_id: str) -> Response:
     try:
         ANOMALY_ID(anomaly_id)
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
-        services().watch.clear(anomaly_id, reason, auth.actor())
+        cleared = services().watch.clear(anomaly_id, reason, auth.actor())
     except (NotFound, ValidationError):
         session["flash"] = gettext("That alert is not open any more.")
     except VerifyError as error:
         session["flash"] = gettext("That alert is not open any more.") if error.status == 409 else gettext(
             "Something went wrong: %(message)s", message=error.message)
     else:
-        session["flash"] = gettext("Done.")
+        session["flash"] = gettext("Alert cleared for %(who)s; reason: %(reason)s", who=describe(cleared).who,
+                                   reason=reason)
     return redirect(url_for("console.agents_page"))
+
+
+from verify_service.console import supervisor as _supervisor  # noqa: E402,F401  (its routes join the blueprint)

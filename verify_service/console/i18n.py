@@ -10,8 +10,9 @@ from urllib.parse import unquote
 
 import flask_babel
 import pytz
+from babel.dates import get_timezone_name
 from flask import Flask, request
-from flask_babel import Babel, format_datetime
+from flask_babel import Babel, format_datetime, get_locale
 
 from verify_service.domain.model import round_up_to_second
 
@@ -40,6 +41,15 @@ def current_zone() -> pytz.BaseTzInfo:
 def init_babel(app: Flask) -> None:
     """Flask-Babel with the console's language and zone; the catalogs are in verify_service/translations."""
     Babel(app, default_locale="ja", locale_selector=current_language, timezone_selector=current_zone)
+    app.jinja_env.globals["zone_name"] = zone_name
+
+
+def zone_name() -> str:
+    """The agent's time zone in words ("Japan Time", "日本時間"): said once per page, never after every time."""
+    zone = current_zone()
+    if str(zone.zone) in ("UTC", "Etc/UTC", "GMT"):
+        return "UTC"  # Babel calls it "Unknown Region (UTC) Time"
+    return str(get_timezone_name(zone, locale=get_locale()))
 
 
 def gettext(message: str, /, **values: object) -> str:

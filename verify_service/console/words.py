@@ -9,6 +9,7 @@ from typing import Any
 from babel import Locale
 
 from verify_service.adapters.texts import N_
+from verify_service.api.schemas import BLANK_MESSAGE
 from verify_service.console.i18n import gettext, pgettext
 from verify_service.errors import (
     Conflict,
@@ -36,6 +37,9 @@ EVENTS: dict[str, str] = {
     "console_signed_in": N_("Console sign-in"), "console_signed_out": N_("Console sign-out"),
     "console_sign_in_failed": N_("Console sign-in failed"),
     "console_sign_in_throttled": N_("Console sign-in throttled"),
+    "console_user_created": N_("Console user created"), "console_user_disabled": N_("Console user disabled"),
+    "console_user_enabled": N_("Console user re-enabled"), "console_password_reset": N_("Console password reset"),
+    "console_users_listed": N_("Console users listed"),
     "contact_started": N_("Contact started"), "contact_ended": N_("Contact ended"),
     "contact_reported": N_("Customer reported a contact as not theirs"),
     "agent_named": N_("Agent display name set"), "approval_requested": N_("Approval requested"),
@@ -68,6 +72,15 @@ _REASONS = {
                         "customer pages); ask your supervisor."),
 }
 _FIELDS = ("account_id", "pin", "code", "ticket_ref", "channel", "reason")
+# What marshmallow and our Text field say of a field left empty (the console then says "missing", not "invalid").
+_EMPTY = frozenset({"Missing data for required field.", "Field may not be null.", BLANK_MESSAGE})
+# Events whose details' `reason` is a person's words (a supervisor's, an agent's, the customer's), shown as such.
+_REASON_EVENTS = frozenset({"customer_unlocked", "customer_frozen", "customer_unfrozen", "approval_requested",
+                            "contact_reported", "agent_anomaly_cleared"})
+ACTIONS_DONE: dict[str, str] = {
+    "unlock": N_("%(account)s unlocked; reason: %(reason)s"), "freeze": N_("%(account)s frozen; reason: %(reason)s"),
+    "unfreeze": N_("%(account)s unfrozen; reason: %(reason)s"),
+}
 
 
 def half_width(value: str) -> str:
@@ -94,7 +107,7 @@ def channel_word(channel: str | None) -> str:
 
 def status_word(status: str) -> str:
     """A customer's standing in words."""
-    words = {"active": pgettext("customer status", "active"), "locked": gettext("LOCKED"),
+    words = {"active": pgettext("customer status", "ACTIVE"), "locked": gettext("LOCKED"),
              "frozen": gettext("FROZEN")}
     return words.get(status, status)
 
@@ -106,7 +119,7 @@ def approval_status_word(status: Any) -> str:
 
 def contact_status_word(status: Any) -> str:
     """A contact's status in words."""
-    words = {"active": pgettext("contact status", "active"), "ended": gettext("ended"),
+    words = {"active": pgettext("contact status", "in progress"), "ended": gettext("ended"),
              "expired": gettext("expired")}
     return words.get(str(status), str(status))
 
@@ -119,6 +132,17 @@ def language_name(code: str) -> str:
 def event_label(name: str) -> str:
     """An audit event's name in words (an event without a label reads as its name with spaces)."""
     return gettext(EVENTS[name]) if name in EVENTS else name.replace("_", " ").capitalize()
+
+
+def event_reason(name: str, details: dict[str, Any] | None) -> str:
+    """The reason a person gave for an event (unlock, freeze, clear, report...), else nothing."""
+    reason = (details or {}).get("reason")
+    return str(reason) if name in _REASON_EVENTS and reason else ""
+
+
+def action_done(action: str, account_id: str, reason: str) -> str:
+    """What a supervisor's unlock, freeze or unfreeze did, with the reason they gave."""
+    return gettext(ACTIONS_DONE[action], account=account_id, reason=reason)
 
 
 def refusal_words(error: VerifyError, deadline: Callable[[datetime | None], str]) -> str:
@@ -184,6 +208,7 @@ def invalid_words(field: str) -> str:
         "account_id": N_("Enter an account number: letters, digits, - and _ (up to 64)."),
         "pin": N_("The PIN must be 6 digits."), "code": N_("The code must be 6 digits."),
         "ticket_ref": N_("The ticket reference is too long or has characters that are not allowed."),
+        "ticket_ref_missing": N_("Enter the ticket reference: a contact is always about a ticket."),
         "channel": N_("Choose phone or chat."), "form": N_("Enter the PIN, a code, or both."),
         "reason": N_("Enter a reason: it must not be blank or too long."),
     }
@@ -192,5 +217,8 @@ def invalid_words(field: str) -> str:
 
 def _invalid_field(error: ValidationFailed) -> str:
     """The first form field the validation refused (whole-form problems last)."""
-    fields = set(error.details or {})
-    return next((field for field in _FIELDS if field in fields), "form")
+    details = error.details or {}
+    field = next((field for field in _FIELDS if field in details), "form")
+    messages = details.get(field)
+    empty = isinstance(messages, list) and bool(messages) and all(message in _EMPTY for message in messages)
+    return "ticket_ref_missing" if empty and field == "ticket_ref" else field

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from verify_service.domain.brand import brand_name
 from verify_service.domain.checks import CheckRequest, CheckService
 from verify_service.domain.customers import load_customer
 from verify_service.domain.lockout import LockoutPolicy
@@ -43,7 +44,7 @@ class ApprovalPolicy:
 
     ttl: timedelta = timedelta(minutes=5)
     max_per_hour: int = 5
-    brand: str = "Support"
+    brand: str = ""  # VERIFY_BRAND_NAME; unset: texts name "Customer Support" (domain.brand)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def render_pending_message(words: Words, *, brand: str, reason: str | None) -> s
     if reason is None:
         return words.gettext("There is nothing to approve.")
     return words.gettext("%(brand)s is asking you to approve: %(reason)s. Approve only if you are talking to "
-                         "%(brand)s right now and you asked for this.", brand=brand, reason=reason)
+                         "%(brand)s right now and you asked for this.", brand=brand_name(words, brand), reason=reason)
 
 
 def _event(name: str, approval: Approval, at: datetime, actor: Actor | None, **details: object) -> AuditEvent:

@@ -12,7 +12,7 @@ from typing import Protocol
 from verify_service.domain.agent_watch import CarriedAct
 from verify_service.domain.customers import closed_error, load_customer
 from verify_service.domain.lockout import LockoutPolicy, attempts_remaining, from_ms, to_ms
-from verify_service.domain.model import Actor, AuditEvent, Customer, Verification, rfc3339_deadline
+from verify_service.domain.model import Actor, AuditEvent, ChecksQuery, Customer, Verification, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, CheckResult, Entry, FactorResult
 from verify_service.domain.ports import (
     ActivityWatch,
@@ -320,6 +320,15 @@ class CheckService:
             accounts = {check.account_id for check in found}
             closed = {account for account in accounts if (customer := uow.customers.get(account)) and customer.closed}
         return [check for check in found if check.account_id not in closed]
+
+    def page(self, query: ChecksQuery) -> tuple[list[Verification], tuple[datetime, str] | None]:
+        """An agent_id's or a key's checks, newest first, and where the next page starts (None at the end)."""
+        with self._uow() as uow:
+            found = uow.verifications.page(replace(query, limit=query.limit + 1))  # one more: is there a next?
+        if len(found) <= query.limit:
+            return found, None
+        last = found[query.limit - 1]
+        return found[:query.limit], (last.checked_at, last.verification_id)
 
     def get(self, verification_id: str) -> Verification:
         """A stored check by id, or NotFound."""

@@ -43,7 +43,7 @@ class CodePolicy:
     max_wrong: int = 3
     phone_change_hold: timedelta = timedelta(hours=24)
     allowed_countries: tuple[str, ...] = ()
-    brand: str = "Support"
+    brand: str = ""  # VERIFY_BRAND_NAME; unset: texts name "Customer Support" (domain.brand)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from verify_service.domain.brand import brand_name, support_name
 from verify_service.domain.ports import Words
 
 
@@ -33,17 +34,17 @@ class Announced(Protocol):
 
 
 def generic_name(words: Words, brand: str) -> str:
-    """`<brand> support` in the customer's language: shown when an agent has no display name."""
-    # TRANSLATORS: the name a customer sees for an agent who has no display name.
-    return words.gettext("%(brand)s support", brand=brand)
+    """The support desk's name in the customer's language: shown when an agent has no display name."""
+    return support_name(words, brand)
 
 
 def contacts_message(words: Words, brand: str, contacts: Sequence[Announced]) -> str:
     """One sentence per active contact, or the "no one is contacting you" warning when there is none."""
+    brand = brand_name(words, brand)
     if not contacts:
         return words.gettext("No one from %(brand)s is contacting you now. If someone says they are %(brand)s, hang "
                              "up and contact us from your account page.", brand=brand)
-    sentences = [_sentence(words, brand, contact) for contact in contacts]
+    sentences = [_sentence(words, brand, contact) for contact in contacts]  # the brand as texts name it
     text = sentences[0]
     for sentence in sentences[1:]:
         # TRANSLATORS: joins two sentences about contacts (no space between them in Japanese and Chinese).

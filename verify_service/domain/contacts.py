@@ -113,7 +113,7 @@ class ContactPolicy:
     """How long a contact lasts, and the brand its texts name."""
 
     ttl: timedelta = timedelta(minutes=10)
-    brand: str = "Support"
+    brand: str = ""  # VERIFY_BRAND_NAME; unset: texts name "Customer Support" (domain.brand)
 
 
 class ContactService:

@@ -194,6 +194,16 @@ class AuditQuery:
 
 
 @dataclass(frozen=True)
+class ChecksQuery:
+    """One agent_id's or one API key's checks, newest first, a page at a time (admins and supervisors only)."""
+
+    agent_id: str | None = None
+    key: str | None = None
+    limit: int = 50
+    before: tuple[datetime, str] | None = None  # (checked_at, verification_id) of the previous page's last check
+
+
+@dataclass(frozen=True)
 class ApiKey:
     """A named API key as stored (only its hash is kept)."""
 

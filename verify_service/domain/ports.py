@@ -25,6 +25,7 @@ from verify_service.domain.model import (
     ChainedEvent,
     ChainState,
     Challenge,
+    ChecksQuery,
     Customer,
     OutboxMessage,
     SealedSecret,
@@ -266,6 +267,14 @@ class UserRepository(Protocol):
         """Every user's name, disabled ones included (a name stays its person's)."""
         ...
 
+    def all(self) -> list[ConsoleUser]:
+        """Every user, disabled ones included, by name."""
+        ...
+
+    def update(self, username: str, *, enable: bool = False, password_hash: str | None = None) -> bool:
+        """Re-enable a user and/or set a new password hash, ending their sessions; False if there is no such user."""
+        ...
+
 
 class ContactRepository(Protocol):
     """Agents' contacts with customers (reverse verification) inside a unit of work."""
@@ -367,6 +376,10 @@ class VerificationRepository(Protocol):
 
     def of_call(self, call_ref: str, limit: int) -> list[Verification]:
         """The checks made on one phone call, newest first."""
+        ...
+
+    def page(self, query: ChecksQuery) -> list[Verification]:
+        """An agent_id's or a key's checks after `query.before`, newest first (checked_at, then id), at most limit."""
         ...
 
 

@@ -35,6 +35,12 @@ class ConsoleUser:
     session_epoch: int = 0
 
 
+def check_password(password: str) -> None:
+    """Refuse a password shorter than MIN_PASSWORD."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(details={"password": [f"Must be at least {MIN_PASSWORD} characters."]})
+
+
 class PasswordHasher(Protocol):
     """Slow password hashing (argon2) for people's passwords."""
 
@@ -73,13 +79,13 @@ class UserService:
                                                          "carry that agent_id."]})
         if role not in CONSOLE_ROLES:
             raise ValidationFailed(details={"role": [f"Must be one of {', '.join(CONSOLE_ROLES)}."]})
-        if len(password) < MIN_PASSWORD:
-            raise ValidationFailed(details={"password": [f"Must be at least {MIN_PASSWORD} characters."]})
+        check_password(password)
         user = ConsoleUser(username, role, self._clock.now(), self._hasher.hash(password))
         with self._uow(write=True) as uow:
             if uow.users.by_username(username) is not None:
                 raise Conflict(f"A user named {username!r} exists already.")
             uow.users.add(user)
+            uow.audit.append(self._admin_event(AuditEventName.CONSOLE_USER_CREATED, username, "cli", role=role))
             uow.commit()
         return user
 
@@ -128,12 +134,44 @@ class UserService:
             uow.users.bump_epoch(username, disable_at=None)
             uow.commit()
 
-    def disable(self, username: str) -> None:
-        """Disable a user: no sign-in, and every open session ends at its next request."""
+    def disable(self, username: str, by: str = "cli") -> None:
+        """Disable a user: no sign-in, and every open session ends at its next request; audited."""
         with self._uow(write=True) as uow:
             if not uow.users.bump_epoch(username, disable_at=self._clock.now()):
                 raise NotFound(f"No console user {username!r}.")
+            uow.audit.append(self._admin_event(AuditEventName.CONSOLE_USER_DISABLED, username, by))
             uow.commit()
+
+    def enable(self, username: str, by: str = "cli") -> None:
+        """Re-enable a disabled user (sessions from before stay ended); audited."""
+        with self._uow(write=True) as uow:
+            if not uow.users.update(username, enable=True):
+                raise NotFound(f"No console user {username!r}.")
+            uow.audit.append(self._admin_event(AuditEventName.CONSOLE_USER_ENABLED, username, by))
+            uow.commit()
+
+    def reset_password(self, username: str, password: str, by: str = "cli") -> None:
+        """Set a new password (argon2 hash only), end the user's sessions and lift their sign-in throttle; audited."""
+        check_password(password)
+        password_hash = self._hasher.hash(password)
+        with self._uow(write=True) as uow:
+            if not uow.users.update(username, password_hash=password_hash):
+                raise NotFound(f"No console user {username!r}.")
+            uow.audit.append(self._admin_event(AuditEventName.CONSOLE_PASSWORD_RESET, username, by))
+            uow.commit()
+        self._counter.clear(f"signin-user:{username.lower()[:40]}")
+
+    def all(self, by: str = "cli") -> list[ConsoleUser]:
+        """Every user, disabled ones included (no password hash); the listing is audited."""
+        with self._uow(write=True) as uow:
+            found = uow.users.all()
+            uow.audit.append(self._admin_event(AuditEventName.CONSOLE_USERS_LISTED, None, by, count=len(found)))
+            uow.commit()
+        return found
+
+    def _admin_event(self, event: str, username: str | None, by: str, **details: object) -> AuditEvent:
+        """An event about console users by an operator (`by`: the CLI), on the system chain."""
+        return AuditEvent(event=event, at=self._clock.now(), actor=by, agent_id=username, details=dict(details))
 
     def audit(self, event: str, username: str, ip: str | None, **details: object) -> None:
         """Record a console event under the user's name (sign-out, for instance)."""

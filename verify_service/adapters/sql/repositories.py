@@ -23,7 +23,7 @@ from verify_service.adapters.sql.tables import (
     outbox,
     verifications,
 )
-from verify_service.domain.model import ApiKey, Customer, SealedSecret, Verification
+from verify_service.domain.model import ApiKey, ChecksQuery, Customer, SealedSecret, Verification
 from verify_service.domain.users import ConsoleUser
 
 _CUSTOMER_FIELDS = ("account_id", "phone", "email", "locale", "second_factor", "pin_issued_at",
@@ -202,6 +202,18 @@ class SqlVerificationRepository:
                  .order_by(verifications.c.checked_at.desc(), verifications.c.id).limit(limit))
         return [_verification_from_row(row) for row in self._conn.execute(query).mappings()]
 
+    def page(self, query: ChecksQuery) -> list[Verification]:
+        """Newest first, through the (agent_id, checked_at) or (actor, checked_at) index."""
+        by_agent = query.agent_id is not None
+        where = [verifications.c.agent_id == query.agent_id if by_agent else verifications.c.actor == query.key]
+        if query.before is not None:
+            at, last_id = query.before
+            where.append(sa.or_(verifications.c.checked_at < at,
+                                sa.and_(verifications.c.checked_at == at, verifications.c.id < last_id)))
+        statement = (sa.select(verifications).where(*where)
+                     .order_by(verifications.c.checked_at.desc(), verifications.c.id.desc()).limit(query.limit))
+        return [_verification_from_row(row) for row in self._conn.execute(statement).mappings()]
+
     def outcomes_since(self, account_id: str, since: datetime, limit: int,
                        ) -> list[tuple[datetime, str, datetime | None]]:
         """Newest first, through the (account_id, checked_at) index."""
@@ -286,3 +298,20 @@ class SqlUserRepository:
     def usernames(self) -> list[str]:
         """Every user's name, disabled ones included."""
         return list(self._conn.execute(sa.select(console_users.c.username)).scalars())
+
+    def all(self) -> list[ConsoleUser]:
+        """Every user, by name."""
+        rows = self._conn.execute(sa.select(console_users).order_by(console_users.c.username)).mappings()
+        return [ConsoleUser(username=row["username"], role=row["role"], created_at=row["created_at"],
+                            disabled_at=row["disabled_at"], session_epoch=row["session_epoch"]) for row in rows]
+
+    def update(self, username: str, *, enable: bool = False, password_hash: str | None = None) -> bool:
+        """Re-enable and/or set a password; every change ends the user's sessions."""
+        values: dict[str, Any] = {"session_epoch": console_users.c.session_epoch + 1}
+        if enable:
+            values["disabled_at"] = None
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        result = self._conn.execute(console_users.update().where(console_users.c.username == username)
+                                    .values(**values))
+        return result.rowcount == 1

@@ -95,6 +95,9 @@ sa.Index("ix_verifications_account_id_checked_at", verifications.c.account_id, v
 sa.Index("ix_verifications_call_ref", verifications.c.call_ref)
 # Retention removes the oldest checks, a batch at a time.
 sa.Index("ix_verifications_checked_at", verifications.c.checked_at)
+# An agent's or a key's checks, for admins and supervisors (GET /v1/verifications?agent_id= / ?key=).
+sa.Index("ix_verifications_agent_id_checked_at", verifications.c.agent_id, verifications.c.checked_at)
+sa.Index("ix_verifications_actor_checked_at", verifications.c.actor, verifications.c.checked_at)
 
 audit_events = sa.Table(
     "audit_events", metadata,
