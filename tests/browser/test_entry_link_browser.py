@@ -88,7 +88,7 @@ def test_the_english_page_on_a_phone_takes_full_width_digits(site, phone):
     phone.goto(site.base_url + path)
     assert phone.locator("html").get_attribute("lang") == "en"
     assert phone.inner_text("h1") == "Confirm your identity"
-    assert "Support support asked you to confirm your identity in the chat." in phone.inner_text("#asked")
+    assert "Customer Support asked you to confirm your identity in the chat." in phone.inner_text("#asked")
     fits_the_screen(phone)
     shot(phone, "entry-link-en-form")
     full_width = site.pins["EN1"].translate(str.maketrans("0123456789", "０１２３４５６７８９"))

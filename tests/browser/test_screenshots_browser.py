@@ -59,14 +59,13 @@ def test_the_readme_screenshots(site, browser, lang):
     page.goto(site.base_url + "/console")
     page.fill("input[name=account_id]", "JP1001")
     page.fill("input[name=reason]", {"en": "change the withdrawal address", "ja": "出金先口座の変更"}[lang])
-    with page.expect_navigation():
-        page.click("#send-approval")
+    page.click("#send-approval")  # sent in place: what the agent typed stays
+    page.wait_for_selector("#approval-status")
     [asked] = site.call("GET", "/v1/customers/JP1001/approvals/pending", "portal").get_json()["approvals"]
     site.call("POST", f"/v1/customers/JP1001/approvals/{asked['approval_id']}/answer", "portal",
               {"answer": "approve"})
-    with page.expect_navigation():
-        page.click("#approval-refresh")
-    assert page.locator("#verify-with-approval").is_visible()
+    page.click("#approval-refresh")  # refreshed in place
+    page.wait_for_selector("#verify-with-approval")
     page.locator("#approval").scroll_into_view_if_needed()
     keep(page, "approval", lang)
     context.clear_cookies()

@@ -34,7 +34,10 @@ def test_the_route_name_is_left_as_it_is():
     assert logs.redact_paths(f"'GET /entry/{TOKEN} HTTP/1.1 x'") == "'GET /entry/[redacted] HTTP/1.1 x'"
 
 
-def test_gunicorns_access_and_error_logs_redact_the_token_in_any_format(tmp_path: Path):
+def test_gunicorns_access_and_error_logs_redact_the_token_in_any_format(tmp_path: Path, monkeypatch):
+    # gunicorn's default error format names the process: a test before this one in the same worker may have run
+    # logs.lean_records() (production uses JSON handlers for both logs, which never name it).
+    monkeypatch.setattr(logging, "logProcesses", True)
     cfg = Config()
     access, errors = tmp_path / "access.log", tmp_path / "error.log"
     cfg.set("accesslog", str(access))
