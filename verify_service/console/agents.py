@@ -68,6 +68,3 @@ def clear_anomaly(anomaly_id: str) -> Response:
         session["flash"] = gettext("Alert cleared for %(who)s; reason: %(reason)s", who=describe(cleared).who,
                                    reason=reason)
     return redirect(url_for("console.agents_page"))
-
-
-from verify_service.console import supervisor as _supervisor  # noqa: E402,F401  (its routes join the blueprint)

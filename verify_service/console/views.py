@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from verify_service.adapters.texts import N_
-from verify_service.api.schemas import ACCOUNT_ID, CALL_REF, CheckRequestSchema, CodeSendSchema, ReasonSchema
+from verify_service.api.schemas import ACCOUNT_ID, CALL_REF, CheckRequestSchema, CodeSendSchema
 from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, gettext, local_deadline, local_time
 from verify_service.console.words import (
@@ -277,24 +277,6 @@ def customer_page() -> Response:
                 lock=services().locks.standing(customer), events=events, notice=session.pop("flash", None))
 
 
-@bp.post("/customers/<account_id>/<action>")
-@auth.signed_in("supervisor")
-def customer_action(account_id: str, action: str) -> Response:
-    """Unlock, freeze or unfreeze, with a required reason."""
-    operations = {"unlock": services().locks.unlock, "freeze": services().locks.freeze,
-                  "unfreeze": services().locks.unfreeze}
-    if action not in operations or not valid_account_id(account_id):
-        return page("customer.html", 404, customer=None, error=gettext("No customer with that account number."))
-    try:
-        reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
-        operations[action](account_id, reason, auth.actor())
-    except VerifyError as error:
-        session["flash"] = _explain(error)
-        return redirect(url_for("console.customer_page", account_id=account_id))
-    session["flash"] = gettext("Done.")
-    return redirect(url_for("console.customer_page", account_id=account_id))
-
-
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     """Console errors as pages, not JSON."""
@@ -307,3 +289,4 @@ from verify_service.console import agents as _agents  # noqa: E402,F401  (regist
 from verify_service.console import approvals as _approvals  # noqa: E402,F401  (its routes join this blueprint)
 from verify_service.console import calls as _calls  # noqa: E402,F401  (the screen pop joins this blueprint)
 from verify_service.console import entry_links as _entry_links  # noqa: E402,F401  (Send entry link, live result)
+from verify_service.console import supervisor as _supervisor  # noqa: E402,F401  (unlock, freeze; checks by agent)
