@@ -146,10 +146,10 @@ def test_supervisor_unlocks_with_a_reason(console, client):
     page = client.get("/console/customers?account_id=JP1001").get_data(as_text=True)
     assert "LOCKED" in page or "locked" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    refused = client.post("/console/customers/JP1001/unlock", data={"csrf_token": token, "reason": ""})
+    refused = client.post("/console/customers/JP1001/actions/unlock", data={"csrf_token": token, "reason": ""})
     assert console.call("GET", "/v1/customers/JP1001/lock", "admin").get_json()["locked"] is True
     assert refused.status_code == 302
-    client.post("/console/customers/JP1001/unlock", data={"csrf_token": token, "reason": "customer on video"})
+    client.post("/console/customers/JP1001/actions/unlock", data={"csrf_token": token, "reason": "customer on video"})
     assert console.call("GET", "/v1/customers/JP1001/lock", "admin").get_json()["locked"] is False
     event = console.call("GET", "/v1/audit?event=customer_unlocked", "admin").get_json()["events"][0]
     assert event["agent_id"] == "sam" and event["details"]["reason"] == "customer on video"
