@@ -57,9 +57,10 @@ def test_a_drain_of_zero_seconds_stops_at_once(start_gunicorn):
     sent = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=10) == 0
-    # Shorter than the default drain (5 s) that would apply if 0 were ignored; not tighter, since stopping
-    # gunicorn alone took 2-4 s on a busy 2-core machine.
-    assert time.monotonic() - sent < DEFAULT_DRAIN_SECONDS
+    # If 0 were ignored, the default drain (5 s) would come on top of the stop itself: at least 6.4 s (the stop
+    # took 1.4 s on a quiet 2-core machine). The stop alone took up to 5.07 s while the whole suite ran in 4
+    # workers beside it, so the bound is the default drain plus one second, not the default drain.
+    assert time.monotonic() - sent < DEFAULT_DRAIN_SECONDS + 1
 
 
 def test_readyz_is_503_in_the_error_shape_while_the_worker_drains(harness):
