@@ -222,6 +222,8 @@ def kept(size: Size) -> tuple[list[tuple[str, str]], str] | None:
     if row is None:
         return None
     stored = json.loads(row[0])
+    if stored.get("seeding"):  # how long the kept history took to seed, reported by the run that reuses it
+        SEEDING[size.key] = stored["seeding"]
     return [(pair[0], pair[1]) for pair in stored["sample"]], stored["key"]
 
 
@@ -252,7 +254,8 @@ def prepare(size: Size, reuse: bool) -> tuple[dict[str, str], list[tuple[str, st
         print(f"seeded {size.history:,} stored checks in {SEEDING[size.key]:.0f} s", flush=True)
     with psycopg.connect(plain_url(env), autocommit=True) as conn:  # what --reuse needs (only in bench databases)
         conn.execute("CREATE TABLE bench_seeded (name text PRIMARY KEY, value text NOT NULL)")
-        conn.execute("INSERT INTO bench_seeded VALUES ('sample', %s)", (json.dumps({"sample": sample, "key": key}),))
+        conn.execute("INSERT INTO bench_seeded VALUES ('sample', %s)",
+                     (json.dumps({"sample": sample, "key": key, "seeding": SEEDING.get(size.key)}),))
     return env, sample, key
 
 
@@ -390,6 +393,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true",
                         help="use databases kept by an earlier --keep run (their earlier runs' checks stay in them)")
     parser.add_argument("--drop", action="store_true", help="drop the kept databases of --sizes and exit")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed the databases of --sizes that are not kept yet, keep them and exit (seeding "
+                             "needs no quiet machine; the measuring run afterwards, with --reuse, does)")
     parser.add_argument("--history-verify", action="store_true",
                         help="also run the whole `audit verify` on sizes with stored checks (it reads every event, "
                              "which takes long; by default its code runs over the first 100,000 events)")
@@ -417,6 +423,12 @@ def main() -> None:
     if args.drop:
         for size in sizes:
             drop_database(size.database)
+        return
+    if args.seed_only:
+        for size in sizes:
+            env, _, _ = prepare(size, reuse=True)
+            release_redis_database(env["VERIFY_REDIS_URL"])
+        print(json.dumps({"seeding_seconds": SEEDING}))
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
