@@ -538,10 +538,12 @@ class _EntryLinks:
         found = [link for link in self._uow.state.entry_links.values() if link.token_mac.blob in macs]
         return copy.deepcopy(found[0]) if found else None
 
-    def created_since(self, since: datetime, *, account_id: str | None = None,
-                      agent_id: str | None = None) -> list[datetime]:
-        return sorted(link.created_at for link in self._uow.state.entry_links.values() if link.created_at > since
-                      and (link.account_id == account_id if account_id is not None else link.agent_id == agent_id))
+    def created_since(self, since: datetime, *, account_id: str | None = None, agent_id: str | None = None,
+                      owner: str | None = None) -> list[datetime]:
+        field, value = next((name, value) for name, value in (("owner", owner), ("account_id", account_id),
+                                                              ("agent_id", agent_id)) if value is not None)
+        return sorted(link.created_at for link in self._uow.state.entry_links.values()
+                      if link.created_at > since and getattr(link, field) == value)
 
     def claim(self, link_id: str, submission: str, now: datetime, stale_before: datetime) -> bool:
         link = self._uow.state.entry_links.get(link_id)

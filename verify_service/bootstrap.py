@@ -20,6 +20,7 @@ from verify_service.adapters.crypto import (
 )
 from verify_service.adapters.delivery.senders import ConsoleSender, TwilioSender, WebhookSender
 from verify_service.adapters.delivery.worker import BackgroundChore, OutboxWorker
+from verify_service.adapters.entry_page_limits import InProcessPageLimit, RedisPageLimit
 from verify_service.adapters.metrics import (
     record_agent_anomaly,
     record_agent_blocked,
@@ -56,7 +57,7 @@ from verify_service.domain.codes import CodeFactor, CodePolicy, CodeService
 from verify_service.domain.contacts import ContactPolicy, ContactService
 from verify_service.domain.customers import CustomerService
 from verify_service.domain.delivery import DeliveryPolicy, OutboxAnchorSink, OutboxService
-from verify_service.domain.entry_links import EntryLinkPolicy, EntryLinkService
+from verify_service.domain.entry_links import EntryLinkPolicy, EntryLinkService, PageLimit
 from verify_service.domain.keypad import KeypadCalls, KeypadPolicy
 from verify_service.domain.keys import KeyService
 from verify_service.domain.lockout import LockoutPolicy
@@ -115,6 +116,7 @@ class Services:
     watch: AgentWatch
     keypad: KeypadCalls
     entry_links: EntryLinkService
+    entry_page_limit: PageLimit
     closure: ClosureService
     retention: RetentionService
     redis_client: redis.Redis | None = None
@@ -172,7 +174,16 @@ def entry_link_policy_from(settings: Settings) -> EntryLinkPolicy:
     return EntryLinkPolicy(ttl=timedelta(seconds=settings.entry_link_ttl_seconds),
                            public_url=settings.entry_link_public_url,
                            max_per_customer=settings.entry_link_max_per_customer_per_hour,
-                           max_per_agent=settings.entry_link_max_per_agent_per_hour, brand=settings.brand_name)
+                           max_per_agent=settings.entry_link_max_per_agent_per_hour,
+                           max_per_key=settings.entry_link_max_per_key_per_hour, brand=settings.brand_name)
+
+
+def build_page_limit(settings: Settings, redis_client: redis.Redis | None) -> PageLimit:
+    """The entry page's count per client address: shared in Redis when there is a client, else per process."""
+    per_minute = settings.entry_page_max_per_address_per_minute
+    if redis_client is not None:
+        return RedisPageLimit(redis_client, per_minute)
+    return InProcessPageLimit(per_minute)
 
 
 def sms_caps_from(settings: Settings) -> SmsCaps:
@@ -346,6 +357,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             account_prefix=settings.ivr_account_prefix, max_tries=settings.ivr_max_tries)),
         entry_links=EntryLinkService(uow=uow, vault=vault, clock=clock, checks=checks, status=locks.status,
                                      policy=entry_link_policy_from(settings), texts=texts, watch=watch),
+        entry_page_limit=build_page_limit(settings, redis_client),
     )
     worker.chores.append(services.scheduled_retention())
     return services

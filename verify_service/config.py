@@ -131,6 +131,10 @@ class Settings:
     entry_link_ttl_seconds: int = 600
     entry_link_max_per_customer_per_hour: int = 5
     entry_link_max_per_agent_per_hour: int = 30
+    # Per API key (or console user): a key not bound to agent_ids could assert a new agent_id per link.
+    entry_link_max_per_key_per_hour: int = 600
+    # Requests to /entry/ per client address (IPv6: per /64) per minute, page views and form posts together.
+    entry_page_max_per_address_per_minute: int = 30
     # Retention: how long each kind is kept (None: kept forever), how often the worker sweeps (0: never).
     retention: dict[str, timedelta | None] = field(default_factory=dict)
     retention_schedule_seconds: int = 3600
@@ -217,6 +221,8 @@ _INT_FIELDS = {
     "entry_link_ttl_seconds": ("VERIFY_ENTRY_LINK_TTL_SECONDS", 60),
     "entry_link_max_per_customer_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_CUSTOMER_PER_HOUR", 1),
     "entry_link_max_per_agent_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_AGENT_PER_HOUR", 1),
+    "entry_link_max_per_key_per_hour": ("VERIFY_ENTRY_LINK_MAX_PER_KEY_PER_HOUR", 1),
+    "entry_page_max_per_address_per_minute": ("VERIFY_ENTRY_PAGE_MAX_PER_ADDRESS_PER_MINUTE", 1),
     "retention_schedule_seconds": ("VERIFY_RETENTION_SCHEDULE_SECONDS", 0),
 }
 _STR_FIELDS = {

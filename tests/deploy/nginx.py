@@ -16,6 +16,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALL_HINT = "nginx is not installed: apt-get install -y nginx"
 SHIPPED_UPSTREAM, SHIPPED_PUBLIC, SHIPPED_INTERNAL = "server app:8000;", "listen 8080;", "listen 8081;"
 SHIPPED_ACCESS_LOG = "access_log /var/log/nginx/access.log verify;"
+SHIPPED_ERROR_LOG = "error_log /var/log/nginx/error.log "  # a location's own level (the /entry/ locations)
 
 # The main file of our nginx: everything lives under its prefix, and it includes the shipped server block.
 MAIN_CONF = """\
@@ -49,6 +50,7 @@ def render(upstream_port: int, public_port: int, internal_port: int, prefix: Pat
     assert text.count(SHIPPED_ACCESS_LOG) == 2, "each server of deploy/nginx.conf logs in the `verify` format"
     text = text.replace(SHIPPED_UPSTREAM, f"server 127.0.0.1:{upstream_port};")
     text = text.replace(SHIPPED_ACCESS_LOG, f"access_log {prefix}/access.log verify;")
+    text = text.replace(SHIPPED_ERROR_LOG, f"error_log {prefix}/error.log ")
     text = text.replace(SHIPPED_PUBLIC, f"listen 127.0.0.1:{public_port};")
     return text.replace(SHIPPED_INTERNAL, f"listen 127.0.0.1:{internal_port};")
 

@@ -1,11 +1,13 @@
 """The shipped nginx config, run for real: a public server with the entry-link page and Twilio's webhooks alone, an
-internal one (desk networks only) with the API, the console and /metrics, and an access log without link tokens."""
+internal one (desk networks only) with the API, the console and /metrics, access and error logs without link tokens,
+and a per-address limit on /entry/."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import socket
+import time
 
 import pytest
 
@@ -28,11 +30,12 @@ class BoundConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self.host, self.port), self.timeout, (self.source, 0))
 
 
-def fetch(port: int, path: str, source: str = OUTSIDE, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def fetch(port: int, path: str, source: str = OUTSIDE, method: str = "GET",
+          body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
     """One request through nginx from the source address."""
     conn = BoundConnection(port, source)
     try:
-        conn.request(method, path, body=b"" if method == "POST" else None,
+        conn.request(method, path, body=body if method == "POST" else None,
                      headers={"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {})
         answer = conn.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
@@ -45,7 +48,9 @@ def proxy(tmp_path_factory, deployment):
     """gunicorn (keypad entry on) behind the shipped nginx config, both servers on ports of their own."""
     require_nginx()
     tmp = tmp_path_factory.mktemp("split")
+    # The app's own limit per address is lifted here, so that any 429 on /entry/ is nginx's.
     server = Gunicorn({**deployment.env, "VERIFY_TRUSTED_PROXIES": "1", "GUNICORN_DRAIN_SECONDS": "0",
+                       "VERIFY_ENTRY_PAGE_MAX_PER_ADDRESS_PER_MINUTE": "100000",
                        "VERIFY_IVR_PUBLIC_URL": "https://verify.example.com",
                        "VERIFY_TWILIO_AUTH_TOKEN": "twilio-auth-token-for-tests-0000000",
                        "VERIFY_IVR_TRANSFER": "queue:support"}, tmp / "gunicorn.log")
@@ -116,3 +121,43 @@ def test_no_entry_token_reaches_nginxs_access_log(proxy):
     log = access_log.read_bytes()[before:].decode()
     assert log.count("/entry/[token]") == 4 and "/entry/[token]/x" in log
     assert TOKEN not in log and TOKEN[1:] not in log and "lang=ja" not in log
+
+
+@pytest.mark.slow
+def test_the_public_server_limits_entry_requests_per_address_past_the_burst(proxy):
+    flooder = "127.0.0.3"  # an address of its own: the other tests' requests do not count
+    started = time.monotonic()
+    answers = [fetch(proxy.public_port, f"/entry/{TOKEN}", flooder) for _ in range(60)]
+    elapsed = time.monotonic() - started
+    passed = [status for status, headers, _ in answers if "x-request-id" in headers]
+    assert passed[:31] == [404] * 31, passed  # the burst of 30 (and the first) reached the app
+    assert len(passed) <= 31 + elapsed + 1, (len(passed), elapsed)  # then one a second trickles through
+    refused = [(status, headers, body) for status, headers, body in answers if "x-request-id" not in headers]
+    status, headers, body = refused[0]
+    assert status == 429 and headers["retry-after"] == "1" and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "rate_limited" and TOKEN.encode() not in body
+    assert "x-request-id" in fetch(proxy.public_port, f"/entry/{TOKEN}", "127.0.0.4")[1]  # others still pass
+
+
+@pytest.mark.slow
+def test_no_entry_token_reaches_nginxs_error_log_while_other_errors_are_still_logged(tmp_path):
+    nginx = Nginx(tmp_path / "nginx", upstream_port=free_port(), listen_port=free_port(),
+                  public_port=free_port()).start()  # nothing listens upstream: every pass is an error line
+    try:
+        assert fetch(nginx.public_port, f"/entry/{TOKEN}")[0] == 503
+        assert fetch(nginx.public_port, f"/entry/{TOKEN}", method="POST", body=b"p" * 70_000)[0] == 413
+        flood = {fetch(nginx.public_port, f"//entry/{TOKEN}?x=1", "127.0.0.5")[0] for _ in range(40)}
+        assert flood == {503, 429}  # limit_req refusals (logged at `error` by default) are in the same location
+        assert fetch(nginx.port, f"/entry/{TOKEN}", INSIDE)[0] == 503  # the internal server's /entry/
+        assert fetch(nginx.port, f"/entry/{TOKEN}", OUTSIDE)[0] == 403  # "access forbidden by rule"
+        assert fetch(nginx.public_port, "/healthz")[0] == 503
+        assert fetch(nginx.port, "/v1/verifications", OUTSIDE)[0] == 403
+    finally:
+        nginx.stop()
+    errors = nginx.error_log()
+    assert TOKEN not in errors and TOKEN[:12] not in errors and "/entry/" not in errors, errors[-3000:]
+    assert 'while connecting to upstream' in errors and 'request: "GET /healthz HTTP/1.1"' in errors, errors[-3000:]
+    assert 'access forbidden by rule' in errors and 'request: "GET /v1/verifications HTTP/1.1"' in errors
+    access = (nginx.prefix / "access.log").read_text()
+    assert '"GET /entry/[token] HTTP/1.1" 503' in access and '"POST /entry/[token] HTTP/1.1" 413' in access
+    assert '"GET /entry/[token] HTTP/1.1" 429' in access and TOKEN not in access

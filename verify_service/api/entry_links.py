@@ -27,8 +27,8 @@ bp = Blueprint("entry_links", __name__)
             body=EntryLinkCreateSchema, errors=(400, 404, 409, 429),
             explain={404: "Unknown customer, or entry links are off (VERIFY_ENTRY_LINK_PUBLIC_URL unset).",
                      409: "The customer is frozen or locked (`details.reason`).",
-                     429: "Past the hourly cap per customer or per agent (`details.reason`), or the agent is "
-                          "blocked; see Retry-After."})
+                     429: "Past the hourly cap per customer, per agent or per key (`details.reason` "
+                          "`customer_cap`, `agent_cap`, `key_cap`), or the agent is blocked; see Retry-After."})
 def create_entry_link(account_id: str, actor: Actor) -> tuple[dict[str, Any], int]:
     """201 with the link and its URL (shown only here)."""
     account_id = account_id_arg(account_id)

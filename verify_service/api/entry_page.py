@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
+import math
 import secrets
 import time
 import unicodedata
@@ -34,6 +36,35 @@ HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "Pragma"
            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
            "X-Robots-Tag": "noindex, nofollow", "Cross-Origin-Resource-Policy": "same-origin"}
 BUSY_WAIT_SECONDS = 5.0  # how long a repeated form waits for its first copy's check before saying "try again"
+
+
+@bp.before_request
+def limit_per_address() -> Response | None:
+    """429 past VERIFY_ENTRY_PAGE_MAX_PER_ADDRESS_PER_MINUTE from one client address; 503 if the count's store is
+    down (fail closed). Counted before any token is looked up, so a flood costs no database read or PIN check."""
+    try:
+        wait = services().entry_page_limit.hit(address_key(client_ip()), services().clock.now())
+    except VerifyError as error:
+        return _unavailable(error)
+    if wait is None:
+        return None
+    response = _render("too_many", _browser_language(), 429, brand=services().settings.brand_name)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def address_key(address: str | None) -> str:
+    """What one client is counted by: its IPv4 address, or its IPv6 /64 (one subscriber's usual allocation, so
+    rotating addresses inside it gains nothing). The address comes from ProxyFix only with VERIFY_TRUSTED_PROXIES."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return (address or "unknown")[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 @bp.get("/entry/<token>")

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from verify_service.domain.checks import CheckRequest, CheckService
 from verify_service.domain.contact_messages import generic_name
@@ -143,7 +144,17 @@ class EntryLinkPolicy:
     public_url: str | None = None  # scheme and host the customer opens; None: entry links are off
     max_per_customer: int = 5
     max_per_agent: int = 30
+    max_per_key: int = 600  # per credential (Actor.owner): an unbound key may assert any agent_id
     brand: str = "Support"
+
+
+class PageLimit(Protocol):
+    """How often one client address may open or post the customer's page (adapters/entry_page_limits.py)."""
+
+    def hit(self, address: str, now: datetime) -> float | None:
+        """Count one request from the address; None when allowed, else the seconds to wait. DependencyUnavailable
+        when the count's store does not answer (the page fails closed)."""
+        ...
 
 
 class InvalidLink(VerifyError):
@@ -187,7 +198,7 @@ class EntryLinkService:
         token = secrets.token_urlsafe(32)
         with self._uow(write=True) as uow:
             customer = load_customer(uow, ask.account_id, for_update=True)  # serialises one customer's links
-            self._enforce_caps(uow, ask, now)
+            self._enforce_caps(uow, ask, actor.owner, now)
             link = EntryLink(link_id=f"eln_{secrets.token_urlsafe(18)}", account_id=customer.account_id,
                              agent_id=ask.agent_id, channel=ask.channel, ticket_ref=ask.ticket_ref,
                              token_mac=self._vault.mac(token_message(token)), owner=actor.owner, created_at=now,
@@ -198,13 +209,14 @@ class EntryLinkService:
             uow.commit()
         return CreatedLink(link, f"{public_url.rstrip('/')}/entry/{token}")
 
-    def _enforce_caps(self, uow: UnitOfWork, ask: LinkAsk, now: datetime) -> None:
-        """429 past the hourly caps: per customer (no flood of links), per agent (no harvest of many customers)."""
-        caps = ((uow.entry_links.created_since(now - HOUR, account_id=ask.account_id),
-                 self._policy.max_per_customer, "customer"),
-                (uow.entry_links.created_since(now - HOUR, agent_id=ask.agent_id), self._policy.max_per_agent,
-                 "agent"))
-        for recent, cap, whose in caps:
+    def _enforce_caps(self, uow: UnitOfWork, ask: LinkAsk, owner: str, now: datetime) -> None:
+        """429 past the hourly caps: per customer (no flood of links), per agent (no harvest of many customers),
+        per key (a key not bound to agent_ids could assert a new agent_id for each link)."""
+        caps = (("customer", {"account_id": ask.account_id}, self._policy.max_per_customer),
+                ("agent", {"agent_id": ask.agent_id}, self._policy.max_per_agent),
+                ("key", {"owner": owner}, self._policy.max_per_key))
+        for whose, which, cap in caps:
+            recent = uow.entry_links.created_since(now - HOUR, **which)
             if len(recent) >= cap:
                 wait = (recent[-cap] + HOUR - now).total_seconds()
                 raise RateLimited(f"Too many entry links for this {whose} in the last hour.", retry_after=wait,

@@ -315,9 +315,10 @@ class EntryLinkRepository(Protocol):
         """The link whose stored token MAC is one of `macs`, or None."""
         ...
 
-    def created_since(self, since: datetime, *, account_id: str | None = None,
-                      agent_id: str | None = None) -> list[datetime]:
-        """Creation times after `since` of one customer's or one agent's links, oldest first."""
+    def created_since(self, since: datetime, *, account_id: str | None = None, agent_id: str | None = None,
+                      owner: str | None = None) -> list[datetime]:
+        """Creation times after `since` of one customer's, agent's or credential's (Actor.owner) links, oldest
+        first (exactly one of the three is given)."""
         ...
 
     def claim(self, link_id: str, submission: str, now: datetime, stale_before: datetime) -> bool:

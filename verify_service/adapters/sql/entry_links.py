@@ -44,12 +44,18 @@ class SqlEntryLinkRepository:
         row = self._conn.execute(sa.select(entry_links).where(entry_links.c.token_mac.in_(macs))).mappings().first()
         return _link(row) if row else None
 
-    def created_since(self, since: datetime, *, account_id: str | None = None,
-                      agent_id: str | None = None) -> list[datetime]:
-        """Creation times after `since`, oldest first, of one customer's or one agent's links (through an index)."""
-        column, value = (entry_links.c.account_id, account_id) if account_id is not None else \
-            (entry_links.c.agent_id, agent_id)
-        query = (sa.select(entry_links.c.created_at).where(column == value, entry_links.c.created_at > since)
+    def created_since(self, since: datetime, *, account_id: str | None = None, agent_id: str | None = None,
+                      owner: str | None = None) -> list[datetime]:
+        """Creation times after `since`, oldest first, of one customer's, agent's or credential's links."""
+        if owner is not None:
+            # No index on owner: expires_at > since holds for every link made after `since` (a link expires after
+            # it is made), so the expires_at index narrows the scan to the links of the last hour or so.
+            where = [entry_links.c.owner == owner, entry_links.c.expires_at > since]
+        elif account_id is not None:  # through the (account_id, created_at) index
+            where = [entry_links.c.account_id == account_id]
+        else:  # through the (agent_id, created_at) index
+            where = [entry_links.c.agent_id == agent_id]
+        query = (sa.select(entry_links.c.created_at).where(*where, entry_links.c.created_at > since)
                  .order_by(entry_links.c.created_at))
         return list(self._conn.execute(query).scalars())
 
