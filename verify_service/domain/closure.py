@@ -16,7 +16,7 @@ from datetime import datetime
 from verify_service.domain.customers import actor_event, load_customer
 from verify_service.domain.model import Actor, Customer
 from verify_service.domain.names import AuditEventName
-from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWorkFactory
+from verify_service.domain.ports import AttemptCounter, Clock, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -58,29 +58,43 @@ class ClosureService:
         self._uow, self._counter, self._clock = uow, counter, clock
 
     def close(self, account_id: str, reason: str, actor: Actor) -> Closure:
-        """Erase and mark closed, audited as `customer_closed` (a security event); a repeat changes nothing."""
+        """Erase and mark closed, audited as `customer_closed` (a security event); a repeat changes nothing but
+        clears the lockout counter again (a first closure may have left it behind)."""
+        # Fail closed before erasing anything: with the counter's store down (Redis) the counter could not be
+        # cleared, so the caller gets 503 and an account untouched, never one closed with its counter kept.
+        self._counter.ping()
         now = self._clock.now()
         with self._uow(write=True) as uow:
             # The row lock orders this closure with every other change of the customer (and a second DELETE).
             customer = load_customer(uow, account_id, for_update=True, closed_ok=True)
             if customer.closed_at is not None:
-                return Closure(account_id, customer.closed_at, repeated=True)
-            if personal_data_in(reason, customer):
-                raise ValidationFailed(details={"reason": [
-                    "Must not hold the customer's phone number or email address: the audit trail keeps the reason."]})
-            erased = uow.customers.erase_traces(account_id)
-            erase(customer, now)
-            uow.customers.save(customer)
-            uow.audit.append(actor_event(AuditEventName.CUSTOMER_CLOSED, now, account_id, actor, reason=reason,
-                                         erased=erased))
-            uow.commit()
-        self._forget_counter(account_id)
-        return Closure(account_id, now, erased)
+                closure = Closure(account_id, customer.closed_at, repeated=True)
+            else:
+                closure = self._erase(uow, customer, reason, actor, now)
+        if closure.repeated:
+            self._counter.clear(account_id)  # the retry of a closure whose clearing failed: 503 until it works
+        else:
+            self._forget_counter(account_id)
+        return closure
+
+    def _erase(self, uow: UnitOfWork, customer: Customer, reason: str, actor: Actor, now: datetime) -> Closure:
+        """Erase the customer's data and traces, audited, in the caller's transaction (committed here)."""
+        if personal_data_in(reason, customer):
+            raise ValidationFailed(details={"reason": [
+                "Must not hold the customer's phone number or email address: the audit trail keeps the reason."]})
+        erased = uow.customers.erase_traces(customer.account_id)
+        erase(customer, now)
+        uow.customers.save(customer)
+        uow.audit.append(actor_event(AuditEventName.CUSTOMER_CLOSED, now, customer.account_id, actor,
+                                     reason=reason, erased=erased))
+        uow.commit()
+        return Closure(customer.account_id, now, erased)
 
     def _forget_counter(self, account_id: str) -> None:
-        """Drop the lockout counter (after the commit: with SQLite it lives in the same file). Best effort: it
-        holds failure times and check ids only, and every check on the account now answers 410 before counting."""
+        """Drop the lockout counter (after the commit: with SQLite it lives in the same file). The store answered
+        the ping a moment ago; should it fail now, the closure stands (every check on the account answers 410
+        before counting), the counter expires by itself, and a repeat DELETE clears it."""
         try:
             self._counter.clear(account_id)
-        except Exception as error:  # the closure is committed; a counter left behind expires by itself
+        except Exception as error:  # the closure is committed; a repeat DELETE clears the counter
             log.warning("closure: the lockout counter of a closed account was not cleared: %s", type(error).__name__)

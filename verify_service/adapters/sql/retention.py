@@ -152,7 +152,9 @@ def sql_sweeps(db: SqlDatabase) -> list[Sweep]:
 
 
 class SqlTurns:
-    """Scheduled turns in the `schedule_turns` table: the row is locked while one process decides."""
+    """Scheduled turns in the `schedule_turns` table: the row is locked while one process decides (the others
+    pass); a turn taken holds for a period, the lease: a holder that died while sweeping is followed a period
+    later by whoever looks first."""
 
     def __init__(self, db: SqlDatabase):
         self._db = db
@@ -162,9 +164,18 @@ class SqlTurns:
         row = schedule_turns.c
         with self._db.transaction(write=True) as conn:
             conn.execute(self._db.insert_ignore(schedule_turns, name=name, last_at=None))
-            last = conn.execute(sa.select(row.last_at).where(row.name == name).with_for_update()).scalar_one()
-            if last is not None and last <= now < last + every:
-                return False  # taken this period (a time ahead of now is a clock jump: taken again)
+            # SKIP LOCKED: a process deciding right now (or one that hung while deciding) is never waited on; if
+            # it dies before it commits, the next look (a tenth of a period later) takes the turn.
+            held = conn.execute(sa.select(row.name, row.last_at).where(row.name == name)
+                                .with_for_update(skip_locked=True)).one_or_none()
+            if held is None:
+                return False
+            last = held.last_at
+            # Taken this period: by anyone whose clock reads within a period of ours, ahead of it too (another
+            # host's clock a little ahead, or a process that read its clock before ours but claimed after). Only
+            # a clock jumped back by more than a period takes it again.
+            if last is not None and abs(now - last) < every:
+                return False
             conn.execute(schedule_turns.update().where(row.name == name).values(last_at=now))
             conn.commit()
         return True

@@ -248,6 +248,7 @@ outbox = sa.Table(
     sa.Column("last_error", sa.String(200)),
 )
 sa.Index("ix_outbox_status_next_attempt_at", outbox.c.status, outbox.c.next_attempt_at)
+sa.Index("ix_outbox_account_id", outbox.c.account_id)  # closure deletes an account's messages by it
 
 console_users = sa.Table(
     "console_users", metadata,
