@@ -304,10 +304,11 @@ entry_links = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime()),
 )
-# The hourly caps: a customer's links, an agent's links.
+# The hourly caps: a customer's links, an agent's links (a key's: below).
 sa.Index("ix_entry_links_account_id_created_at", entry_links.c.account_id, entry_links.c.created_at)
 sa.Index("ix_entry_links_agent_id_created_at", entry_links.c.agent_id, entry_links.c.created_at)
 sa.Index("ix_entry_links_expires_at", entry_links.c.expires_at)  # the retention sweep
+sa.Index("ix_entry_links_owner_created_at", entry_links.c.owner, entry_links.c.created_at)  # the cap per key
 
 agent_profiles = sa.Table(
     "agent_profiles", metadata,
