@@ -25,7 +25,7 @@ from verify_service.domain.audit import AnchorSet
 from verify_service.domain.keys import ROLES
 from verify_service.domain.model import Actor
 from verify_service.domain.retention import DEFAULT_BATCH
-from verify_service.domain.users import CONSOLE_ROLES
+from verify_service.domain.users import CONSOLE_ROLES, UserService
 from verify_service.errors import ConfigError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -278,31 +278,38 @@ def create_user(username: str, role: str) -> None:
     click.echo(f"created console user {user.username!r} ({user.role})")
 
 
-@users.command("disable")
-@click.argument("username")
-@_refusals_as_errors
-def disable_user(username: str) -> None:
+def _acts_on_user(name: str, done: str) -> Callable[[Callable[[UserService, str], None]], click.Command]:
+    """Register `users NAME USERNAME`: the act (the service audits it), then `done` said with the user's name."""
+
+    def register(act: Callable[[UserService, str], None]) -> click.Command:
+        @users.command(name, help=act.__doc__)
+        @click.argument("username")
+        @_refusals_as_errors
+        def command(username: str) -> None:
+            act(_services().users, username)
+            click.echo(done.format(user=repr(username)))
+
+        return command
+
+    return register
+
+
+@_acts_on_user("disable", "disabled console user {user}")
+def disable_user(service: UserService, username: str) -> None:
     """Disable a console user; their open sessions end at their next request; audited."""
-    _services().users.disable(username)
-    click.echo(f"disabled console user {username!r}")
+    service.disable(username)
 
 
-@users.command("enable")
-@click.argument("username")
-@_refusals_as_errors
-def enable_user(username: str) -> None:
+@_acts_on_user("enable", "enabled console user {user}")
+def enable_user(service: UserService, username: str) -> None:
     """Re-enable a disabled console user (their old sessions stay ended); audited."""
-    _services().users.enable(username)
-    click.echo(f"enabled console user {username!r}")
+    service.enable(username)
 
 
-@users.command("reset-password")
-@click.argument("username")
-@_refusals_as_errors
-def reset_password(username: str) -> None:
+@_acts_on_user("reset-password", "new password set for console user {user}; their sessions have ended")
+def reset_password(service: UserService, username: str) -> None:
     """Set a new password (asked for, or read from stdin when piped); ends the user's sessions; audited."""
-    _services().users.reset_password(username, _read_password())
-    click.echo(f"new password set for console user {username!r}; their sessions have ended")
+    service.reset_password(username, _read_password())
 
 
 @users.command("list")

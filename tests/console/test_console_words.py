@@ -200,9 +200,48 @@ def client_signed_out(console):
 
 
 
-def test_every_audit_event_has_words():
-    """Words in English here; tests/test_translations.py proves every catalog translates them."""
-    from verify_service.console.words import EVENTS
+@pytest.fixture
+def in_japanese(make_harness):
+    """A console request in Japanese (the words are gettext calls made at call time, in the page's language)."""
+    with make_harness("sqlite").app.test_request_context("/console", headers={"Cookie": "lang=ja"}):
+        yield
+
+
+@pytest.fixture
+def in_english(make_harness):
+    with make_harness("sqlite").app.test_request_context("/console", headers={"Cookie": "lang=en"}):
+        yield
+
+
+def test_every_audit_event_has_words_of_its_own(in_japanese):
+    """Each event reads in the agent's language, never as its name with spaces (the English words of several
+    events equal that fallback, so Japanese tells them apart; tests/test_translations.py proves the catalog)."""
+    from verify_service.console.words import event_label
     from verify_service.domain.names import AuditEventName
 
-    assert [name.value for name in AuditEventName if name.value not in EVENTS] == []
+    fallback = [name.value for name in AuditEventName
+                if event_label(name.value) in (name.value, name.value.replace("_", " ").capitalize())]
+    assert fallback == []
+    assert event_label("customer_locked") == "ロック" and event_label("code_sent") == "コード送信"
+
+
+def test_a_value_with_no_words_reads_as_the_api_recorded_it(in_english):
+    from verify_service.console import words
+
+    assert words.event_label("pin_reset_by_branch") == "Pin reset by branch"
+    assert words.factor_words("throttled", given=True) == "throttled"
+    assert words.factor_words("not_checked", given=False) == "not entered"
+    assert words.second_factor_word("webauthn") == "webauthn" and words.second_factor_word("totp") == (
+        "Authenticator app")
+    assert words.approval_status_word("withdrawn") == "withdrawn"
+    assert words.contact_status_word("paused") == "paused" and words.channel_word("fax") == "fax"
+    assert words.status_word("closed") == "closed"
+    assert words.invalid_words("nickname") == words.invalid_words("form") == "Enter the PIN, a code, or both."
+
+
+def test_an_expired_contact_and_an_expired_code_have_words_of_their_own(in_japanese):
+    """"expired" of a contact has its own context, so a translator can word it apart from an expired code."""
+    from verify_service.console.words import contact_status_word, factor_words
+
+    assert contact_status_word("expired") == "期限切れ" and factor_words("expired", given=True) == "期限切れ"
+    assert contact_status_word("active") == "対応中" and contact_status_word("ended") == "終了"

@@ -35,6 +35,29 @@ def test_an_unlock_says_what_happened_with_the_reason_and_the_event_shows_it(con
     assert '<td class="reason">suspected takeover</td>' in page
 
 
+@pytest.mark.parametrize(("action", "said", "status"), [("freeze", "JP1001 frozen; reason: r1", "frozen"),
+                                                       ("unfreeze", "JP1001 unfrozen; reason: r1", "active"),
+                                                       ("unlock", "JP1001 unlocked; reason: r1", "active")])
+def test_each_supervisor_action_acts_and_says_so_with_the_reason(console, sam, action, said, status):
+    console.register()
+    if action == "unfreeze":
+        post(sam, "/console/customers/JP1001/actions/freeze", reason="r0")
+    answer = post(sam, f"/console/customers/JP1001/actions/{action}", reason="r1")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/console/customers?account_id=JP1001")
+    assert said in sam.get("/console/customers?account_id=JP1001").get_data(as_text=True)
+    assert console.call("GET", "/v1/customers/JP1001", "admin").get_json()["status"] == status
+
+
+@pytest.mark.parametrize("action", ["close", "delete", "ACTIONS_DONE", "unlock_"])
+def test_an_action_the_console_does_not_offer_is_not_found_and_changes_nothing(console, sam, action):
+    console.register()
+    trail = console.call("GET", "/v1/audit?account_id=JP1001", "admin").get_json()["events"]
+    answer = post(sam, f"/console/customers/JP1001/actions/{action}", reason="please")
+    assert answer.status_code == 404 and "No customer with that account number." in answer.get_data(as_text=True)
+    assert console.call("GET", "/v1/customers/JP1001", "admin").get_json()["status"] == "active"
+    assert console.call("GET", "/v1/audit?account_id=JP1001", "admin").get_json()["events"] == trail
+
+
 def test_a_blank_reason_is_refused_in_words_and_nothing_changes(console, sam):
     console.register()
     post(sam, "/console/customers/JP1001/actions/freeze", reason="   ")

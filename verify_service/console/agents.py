@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import redirect, request, session, url_for
+from flask import request, session
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
@@ -12,7 +12,7 @@ from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.schemas import ReasonSchema
 from verify_service.console import auth
 from verify_service.console.i18n import gettext
-from verify_service.console.views import bp, page
+from verify_service.console.views import bp, flash_to, page
 from verify_service.domain.agent_watch import Anomaly
 from verify_service.errors import DependencyUnavailable, NotFound, VerifyError
 from verify_service.web import load_data, services
@@ -60,11 +60,10 @@ def clear_anomaly(anomaly_id: str) -> Response:
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
         cleared = services().watch.clear(anomaly_id, reason, auth.actor())
     except (NotFound, ValidationError):
-        session["flash"] = gettext("That alert is not open any more.")
+        words = gettext("That alert is not open any more.")
     except VerifyError as error:
-        session["flash"] = gettext("That alert is not open any more.") if error.status == 409 else gettext(
+        words = gettext("That alert is not open any more.") if error.status == 409 else gettext(
             "Something went wrong: %(message)s", message=error.message)
     else:
-        session["flash"] = gettext("Alert cleared for %(who)s; reason: %(reason)s", who=describe(cleared).who,
-                                   reason=reason)
-    return redirect(url_for("console.agents_page"))
+        words = gettext("Alert cleared for %(who)s; reason: %(reason)s", who=describe(cleared).who, reason=reason)
+    return flash_to("console.agents_page", words)

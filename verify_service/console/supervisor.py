@@ -3,9 +3,10 @@ checks of one agent_id or one API key (where an agent alert links)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import redirect, request, session, url_for
+from flask import request
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
@@ -13,13 +14,18 @@ from verify_service.api.schemas import CHECKS_CURSOR, KEY_NAME, ReasonSchema
 from verify_service.api.verifications import read_cursor, write_cursor
 from verify_service.console import auth
 from verify_service.console.i18n import gettext
-from verify_service.console.views import _explain, bp, page, valid_account_id
-from verify_service.console.words import ACTIONS_DONE, action_done, event_reason
-from verify_service.domain.model import ChecksQuery
+from verify_service.console.views import _explain, bp, flash_to, page, valid_account_id
+from verify_service.console.words import action_done, event_reason
+from verify_service.domain.locks import LockService
+from verify_service.domain.model import Actor, ChecksQuery
 from verify_service.errors import VerifyError
 from verify_service.web import load_data, services
 
 CHECKS_SHOWN = 25
+# The supervisor's acts on a customer: the only actions the route takes, each a LockService call with a reason.
+OPERATIONS: dict[str, Callable[[LockService, str, str, Actor], object]] = {
+    "unlock": LockService.unlock, "freeze": LockService.freeze, "unfreeze": LockService.unfreeze,
+}
 
 
 @bp.app_context_processor
@@ -32,18 +38,16 @@ def _supervisor_helpers() -> dict[str, Any]:
 @auth.signed_in("supervisor")
 def supervise(account_id: str, action: str) -> Response:
     """Unlock, freeze or unfreeze with a required reason, then say what happened and why."""
-    if action not in ACTIONS_DONE or not valid_account_id(account_id):
+    if action not in OPERATIONS or not valid_account_id(account_id):
         return page("customer.html", 404, customer=None, error=gettext("No customer with that account number."))
-    operations = {"unlock": services().locks.unlock, "freeze": services().locks.freeze,
-                  "unfreeze": services().locks.unfreeze}
     try:
         reason = load_data(ReasonSchema, {"reason": request.form.get("reason", "")})["reason"]
-        operations[action](account_id, reason, auth.actor())
+        OPERATIONS[action](services().locks, account_id, reason, auth.actor())
     except VerifyError as error:
-        session["flash"] = _explain(error)
+        words = _explain(error)
     else:
-        session["flash"] = action_done(action, account_id, reason)
-    return redirect(url_for("console.customer_page", account_id=account_id))
+        words = action_done(action, account_id, reason)
+    return flash_to("console.customer_page", words, account_id=account_id)
 
 
 @bp.get("/checks")

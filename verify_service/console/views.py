@@ -117,6 +117,12 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     return make_response(render_template(f"console/{template}", **context), status)
 
 
+def flash_to(endpoint: str, words: str, **values: Any) -> Response:
+    """After a form's act: redirect to a console page that shows `words` once (its `notice`)."""
+    session["flash"] = words
+    return redirect(url_for(endpoint, **values))
+
+
 def current_call(call_ref: str) -> dict[str, Any] | None:
     """The call a CTI screen pop named (`?call_ref=`) and its checks, newest first; None without a valid one."""
     if not call_ref or not valid_call_ref(call_ref):
