@@ -235,6 +235,7 @@ def prepare(size: Size, reuse: bool) -> tuple[dict[str, str], list[tuple[str, st
     earlier = kept(size) if reuse else None
     if earlier is not None:
         print(f"{size.label}: reusing the kept database {size.database}", flush=True)
+        flask(env, "db", "upgrade")  # kept by an older tree: this tree's migrations first
         return env, *earlier
     drop_database(size.database)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
