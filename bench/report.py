@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 Results = dict[str, Any]  # size key -> scenario -> figures; "_run" -> the run's own facts
@@ -45,6 +46,28 @@ def growth(results: Results, labels: dict[str, str]) -> list[str]:
             lines.append(f"| {labels[key]} | {mode} | {now['rps']:.0f} | {rate:.2f} | {now['p99']:.2f} | "
                          f"{tail:.2f} | {held} |")
     lines.append("\n(At half peak the rate is set by the bench, so only the p99 target applies there.)")
+    return lines + interleaved(results, labels)
+
+
+def interleaved(results: Results, labels: dict[str, str]) -> list[str]:
+    """The interleaved pass: each size's right-PIN runs in alternating rounds, medians against the first size's."""
+    runs = results.get("_interleaved")
+    if not runs:
+        return []
+    keys = list(runs)
+    lines = ["\nThe same check, **interleaved**: every size's gunicorn up at once, one run per size in each round "
+             "(in a rotated order), so the host's drift over the run falls on every size alike. "
+             "Medians of the rounds:\n",
+             "| size | requests/s, each round | median | ratio | p99 ms, each round | median | p99 ratio | targets |",
+             "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |"]
+    base_rps, base_p99 = statistics.median(runs[keys[0]]["rps"]), statistics.median(runs[keys[0]]["p99"])
+    for key in keys:
+        rps, p99 = statistics.median(runs[key]["rps"]), statistics.median(runs[key]["p99"])
+        rate, tail = rps / base_rps, p99 / base_p99
+        held = "–" if key == keys[0] else ("held" if rate >= THROUGHPUT_TARGET and tail <= P99_TARGET else "MISSED")
+        lines.append(f"| {labels[key]} | {', '.join(f'{v:.0f}' for v in runs[key]['rps'])} | {rps:.0f} | "
+                     f"{rate:.2f} | {', '.join(f'{v:.1f}' for v in runs[key]['p99'])} | {p99:.2f} | {tail:.2f} | "
+                     f"{held} |")
     return lines
 
 
@@ -138,13 +161,13 @@ def audit(results: Results, labels: dict[str, str]) -> list[str]:
     for key, label in labels.items():
         part = results[key].get("audit_sample")
         if part:
-            lines.append(f"\nOn {label}, `audit verify`'s own code (`AuditReader.verify`: the heads, then the walk "
-                         f"ordered by chain and seq, through `verify_chains`) over the first {part['events']:,.0f} "
-                         f"events: {part['events_per_s']:,.0f} events/s, the first event after "
-                         f"{part['first_event_s']:.1f} s, the {part['heads']:,.0f} chain heads read in "
-                         f"{part['heads_s']:.1f} s, peak memory {part['maxrss_mb']:,.0f} MB, "
-                         f"{part['problems']:.0f} altered or missing event(s). At that rate the stored events alone "
-                         f"take about {int(key.split(':')[1]) / part['events_per_s'] / 60:.0f} min.")
+            lines.append(f"\nOn {label}, `audit verify`'s own code (`AuditReader.verify`: `chains()` streams each "
+                         f"chain with its head and archive cut, in chain and seq order, through `verify_chains`) over "
+                         f"the first {part['events']:,.0f} events of {part['chains']:,.0f} chains: "
+                         f"{part['events_per_s']:,.0f} events/s, the first chain after {part['first_chain_s']:.2f} s, "
+                         f"peak memory {part['maxrss_mb']:,.0f} MB, {part['problems']:.0f} altered or missing "
+                         f"event(s). At that rate the stored events alone take about "
+                         f"{int(key.split(':')[1]) / part['events_per_s'] / 60:.0f} min.")
     return lines
 
 
@@ -162,8 +185,13 @@ def retention(results: Results, labels: dict[str, str]) -> list[str]:
         during, right = results[key].get("right_during_sweep"), results[key].get("right")
         tail = f", p99 {during['p99']:.2f} ms against {right['p99']:.2f} ms without a sweep " \
                f"({during['p99'] / right['p99']:.2f}x; target 1.5x)" if during and right else ""
-        lines.append(f"{label}: removed {found['removed']:.0f} rows in {found['seconds']:.1f} s "
-                     f"({found['rows_per_s']:.0f} rows/s, exit {found['exit']:.0f}){tail}.")
+        archived = f"; the audit events went to {found['archive_bytes'] / 2**20:,.0f} MB of archive segments " \
+                   "first" if found.get("archive_bytes") else ""
+        lines.append(f"{label}: removed {found['removed']:,.0f} rows (check records and audit events) in "
+                     f"{found['seconds']:.1f} s ({found['rows_per_s']:,.0f} rows/s, exit {found['exit']:.0f})"
+                     f"{archived}{tail}.")
+        for output in results.get("_run", {}).get("retention_output", []):
+            lines.append("\n```\n" + output + "\n```")
     return lines
 
 

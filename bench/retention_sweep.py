@@ -108,7 +108,7 @@ def main() -> None:
     timed_checks(client, headers, sample, 1000)  # warm up
     alone = timed_checks(client, headers, sample, args.checks)
     sweep = SqlSweep(services.db, "verifications", verifications.c.checked_at)
-    done, result = threading.Event(), {}
+    done, result = threading.Event(), dict[str, float]()
 
     def run_sweep() -> None:
         began = time.perf_counter()

@@ -53,7 +53,6 @@ from bench.measure import (  # noqa: E402
     retention_available,
     retention_sweep,
     seq_scans,
-    stored_rows,
     table_sizes,
 )
 from bench.report import SCENARIOS, report  # noqa: E402
@@ -317,26 +316,78 @@ def bench_size(size: Size, args: argparse.Namespace, wanted: list[str]) -> dict[
     return results
 
 
+def interleaved(sizes: list[Size], args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """The right-PIN check on every size in alternating rounds (each size's gunicorn up at once), so the host's
+    drift over the run falls on every size alike: the fair reading of "how cost grows". Needs the sizes' databases
+    kept (--keep); each round is one wrk run per size, in a rotated order."""
+    runs: dict[str, dict[str, list[float]]] = {size.key: {"rps": [], "p99": []} for size in sizes}
+    prepared = [(size, *prepare(size, reuse=True)) for size in sizes]
+    ports = [free_port() for _ in prepared]
+    servers = [gunicorn("wsgi:app", env, port) for (_, env, _, _), port in zip(prepared, ports, strict=True)]
+    try:
+        for (_, _, sample, key), port in zip(prepared, ports, strict=True):
+            run_wrk(port, script_for("right", sample, key), 2, args.connections)  # warm up
+        for turn in range(args.rounds):
+            order = list(zip(prepared, ports, strict=True))
+            order = order[turn % len(order):] + order[:turn % len(order)]
+            for (size, _, sample, key), port in order:
+                found = run_wrk(port, script_for("right", sample, key), args.duration, args.connections)
+                runs[size.key]["rps"].append(found["rps"])
+                runs[size.key]["p99"].append(found["p99"])
+                print(size.key, "interleaved", turn + 1, found, flush=True)
+    finally:
+        for process in servers:
+            process.terminate()
+            process.wait(timeout=120)
+        for _, env, _, _ in prepared:
+            release_redis_database(env["VERIFY_REDIS_URL"])
+    return runs
+
+
+SWEPT_ROWS = 1_000_000  # how many check records, and as many audit events, the retention scenario sweeps
+
+
 def retention_scenario(env: dict[str, str], port: int, sample: list[tuple[str, str]], key: str,
                        args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Scenario hook for issue 20 item 1: `flask retention run` sweeps while the right-PIN load runs.
+    """Issue 20 item 1: `flask retention run` sweeps while the right-PIN load runs.
 
-    Skipped (with a note in RESULTS.md) on a tree without the retention command. The sweep's rate is the rows
-    of verifications and audit_events it removed per second; its p99 is read against the `right` scenario's.
+    The retention of check records and of audit events is set to the age of the 1,000,000th oldest of each, so
+    each run (a kept database too, whose oldest rows an earlier run swept) removes about that many of each; the
+    audit events are archived first (segments and signed checkpoints in a folder of the run's own), as a
+    deployment with VERIFY_AUDIT_ARCHIVE_DIR does. The sweep's rate is the rows it removed per second; its
+    p99 is read against the `right` scenario's. Skipped (with a note) on a tree without the command.
     """
     if not retention_available(env):
         return {"retention": {"skipped": 1.0}}
-    rows = stored_rows(env)
+    folder = tempfile.mkdtemp(prefix="verify-bench-archive-")
+    sweep_env = {**env, "VERIFY_AUDIT_ARCHIVE_DIR": folder}
+    for name, table, column in (("VERIFY_RETENTION_VERIFICATIONS", "verifications", "checked_at"),
+                                ("VERIFY_RETENTION_AUDIT_EVENTS", "audit_events", "at")):
+        age = age_of_oldest(env, table, column)
+        if age is not None:  # fewer rows than that: the default retention
+            sweep_env[name] = f"{age // 60}m"  # the setting takes at most 6 digits
     started = time.monotonic()
-    sweep = retention_sweep(env)
+    sweep = retention_sweep(sweep_env)
     during = run_wrk(port, script_for("right", sample, key), args.duration, args.connections)
     output, _ = sweep.communicate()
     seconds = time.monotonic() - started
-    removed = rows - stored_rows(env)
+    # What the sweep says it removed, every kind (the table counts would net out the checks written meanwhile).
+    removed = sum(int(count) for count in re.findall(r"removed (\d+) row", output))
+    archived = sum(path.stat().st_size for path in Path(folder).iterdir())
+    shutil.rmtree(folder)
     RETENTION_OUTPUT.append(output.strip())
     return {"right_during_sweep": during,
             "retention": {"skipped": 0.0, "removed": float(removed), "seconds": seconds,
-                          "rows_per_s": removed / seconds, "exit": float(sweep.returncode)}}
+                          "rows_per_s": removed / seconds, "exit": float(sweep.returncode),
+                          "archive_bytes": float(archived)}}
+
+
+def age_of_oldest(env: dict[str, str], table: str, column: str) -> int | None:
+    """The age in seconds of the SWEPT_ROWS-th oldest row (through the sweep's own index on the column)."""
+    with psycopg.connect(plain_url(env), autocommit=True) as conn:
+        row = conn.execute(f"SELECT extract(epoch FROM now() - {column}) FROM {table} ORDER BY {column} "  # noqa: S608
+                           f"OFFSET {SWEPT_ROWS} LIMIT 1").fetchone()
+    return int(row[0]) if row else None
 
 
 RETENTION_OUTPUT: list[str] = []
@@ -400,6 +451,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--history-verify", action="store_true",
                         help="also run the whole `audit verify` on sizes with stored checks (it reads every event, "
                              "which takes long; by default its code runs over the first 100,000 events)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the interleaved pass (the right PIN on every size in turn; with --keep; "
+                             "0: none)")
     parser.add_argument("--no-callgrind", dest="callgrind", action="store_false",
                         help="skip the instructions per check (valgrind, a few minutes); bench/instructions.json, "
                              "written by --callgrind-only, is reported instead when it exists")
@@ -443,6 +497,8 @@ def main() -> None:
             wanted.insert(wanted.index(half), full)
     started, load = datetime.now(UTC), os.getloadavg()[0]
     results: dict[str, Any] = {size.key: bench_size(size, args, wanted) for size in sizes}
+    if args.keep and args.rounds and len(sizes) > 1 and "right" in wanted:
+        results["_interleaved"] = interleaved(sizes, args)
     broken = [f"{key} {mode}" for key, by_mode in results.items() for mode in REFERENCES
               if by_mode.get(mode, {}).get("non2xx")]
     results["_run"] = {"started": started.isoformat(), "load_average": load, "seeding": SEEDING,
