@@ -140,13 +140,16 @@ def _window_total(folder: Path) -> float:
 def instructions_per_check(redis_urls: list[str], customers: int = 200, checks: int = 200) -> dict[str, float]:
     """Instructions per PIN check, the service's and the minimal design's (both at once), in-process under
     callgrind; each in a PostgreSQL database of its own and one of the given (empty) Redis databases."""
+    from tests.servers import OWNER  # the claim on redis_urls that the two runs share
+
     result = {}
     with tempfile.TemporaryDirectory() as folder:
         runs = {}
         for (name, extra), redis_url in zip((("service", ()), ("minimal", ("--minimal",))), redis_urls, strict=True):
             (Path(folder) / name).mkdir()
             env = {**os.environ, "BENCH_PROFILE_DATABASE": f"verify_bench_callgrind_{name}_{os.getpid()}",
-                   "BENCH_REDIS_URL": redis_url, "CALLGRIND_OUT": str(Path(folder) / name / "callgrind.out")}
+                   "BENCH_REDIS_URL": redis_url, "CALLGRIND_OUT": str(Path(folder) / name / "callgrind.out"),
+                   "VERIFY_REDIS_CLAIM_OWNER": OWNER}  # the child holds our claim: no one takes it meanwhile
             runs[name] = callgrind_window(env, "--customers", str(customers), "--checks", str(checks), *extra)
         for name, process in runs.items():
             if process.wait() != 0:

@@ -29,7 +29,8 @@ import redis
 
 INSTALL_HINT = "apt-get update && apt-get install -y --no-install-recommends postgresql redis-server"
 MARKER = "verify-test:owner"
-OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
+# A child process a run starts on a database it claimed (the bench's callgrind runs) shares its claim by this variable.
+OWNER = os.environ.get("VERIFY_REDIS_CLAIM_OWNER") or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
 CLAIMABLE = range(1, 16)  # database 0 is where other programs keep their data: never ours
 
 # KEYS[1] = the marker. ARGV[1] = our owner token, ARGV[2] = a dead run's token we may take over ("" for none).
