@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request, session
+from flask import request
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
@@ -12,7 +12,7 @@ from verify_service.api.agent_schemas import ANOMALY_ID
 from verify_service.api.schemas import ReasonSchema
 from verify_service.console import auth
 from verify_service.console.i18n import gettext
-from verify_service.console.views import bp, flash_to, page
+from verify_service.console.views import bp, flash_taken, flash_to, page
 from verify_service.domain.agent_watch import Anomaly
 from verify_service.errors import DependencyUnavailable, NotFound, VerifyError
 from verify_service.web import load_data, services
@@ -48,7 +48,7 @@ def agents_page() -> Response:
     except DependencyUnavailable:
         return page("agents.html", 503, anomalies=[], error=gettext(
             "The service is unavailable for a moment. Please try again."))
-    return page("agents.html", anomalies=[(a, describe(a)) for a in found], notice=session.pop("flash", None))
+    return page("agents.html", anomalies=[(a, describe(a)) for a in found], notice=flash_taken())
 
 
 @bp.post("/agents/<anomaly_id>/clear")

@@ -16,6 +16,8 @@ from verify_service.domain.model import Actor
 from verify_service.web import client_ip, services
 
 F = TypeVar("F", bound=Callable[..., Any])
+FLASH = "flash"  # the session key of the notice the next page shows once (views.flash_to, views.flash_taken)
+IDLE = "idle"  # the notice of an idle sign-out: its words are chosen when the sign-in page shows it
 
 
 def csrf_token() -> str:
@@ -52,7 +54,7 @@ def current_user() -> tuple[str, str] | None:
     user = services().users.current(str(session["user"]))
     if now - float(session.get("seen", 0)) > idle:
         session.clear()
-        session["flash"] = "idle"
+        session[FLASH] = IDLE
         return None
     if (user is None or user.session_epoch != session.get("epoch") or user.role != session.get("role")
             or now - float(session.get("born", 0)) > MAX_SESSION_SECONDS):

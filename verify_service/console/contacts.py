@@ -8,7 +8,6 @@ from flask import redirect, session, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from verify_service.adapters.texts import N_
 from verify_service.api.contact_schemas import CONTACT_ID, ContactStartSchema
 from verify_service.api.schemas import ACCOUNT_ID
 from verify_service.console import auth
@@ -19,13 +18,6 @@ from verify_service.domain.contacts import ContactView, StartRequest
 from verify_service.errors import NotFound, VerifyError
 from verify_service.web import load_data, services
 
-# A contact's state as the agent reads it (a reported contact shows the stop order instead).
-STATES = {
-    "active": N_("Open: the customer sees this contact on their account page."),
-    "ended": N_("Ended: the customer no longer sees this contact."),
-    "expired": N_("Expired: the customer no longer sees this contact."),
-}
-
 
 @bp.app_context_processor
 def _contact_helpers() -> dict[str, Any]:
@@ -34,8 +26,16 @@ def _contact_helpers() -> dict[str, Any]:
 
 
 def contact_state(status: Any) -> str:
-    """A contact's state in a sentence (what it means for the customer's page)."""
-    return gettext(STATES[str(status)]) if str(status) in STATES else str(status)
+    """A contact's state in a sentence, as the agent reads it (a reported contact shows the stop order instead);
+    a state with no words of its own reads as recorded."""
+    match str(status):
+        case "active":
+            return gettext("Open: the customer sees this contact on their account page.")
+        case "ended":
+            return gettext("Ended: the customer no longer sees this contact.")
+        case "expired":
+            return gettext("Expired: the customer no longer sees this contact.")
+    return str(status)
 
 
 def _form(view: ContactView) -> dict[str, str]:

@@ -12,7 +12,6 @@ from flask import jsonify, session
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from verify_service.adapters.texts import N_
 from verify_service.api.entry_link_schemas import ENTRY_LINK_ID, EntryLinkCreateSchema
 from verify_service.console import auth
 from verify_service.console.i18n import gettext, local_deadline
@@ -23,15 +22,6 @@ from verify_service.errors import NotFound, VerifyError
 from verify_service.web import load_data, services
 
 POLL_SECONDS = 2  # how often the page asks for the link's status
-# What the agent reads about the link's status (and does next).
-STATUS_WORDS: dict[str, str] = {
-    "pending": N_("WAITING: the customer has not entered the PIN yet."),
-    "rejected": N_("WRONG ENTRY: the customer may try again on the same link."),
-    "verified": N_("VERIFIED by the customer's own entry on the link. You may continue."),
-    "locked": N_("LOCKED: too many wrong entries. Do not discuss the account."),
-    "frozen": N_("FROZEN: the account is frozen for security. Hand the chat over to the security team."),
-    "expired": N_("EXPIRED: send a new link if the customer is still with you."),
-}
 
 
 def status_body(view: LinkView) -> dict[str, Any]:
@@ -41,8 +31,26 @@ def status_body(view: LinkView) -> dict[str, Any]:
     if check is not None and check.verified and str(view.status) == "verified":
         detail = gettext("Level %(level)s", level=check.level) + " · " + gettext(
             "Valid until %(until)s.", until=local_deadline(check.valid_until))
-    return {"status": str(view.status), "words": gettext(STATUS_WORDS[str(view.status)]), "detail": detail,
+    return {"status": str(view.status), "words": status_words(str(view.status)), "detail": detail,
             "done": view.status not in OPEN, "tries": view.tries, "verification_id": view.verification_id}
+
+
+def status_words(status: str) -> str:
+    """What the agent reads about a link's status, and does next."""
+    match status:
+        case "pending":
+            return gettext("WAITING: the customer has not entered the PIN yet.")
+        case "rejected":
+            return gettext("WRONG ENTRY: the customer may try again on the same link.")
+        case "verified":
+            return gettext("VERIFIED by the customer's own entry on the link. You may continue.")
+        case "locked":
+            return gettext("LOCKED: too many wrong entries. Do not discuss the account.")
+        case "frozen":
+            return gettext("FROZEN: the account is frozen for security. Hand the chat over to the security team.")
+        case "expired":
+            return gettext("EXPIRED: send a new link if the customer is still with you.")
+    raise ValueError(f"no words for the entry link status {status!r}")
 
 
 @bp.app_context_processor

@@ -12,7 +12,6 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from verify_service.adapters.texts import N_
 from verify_service.api.schemas import ACCOUNT_ID, CALL_REF, CheckRequestSchema, CodeSendSchema
 from verify_service.console import auth
 from verify_service.console.i18n import LANGUAGES, current_language, gettext, local_deadline, local_time
@@ -39,17 +38,6 @@ from verify_service.web import client_ip, load_data, services
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="../templates",
                static_folder="../static", static_url_path="/static")
 bp.after_request(auth.no_store)
-SAY = {  # what the agent does next, after each answer
-    "verified": N_("Identity confirmed. You may continue with the caller's request."),
-    "rejected": N_("Do not continue. Ask the caller to check the PIN or code and read it again."),
-    "locked": N_("Do not discuss the account. The caller can unlock it by signing in to their account page, or try "
-                 "again after the time above."),
-    "frozen": N_("Do not continue: the account is frozen for security. Transfer the call to the security team."),
-    # a level-1 answer after the agent sent a code or an approval request (a level-2 flow)
-    "partial": N_("Only one factor matched. You may answer questions, but do not change the account: for that, "
-                  "verify again with the PIN and the code."),
-}
-NOTICES = {"idle": N_("You were signed out after a period of inactivity.")}  # kept in the session by key
 KEEP = ("account_id", "channel", "ticket_ref", "call_ref")  # what a page's address keeps (never a secret)
 TYPED = ("account_id", "pin", "code")  # fields an IME may type in full width
 CHECK_FIELDS = ("account_id", "pin", "code", "channel", "ticket_ref", "approval_id", "call_ref")
@@ -119,8 +107,22 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 
 def flash_to(endpoint: str, words: str, **values: Any) -> Response:
     """After a form's act: redirect to a console page that shows `words` once (its `notice`)."""
-    session["flash"] = words
+    session[auth.FLASH] = words
     return redirect(url_for(endpoint, **values))
+
+
+def flash_taken() -> str | None:
+    """The notice kept for this page (`flash_to`'s words, or a sign-out's reason), in words; shown once."""
+    notice = session.pop(auth.FLASH, None)
+    return None if notice is None else notice_words(str(notice))
+
+
+def notice_words(notice: str) -> str:
+    """A kept notice in the page's language: a sign-out keeps only its reason (no page's language then)."""
+    match notice:
+        case auth.IDLE:
+            return gettext("You were signed out after a period of inactivity.")
+    return notice  # words flash_to kept, already in the agent's language
 
 
 def current_call(call_ref: str) -> dict[str, Any] | None:
@@ -136,9 +138,9 @@ def current_call(call_ref: str) -> dict[str, Any] | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response:
     """Sign in (throttled per user and per address; every attempt audited)."""
-    notice = session.pop("flash", None)
+    notice = flash_taken()  # a failed sign-in drops it too
     if request.method == "GET":
-        return page("login.html", notice=notice and gettext(NOTICES.get(notice, notice)))
+        return page("login.html", notice=notice)
     auth.check_csrf()
     username = request.form.get("username", "")[:64]
     try:
@@ -211,8 +213,27 @@ def _answer(form: dict[str, str], result: Verification, given: dict[str, bool], 
     if result.verified and not partial:
         form["flow"] = ""  # done: the next caller starts afresh
     say = "partial" if partial else ("locked" if result.locked_until else result.result)  # the locking check too
-    return page("verify.html", form=form, result=result, given=given, partial=partial, say=gettext(SAY[say]),
+    return page("verify.html", form=form, result=result, given=given, partial=partial, say=say_next(say),
                 **context)
+
+
+def say_next(answer: str) -> str:
+    """What the agent does next after an answer (`partial`: a level-1 answer in a level-2 flow)."""
+    match answer:
+        case "verified":
+            return gettext("Identity confirmed. You may continue with the caller's request.")
+        case "rejected":
+            return gettext("Do not continue. Ask the caller to check the PIN or code and read it again.")
+        case "locked":
+            return gettext("Do not discuss the account. The caller can unlock it by signing in to their account "
+                           "page, or try again after the time above.")
+        case "frozen":
+            return gettext("Do not continue: the account is frozen for security. Transfer the call to the security "
+                           "team.")
+        case "partial":  # after the agent sent a code or an approval request (a level-2 flow)
+            return gettext("Only one factor matched. You may answer questions, but do not change the account: for "
+                           "that, verify again with the PIN and the code.")
+    raise ValueError(f"no words for the answer {answer!r}")
 
 
 def _first_use(form: dict[str, str]) -> Verification | None:
@@ -280,7 +301,7 @@ def customer_page() -> Response:
         return page("customer.html", error.status, customer=None, error=_explain(error), account_id=account_id)
     events, _ = services().audit.page(AuditQuery(account_id=account_id, limit=20))
     return page("customer.html", customer=customer, now=services().clock.now(),
-                lock=services().locks.standing(customer), events=events, notice=session.pop("flash", None))
+                lock=services().locks.standing(customer), events=events, notice=flash_taken())
 
 
 @bp.errorhandler(HTTPException)
