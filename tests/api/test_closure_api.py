@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import threading
 
 import pytest
@@ -77,6 +78,24 @@ def opened_outbox(h):
                      for account, key_id, blob in rows)
 
 
+def tails_in_audit_details(h):
+    """(event, tail) for each last three or four digits of either phone found, as a number of its own, in any
+    audit event's details; each phone reference is checked for its shape and left out of the search (hex)."""
+    events = h.call("GET", "/v1/audit?account_id=JP1001&limit=500", "admin").get_json()["events"]
+    found = []
+    for event in events:
+        details = dict(event["details"])
+        for name in ("phone_ref", "previous_phone_ref"):
+            assert re.fullmatch(r"ph_[0-9a-f]{16}", details.pop(name, "ph_" + "0" * 16))
+        details.pop("challenge_id", None)  # random letters and digits
+        text = json.dumps(details)
+        found += [(event["event"], "*") for _ in range("*" in text)]
+        found += [(event["event"], tail) for phone in (PHONE, NEW_PHONE) for tail in (phone[-3:], phone[-4:])
+                  if re.search(rf"(?<![0-9]){tail}(?![0-9])", text)]
+    assert {"customer_registered", "customer_updated", "code_sent", "customer_closed"} <= {e["event"] for e in events}
+    return found
+
+
 def found_in(text):
     return [needle for needle in needles() if needle in text]
 
@@ -106,6 +125,7 @@ def test_after_closure_no_table_log_audit_event_or_redis_key_holds_the_phone_or_
     audit = h.call("GET", "/v1/audit?limit=500", "admin")
     assert audit.status_code == 200 and "customer_closed" in audit.get_data(as_text=True)
     assert found_in(audit.get_data(as_text=True)) == []
+    assert tails_in_audit_details(h) == []  # not even the masked tail ("+81 *******678") of either number
     assert found_in(caplog.text + "\n".join(r.getMessage() for r in caplog.records)) == []
     if h.services.settings.redis_url:
         assert found_in(redis_dump(h.services.settings.redis_url)) == []

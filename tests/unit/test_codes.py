@@ -5,10 +5,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.unit.worlds import ACCOUNT, ACTOR, PHONE, POLICY, holds, make_world
+from tests.unit.worlds import ACCOUNT, ACTOR, PHONE, POLICY, VAULT, holds, make_world
 from verify_service.domain.checks import CheckRequest
 from verify_service.domain.codes import CodePolicy
 from verify_service.domain.masking import mask_phone
+from verify_service.domain.phone_refs import phone_ref
 from verify_service.domain.sms_guard import SmsCaps
 from verify_service.errors import Conflict, NotFound, RateLimited
 
@@ -63,7 +64,8 @@ def test_a_send_writes_one_code_sent_event_without_the_code(world):
     assert event.account_id == ACCOUNT and event.actor == "agent-key" and event.ip == "10.0.0.1"
     assert (event.agent_id, event.ticket_ref) == ("agent-42", "T-1")
     assert event.details == {"challenge_id": challenge.challenge_id, "channel": "sms",
-                             "destination": mask_phone(PHONE)}
+                             "phone_ref": phone_ref(VAULT, PHONE)[0], "phone_ref_key": "t", "phone_country": "+81"}
+    assert "*" not in repr(event.details) and not holds(repr(event.details), PHONE[-4:])  # no fragment of it
     assert not holds(world.audit_text(), world.code_of(challenge))
 
 

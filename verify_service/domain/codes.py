@@ -14,6 +14,7 @@ from verify_service.domain.lockout import AttemptState, LockoutPolicy
 from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Challenge, Customer, rfc3339_deadline
 from verify_service.domain.names import AuditEventName, ChallengeStatus, FactorResult
+from verify_service.domain.phone_refs import phone_details
 from verify_service.domain.ports import (
     ActivityWatch,
     AttemptCounter,
@@ -148,7 +149,7 @@ class CodeService:
         uow.audit.append(AuditEvent(
             event=AuditEventName.CODE_SENT, at=now, account_id=customer.account_id, actor=actor.key_name, ip=actor.ip,
             agent_id=request.agent_id or actor.agent_id, ticket_ref=request.ticket_ref,
-            details={"challenge_id": challenge_id, "channel": channel, "destination": challenge.destination_masked}))
+            details={"challenge_id": challenge_id, "channel": channel, **phone_details(self._vault, customer.phone)}))
         return challenge
 
     def get(self, challenge_id: str) -> Challenge:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from verify_service.domain.masking import mask_phone
 from verify_service.domain.model import Actor, AuditEvent, Customer, rfc3339
 from verify_service.domain.names import AuditEventName
+from verify_service.domain.phone_refs import phone_change_details, phone_details
 from verify_service.domain.pins import generate_pin
 from verify_service.domain.ports import Clock, PinVault, UnitOfWork, UnitOfWorkFactory
 from verify_service.errors import AccountClosed, DuplicateKey, NotFound, ValidationFailed
@@ -102,15 +102,16 @@ class CustomerService:
                             updated_at=now, pin=self._vault.seal(account_id, pin), pin_issued_at=now)
         uow.customers.add(customer)
         uow.audit.append(actor_event(AuditEventName.CUSTOMER_REGISTERED, now, account_id, actor,
-                                     phone=mask_phone(customer.phone), locale=customer.locale))
+                                     locale=customer.locale, **phone_details(self._vault, customer.phone)))
         uow.audit.append(actor_event(AuditEventName.PIN_ISSUED, now, account_id, actor, reason="registration"))
         return customer
 
     def _update(self, uow: UnitOfWork, customer: Customer, changes: dict[str, Any], actor: Actor,
                 now: datetime) -> None:
-        """Apply the given fields; audit what changed (masked)."""
+        """Apply the given fields; audit which changed (names only, a new phone by reference)."""
         changed = [name for name, value in changes.items() if getattr(customer, name) != value]
-        if "phone" in changed:
+        phone = phone_change_details(self._vault, customer.phone, changes["phone"]) if "phone" in changed else {}
+        if phone:
             customer.phone_changed_at = now
         for name in changed:
             setattr(customer, name, changes[name])
@@ -119,7 +120,7 @@ class CustomerService:
         customer.updated_at = now
         uow.customers.save(customer)
         uow.audit.append(actor_event(AuditEventName.CUSTOMER_UPDATED, now, customer.account_id, actor,
-                                     fields=sorted(changed), phone_changed="phone" in changed))
+                                     fields=sorted(changed), phone_changed=bool(phone), **phone))
 
     def view_pin(self, account_id: str, actor: Actor) -> PinView:
         """The customer's PIN (issuing one if none); every view is audited."""
