@@ -23,7 +23,9 @@ from verify_service.adapters.delivery.worker import OutboxWorker
 from verify_service.bootstrap import Services
 from verify_service.domain.audit import AnchorSet
 from verify_service.domain.keys import ROLES
+from verify_service.domain.masking import normalise_phone
 from verify_service.domain.model import Actor
+from verify_service.domain.phone_refs import REF_HEX_CHARS, REF_PREFIX, phone_ref_input
 from verify_service.domain.retention import DEFAULT_BATCH
 from verify_service.domain.users import CONSOLE_ROLES, UserService
 from verify_service.errors import ConfigError, VerifyError
@@ -246,6 +248,21 @@ def _stale_anchor(services: Services, anchors: AnchorSet, *, scheduled: bool) ->
     return (f"the newest anchor was written {anchors.newest:%Y-%m-%dT%H:%M:%SZ}, {age:.0f} s ago, more than two "
             f"periods ({2 * seconds} s): the schedule stopped or was stopped, and events removed since then "
             "would go unseen")
+
+
+@audit.command("phone-ref")
+@click.argument("number")
+def phone_ref_audit(number: str) -> None:
+    """The phone_ref a number has in audit events, under each key of VERIFY_PIN_KEYS (newest first).
+
+    Audit events name a phone only by this keyed reference; this is how an investigator with a caller's number
+    finds its events (compare with the events' `phone_ref` under the same `phone_ref_key`).
+    """
+    e164 = normalise_phone(number)
+    if e164 is None:
+        raise click.BadParameter("give a valid number in E.164 form, such as +819012345678", param_hint="NUMBER")
+    for mac in _services().vault.macs(phone_ref_input(e164)):
+        click.echo(f"{mac.key_id} {REF_PREFIX}{mac.blob.hex()[:REF_HEX_CHARS]}")
 
 
 @audit.command("anchor")

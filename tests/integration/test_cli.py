@@ -1,5 +1,7 @@
 """The command line: keys, pins rekey, audit verify."""
 
+import json
+
 import sqlalchemy as sa
 
 from tests.conftest import TEST_PIN_KEYS
@@ -217,3 +219,31 @@ def test_rekey_is_audited_once_with_its_counts(make_harness):
     events = both.call("GET", "/v1/audit?event=pins_rekeyed", "admin").get_json()["events"]
     assert len(events) == 1 and events[0]["actor"] == "cli" and events[0]["account_id"] is None
     assert events[0]["details"] == {"key_id": "k2", "moved": 1, "left": 0}
+
+
+def test_audit_phone_ref_finds_a_numbers_events_under_every_key(make_harness):
+    """An investigator with a caller's number gets the reference its audit events carry, under each key."""
+    old = make_harness("sqlite", pin_keys="old:" + "o" * 40)
+    old.register("A1", phone="+819012345678")
+    harness = make_harness("sqlite", clean=False, pin_keys="new:" + "n" * 40 + ",old:" + "o" * 40)
+    harness.register("B2", phone="+819012345678")
+    with harness.services.db.engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_events.c.account_id, audit_events.c.details)
+                            .where(audit_events.c.event == "customer_registered")).all()
+    refs = {row.account_id: json.loads(row.details) if isinstance(row.details, str) else row.details for row in rows}
+    result = run(harness, "audit", "phone-ref", "+819012345678")
+    assert result.exit_code == 0, result.output
+    listed = dict(line.split(" ") for line in result.output.strip().splitlines())
+    assert list(listed) == ["new", "old"]  # newest key first
+    assert listed[refs["A1"]["phone_ref_key"]] == refs["A1"]["phone_ref"]  # registered under the old key
+    assert listed[refs["B2"]["phone_ref_key"]] == refs["B2"]["phone_ref"]
+    assert "5678" not in result.output
+    other = run(harness, "audit", "phone-ref", "+819087654321")
+    assert dict(line.split(" ") for line in other.output.strip().splitlines())["new"] != listed["new"]
+
+
+def test_audit_phone_ref_refuses_a_number_not_in_e164(make_harness):
+    harness = make_harness("sqlite")
+    for bad in ("09012345678", "+81", "not a number"):
+        result = run(harness, "audit", "phone-ref", bad)
+        assert result.exit_code == 2 and "E.164" in result.output
