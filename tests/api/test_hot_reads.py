@@ -31,7 +31,7 @@ def test_the_driver_level_read_gives_the_same_customer_as_sqlalchemy(make_harnes
 
 
 @pytest.mark.parametrize("path", ["/v1/customers/JP1001", "check"])
-def test_a_dropped_database_connection_fails_one_request_then_the_pool_reconnects(make_harness, path):
+def test_a_database_connection_the_server_ended_is_replaced_before_the_request_uses_it(make_harness, path):
     harness = make_harness("postgres_redis")
     pin = harness.register()
     harness.check(pin=pin)
@@ -44,6 +44,8 @@ def test_a_dropped_database_connection_fails_one_request_then_the_pool_reconnect
     def call():
         return harness.check(pin=pin) if path == "check" else harness.call("GET", path, "agent")
 
-    first = call()
-    assert first.status_code == 503 and first.get_json()["error"]["code"] == "service_unavailable"
+    first = call()  # the ended connections poll readable: new ones answer, nothing failed with 503
+    body = first.get_json()
+    assert first.status_code == 200, body
+    assert body["result"] == "verified" if path == "check" else body["account_id"] == "JP1001"
     assert call().status_code == 200

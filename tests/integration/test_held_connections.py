@@ -58,14 +58,23 @@ def test_a_connection_past_the_recycle_age_is_replaced(db, monkeypatch):
     assert gone(db, first)
 
 
-def test_a_broken_connection_gives_a_503_once_and_the_next_call_connects_again(db):
+def test_a_connection_the_server_ended_is_replaced_before_use_without_a_503(db):
+    """The server ended the backend (as a restart does): the next call sees it closed and connects again."""
     first = backend_pid(db)
     killer = SqlDatabase(db.url, timeout=2.0)
-    with killer.engine.connect() as other:
-        other.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
-    killer.dispose()
-    with pytest.raises(DependencyUnavailable):
-        backend_pid(db)
+    try:
+        with killer.engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        assert gone(killer, first)
+    finally:
+        killer.dispose()
+    assert backend_pid(db) != first
+
+
+def test_a_connection_broken_during_a_statement_gives_a_503_once_and_the_next_call_connects_again(db):
+    first = backend_pid(db)
+    with pytest.raises(DependencyUnavailable), db.driver() as conn:
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
     assert backend_pid(db) != first
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from verify_service.adapters.sql.held import HeldConnections
+from verify_service.adapters.sql.held import HeldConnections, closed_by_server
 from verify_service.adapters.sql.tables import metadata
 from verify_service.errors import DependencyUnavailable, DuplicateKey
 
@@ -71,12 +71,20 @@ def _sqlite_engine(url: str, timeout: float) -> Engine:
 def _postgres_engine(url: str, timeout: float) -> Engine:
     """PostgreSQL through psycopg 3, with connect and statement timeouts."""
     millis = int(timeout * 1000)
-    # No pre-ping (a round trip per request): a dropped connection fails one request with 503,
-    # SQLAlchemy then invalidates the pool and the next request reconnects.
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, pool_size=10, max_overflow=10, pool_timeout=timeout, pool_recycle=RECYCLE_SECONDS,
         connect_args={"connect_timeout": max(1, int(timeout)),
                       "options": f"-c statement_timeout={millis} -c lock_timeout={millis}"})
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # No pre-ping (a round trip per checkout): a poll of the socket instead. A connection a restart closed
+        # is replaced by the pool (up to three tries) before anything is sent on it, so the first request after
+        # a restart is answered and no statement is ever sent twice (closed_by_server).
+        if closed_by_server(dbapi_conn):
+            raise exc.DisconnectionError("the server closed this pooled connection")
+
+    return engine
 
 
 class SqlDatabase:
