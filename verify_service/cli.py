@@ -20,6 +20,7 @@ from flask.cli import AppGroup
 from verify_service.adapters.anchors import read_anchor_documents
 from verify_service.adapters.archive_files import SegmentFiles
 from verify_service.adapters.delivery.worker import OutboxWorker
+from verify_service.adapters.pacing import background_priority
 from verify_service.bootstrap import Services
 from verify_service.domain.audit import AnchorSet
 from verify_service.domain.keys import ROLES
@@ -219,6 +220,7 @@ def archive_audit(before: datetime | None, older_than: int | None, dry_run: bool
     if (before is None) == (older_than is None):
         raise click.UsageError("give one of --before DATE or --older-than DAYS")
     cutoff = before.replace(tzinfo=UTC) if before else services.clock.now() - timedelta(days=older_than or 0)
+    background_priority()
     try:
         removed = services.archive.run(cutoff, dry_run=dry_run, batch=batch)
     except ConfigError as error:
@@ -422,6 +424,7 @@ retention = AppGroup("retention", help="Remove data older than its VERIFY_RETENT
               help="Rows per transaction.")
 def run_retention(dry_run: bool, batch: int) -> None:
     """Remove every kind of data older than its setting, in small batches; print what went, per kind."""
+    background_priority()  # it shares the machine with the web workers: checks first
     reports = _services().retention.run(dry_run=dry_run, batch=batch)
     verb = "would remove" if dry_run else "removed"
     for report in reports:

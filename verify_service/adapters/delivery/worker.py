@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from verify_service.adapters.pacing import background_priority
 from verify_service.domain.audit import AuditAnchoring
 from verify_service.domain.delivery import OutboxService
 from verify_service.errors import DependencyUnavailable
@@ -31,7 +32,9 @@ class BackgroundChore:
             self._thread.start()
 
     def _run(self) -> None:
-        """The job, its failure logged (the next turn tries again)."""
+        """The job, at a lower CPU priority than the web workers' threads, its failure logged (the next turn
+        tries again)."""
+        background_priority()
         try:
             self._job()
         except Exception:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Result, RowMapping
 
+from verify_service.adapters.pacing import Paced
 from verify_service.adapters.sql.audit import STREAM_ROWS, event_from_row
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.tables import audit_anchors, audit_cuts, audit_events, audit_segments
@@ -177,9 +178,10 @@ class SqlArchiveLedger:
             return 0
         cut_seq = sa.select(audit_cuts.c.seq).where(audit_cuts.c.chain == audit_events.c.chain).scalar_subquery()
         removed, low = 0, int(low) - 1
+        pace = Paced()  # a pause after each batch as long as it took (adapters/pacing.py)
         while low < top:
             high = min(low + batch, int(top))
-            with self._db.transaction(write=True) as conn:
+            with pace(), self._db.transaction(write=True) as conn:
                 removed += conn.execute(audit_events.delete().where(
                     audit_events.c.id > low, audit_events.c.id <= high, audit_events.c.seq <= cut_seq)).rowcount
                 conn.commit()

@@ -9,7 +9,6 @@ transaction.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from verify_service.adapters.pacing import PACE, Paced
 from verify_service.adapters.sql.database import SqlDatabase
 from verify_service.adapters.sql.tables import (
     agent_activity,
@@ -40,8 +40,8 @@ class SqlSweep:
     """Removes a table's rows whose `column` is older than the cutoff (and that match `only`)."""
 
     def __init__(self, db: SqlDatabase, kind: str, column: sa.Column[datetime], *,
-                 only: Sequence[sa.ColumnElement[bool]] = (), pause: float = 0.0):
-        self.kind, self._db, self._column, self._only, self._pause = kind, db, column, tuple(only), pause
+                 only: Sequence[sa.ColumnElement[bool]] = (), pace: float = PACE):
+        self.kind, self._db, self._column, self._only, self._pace = kind, db, column, tuple(only), Paced(pace)
         table = column.table
         assert isinstance(table, sa.Table)
         self._table, self._key = table, table.primary_key.columns.values()[0]
@@ -58,12 +58,11 @@ class SqlSweep:
                                         .where(self._due(cutoff))).scalar_one())
         removed = 0
         while True:
-            taken = self._batch(cutoff, batch)
+            with self._pace():  # then a pause as long as the batch took (adapters/pacing.py)
+                taken = self._batch(cutoff, batch)
             removed += taken
             if taken < batch:
                 return removed
-            if self._pause:
-                time.sleep(self._pause)
 
     def _batch(self, cutoff: datetime, batch: int) -> int:
         """One batch in its own transaction."""
