@@ -241,6 +241,13 @@ def unmigrated_app(request: pytest.FixtureRequest, tmp_path: Path,
     app.extensions["verify"].close()
 
 
+def assert_retry_later(response: Any) -> None:
+    """503 in the contract's error shape, with Retry-After."""
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Test settings: short nothing, known keys; override what a test needs."""
     values: dict[str, Any] = {"env": "test", "pin_keys": TEST_PIN_KEYS, "redis_timeout_seconds": 0.5,

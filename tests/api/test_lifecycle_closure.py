@@ -10,8 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import make_settings, migrate
-from tests.servers import PostgresServer
+from tests.conftest import assert_retry_later
 from verify_service.bootstrap import policy_from
 
 PHONE = "+819012345678"
@@ -26,13 +25,6 @@ def close(h, account="JP1001"):
 
 def wrong(pin):
     return "000001" if pin != "000001" else "000002"
-
-
-def assert_retry_later(response):
-    """503 in the contract's error shape, with Retry-After."""
-    assert response.status_code == 503, response.get_json()
-    assert response.get_json()["error"]["code"] == "service_unavailable"
-    assert int(response.headers["Retry-After"]) >= 1
 
 
 def closed_events(h):
@@ -59,17 +51,6 @@ def assert_closed_once(h):
     assert again.get_json()["closed_at"] == first.get_json()["closed_at"]
     assert len(closed_events(h)) == 1
     assert h.call("GET", "/v1/customers/JP1001", "portal").status_code == 410
-
-
-@pytest.fixture
-def throwaway_postgres(databases):
-    """A migrated PostgreSQL cluster of this test's own, stopped and started at will."""
-    server = PostgresServer().start()
-    try:
-        migrate(make_settings(database_url=server.url))
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

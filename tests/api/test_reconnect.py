@@ -10,8 +10,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import make_settings, migrate
-from tests.servers import PostgresServer
+from tests.conftest import assert_retry_later
 from verify_service.errors import DependencyUnavailable
 
 PHONE = "+819012345678"
@@ -21,24 +20,6 @@ pytestmark = pytest.mark.slow
 
 def wrong(pin):
     return "000001" if pin != "000001" else "000002"
-
-
-def assert_retry_later(response):
-    """503 in the contract's error shape, with Retry-After."""
-    assert response.status_code == 503, response.get_json()
-    assert response.get_json()["error"]["code"] == "service_unavailable"
-    assert int(response.headers["Retry-After"]) >= 1
-
-
-@pytest.fixture
-def throwaway_postgres(databases):
-    """A migrated PostgreSQL cluster of this test's own, stopped and started at will."""
-    server = PostgresServer().start()
-    try:
-        migrate(make_settings(database_url=server.url))
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
