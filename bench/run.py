@@ -351,8 +351,9 @@ def retention_scenario(env: dict[str, str], port: int, sample: list[tuple[str, s
                        args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Issue 20 item 1: `flask retention run` sweeps while the right-PIN load runs.
 
-    The retention of check records and of audit events is set to the age of the 1,000,000th oldest of each, so
-    each run (a kept database too, whose oldest rows an earlier run swept) removes about that many of each; the
+    The retention of check records and of audit events is set to the age of the 1,000,000th oldest of each (of the
+    month start after it, for audit events, which leave a whole month at a time), so each run (a kept database too,
+    whose oldest rows an earlier run swept) removes about that many of each (audit events: up to a month more); the
     audit events are archived first (segments and signed checkpoints in a folder of the run's own), as a
     deployment with VERIFY_AUDIT_ARCHIVE_DIR does. The sweep's rate is the rows it removed per second; its
     p99 is read against the `right` scenario's. Skipped (with a note) on a tree without the command.
@@ -363,7 +364,7 @@ def retention_scenario(env: dict[str, str], port: int, sample: list[tuple[str, s
     sweep_env = {**env, "VERIFY_AUDIT_ARCHIVE_DIR": folder}
     for name, table, column in (("VERIFY_RETENTION_VERIFICATIONS", "verifications", "checked_at"),
                                 ("VERIFY_RETENTION_AUDIT_EVENTS", "audit_events", "at")):
-        age = age_of_oldest(env, table, column)
+        age = age_of_oldest(env, table, column, whole_months=table == "audit_events")
         if age is not None:  # fewer rows than that: the default retention
             sweep_env[name] = f"{age // 60}m"  # the setting takes at most 6 digits
     started = time.monotonic()
@@ -382,11 +383,13 @@ def retention_scenario(env: dict[str, str], port: int, sample: list[tuple[str, s
                           "archive_bytes": float(archived)}}
 
 
-def age_of_oldest(env: dict[str, str], table: str, column: str) -> int | None:
-    """The age in seconds of the SWEPT_ROWS-th oldest row (through the sweep's own index on the column)."""
+def age_of_oldest(env: dict[str, str], table: str, column: str, *, whole_months: bool = False) -> int | None:
+    """The age in seconds of the SWEPT_ROWS-th oldest row (through the sweep's own index on the column); with
+    `whole_months` (audit events leave a calendar month at a time), of the first month start after it."""
+    at = f"date_trunc('month', {column}) + interval '1 month'" if whole_months else column
     with psycopg.connect(plain_url(env), autocommit=True) as conn:
-        row = conn.execute(f"SELECT extract(epoch FROM now() - {column}) FROM {table} ORDER BY {column} "  # noqa: S608
-                           f"OFFSET {SWEPT_ROWS} LIMIT 1").fetchone()
+        row = conn.execute(f"SELECT extract(epoch FROM now() - ({at})) FROM {table} "  # noqa: S608
+                           f"ORDER BY {column} OFFSET {SWEPT_ROWS} LIMIT 1").fetchone()
     return int(row[0]) if row else None
 
 

@@ -53,6 +53,19 @@ def test_each_sweep_gets_its_own_cutoff_and_the_report_is_per_kind():
     assert codes.calls == [(clock.now() - 30 * DAY, False, 50)]
 
 
+def test_audit_events_leave_a_calendar_month_at_a_time_and_other_kinds_by_the_second():
+    events, checks = RecordingSweep("audit_events"), RecordingSweep("verifications")
+    retention, clock = service([events, checks], {"audit_events": 400 * DAY, "verifications": 400 * DAY})
+    for _ in range(40):  # every day of a month and more: the audit cutoff moves only on the 1st
+        retention.run()
+        clock.advance(DAY.total_seconds())
+    for (cutoff, _, _), (exact, _, _) in zip(events.calls, checks.calls, strict=True):
+        assert (cutoff.day, cutoff.hour, cutoff.minute, cutoff.second, cutoff.microsecond) == (1, 0, 0, 0, 0)
+        assert exact - timedelta(days=31) < cutoff <= exact  # at most a month later than the setting says
+    assert len({cutoff for cutoff, _, _ in events.calls}) == 2  # 40 daily runs: two months, two segments
+    assert len({exact for exact, _, _ in checks.calls}) == 40
+
+
 def test_a_setting_under_the_floor_is_raised_to_it_whatever_it_says():
     checks = RecordingSweep("verifications")
     retention, clock = service([checks], {"verifications": timedelta(hours=1)}, {"verifications": 3 * DAY})

@@ -48,6 +48,13 @@ class SweepReport:
     error: str | None = None
 
 
+# Kinds that leave a calendar month at a time. Audit events leave through the archive, and each archive segment ends
+# with a checkpoint of every chain's head (about 100 B a customer): archiving each hour's events on the hourly
+# schedule wrote that checkpoint 8,760 times a year (a 96 MB segment for 1,173 events with 1,000,000 customers,
+# measured); a month at a time, 12 times. Audit events stay in the database up to a month past their setting.
+WHOLE_MONTHS = frozenset({"audit_events"})
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     """How long each kind is kept (None: forever) and the least it may be kept, whatever the setting says."""
@@ -56,11 +63,14 @@ class RetentionPolicy:
     floors: Mapping[str, timedelta]
 
     def cutoff(self, kind: str, now: datetime) -> datetime | None:
-        """Rows of `kind` older than this go (None: none go)."""
+        """Rows of `kind` older than this go (None: none go); for WHOLE_MONTHS kinds, from the start of that month."""
         keep = self.keep.get(kind)
         if keep is None:
             return None
-        return now - max(keep, self.floors.get(kind, timedelta(days=1)))
+        cutoff = now - max(keep, self.floors.get(kind, timedelta(days=1)))
+        if kind in WHOLE_MONTHS:
+            return cutoff.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return cutoff
 
 
 class RetentionService:
