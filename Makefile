@@ -54,7 +54,7 @@ bench: $(VENV)/.dev ## Load benchmark (needs wrk, valgrind, PostgreSQL, Redis; k
 
 LOCALES := verify_service/translations
 translations: $(VENV)/.runtime ## Words: extract them into the catalogs (pybabel extract + update), then compile the .mo files
-	$(BIN)/pybabel extract -F babel.cfg -c TRANSLATORS: --add-location=file --sort-output --no-wrap \
+	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg -c TRANSLATORS: --add-location=file --sort-output --no-wrap \
 	  --project verify-service --copyright-holder "verify-service contributors" -o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile -d $(LOCALES) --statistics

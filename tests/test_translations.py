@@ -20,7 +20,7 @@ from verify_service.console.i18n import LANGUAGES
 from verify_service.domain.templates import render_code_message
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = "en"  # the msgids are the English texts: English needs no catalog
+SOURCE = "en"  # the msgids are the English texts; its catalog holds the words of the domain's values
 CONSOLE = sorted(set(LANGUAGES) - {SOURCE})  # languages the console is offered in: every message
 CUSTOMER = sorted(set(SUPPORTED_LOCALES) - {SOURCE})  # customers' languages: what customers read (domain/)
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]?\d*(?:\.\d+)?[sdif%]")
@@ -50,13 +50,14 @@ def keys(messages: Catalog) -> set[tuple[str | None, str]]:
 
 
 CUSTOMER_SOURCES = ("verify_service/domain/", "verify_service/templates/entry/")
+ENUM_WORDS = "verify_service/domain/names.py"  # the domain's values as the console names them (babel.cfg, enums)
 
 
 def customer_facing(messages: Catalog) -> set[tuple[str | None, str]]:
     """The messages customers read: built in domain/ (SMS texts, the account page's sentences), and the entry link
     page's (templates/entry/)."""
     return {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in messages
-            if m.id and any(source in path.replace("\\", "/")
+            if m.id and any(source in path.replace("\\", "/") and ENUM_WORDS not in path.replace("\\", "/")
                             for path, _ in m.locations for source in CUSTOMER_SOURCES)}
 
 
@@ -77,18 +78,28 @@ def test_every_message_has_a_translation_in_every_shipped_language():
         assert missing == [], f"{language}: untranslated or fuzzy: {missing}"
 
 
+def test_the_words_of_the_domains_values_are_in_english_too():
+    """A value's words (msgid: the value itself) come from the catalogs in English as in every other language."""
+    code = {key for key in keys(extracted()) if key[0] is not None and any(
+        ENUM_WORDS in path for m in [extracted().get(key[1], key[0])] for path, _ in m.locations)}
+    assert ("audit event", "customer_closed") in code
+    english = catalog("en")
+    missing = sorted(key for key in code if (found := english.get(key[1], key[0])) is None or not translated(found))
+    assert missing == [], f"en: no words for {missing}"
+
+
 def test_the_catalogs_are_current_with_pybabel_extract():
     """`make translations` was run: the template and every catalog hold exactly the code's messages."""
     code = keys(extracted())
     with open(TRANSLATIONS / "messages.pot", "rb") as pot:
         assert keys(read_po(pot)) == code, "run `make translations`"
-    for language in sorted(set(CONSOLE) | set(CUSTOMER)):
+    for language in sorted(set(CONSOLE) | set(CUSTOMER) | {SOURCE}):
         assert keys(catalog(language)) == code, f"{language}: run `make translations`"
 
 
 def test_the_compiled_catalogs_match_their_po_files():
     """The committed .mo files say what the .po files say (`make translations` compiles them)."""
-    for language in sorted(set(CONSOLE) | set(CUSTOMER)):
+    for language in sorted(set(CONSOLE) | set(CUSTOMER) | {SOURCE}):
         with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo", "rb") as mo:
             compiled = read_mo(mo)
         fresh = BytesIO()

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from verify_service.api.contact_schemas import CONTACT_ID, ContactStartSchema
 from verify_service.api.schemas import ACCOUNT_ID
 from verify_service.console import auth
-from verify_service.console.i18n import gettext
+from verify_service.console.i18n import gettext, value_words
 from verify_service.console.views import KEEP, _explain, bp, page, read_field
 from verify_service.console.words import invalid_words
 from verify_service.domain.contacts import ContactView, StartRequest
@@ -26,16 +26,9 @@ def _contact_helpers() -> dict[str, Any]:
 
 
 def contact_state(status: Any) -> str:
-    """A contact's state in a sentence, as the agent reads it (a reported contact shows the stop order instead);
-    a state with no words of its own reads as recorded."""
-    match str(status):
-        case "active":
-            return gettext("Open: the customer sees this contact on their account page.")
-        case "ended":
-            return gettext("Ended: the customer no longer sees this contact.")
-        case "expired":
-            return gettext("Expired: the customer no longer sees this contact.")
-    return str(status)
+    """A contact's state in a sentence, as the agent reads it (the catalogs' "contact state" words; a reported
+    contact shows the stop order instead); a state with no words of its own reads as recorded."""
+    return value_words("contact state", status) or str(status)
 
 
 def _form(view: ContactView) -> dict[str, str]:

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.entry_link_schemas import ENTRY_LINK_ID, EntryLinkCreateSchema
 from verify_service.console import auth
-from verify_service.console.i18n import gettext, local_deadline
+from verify_service.console.i18n import gettext, local_deadline, value_words
 from verify_service.console.views import KEEP, _explain, bp, page, read_field, valid_account_id
 from verify_service.console.words import invalid_words
 from verify_service.domain.entry_links import OPEN, LinkAsk, LinkView
@@ -36,21 +36,11 @@ def status_body(view: LinkView) -> dict[str, Any]:
 
 
 def status_words(status: str) -> str:
-    """What the agent reads about a link's status, and does next."""
-    match status:
-        case "pending":
-            return gettext("WAITING: the customer has not entered the PIN yet.")
-        case "rejected":
-            return gettext("WRONG ENTRY: the customer may try again on the same link.")
-        case "verified":
-            return gettext("VERIFIED by the customer's own entry on the link. You may continue.")
-        case "locked":
-            return gettext("LOCKED: too many wrong entries. Do not discuss the account.")
-        case "frozen":
-            return gettext("FROZEN: the account is frozen for security. Hand the chat over to the security team.")
-        case "expired":
-            return gettext("EXPIRED: send a new link if the customer is still with you.")
-    raise ValueError(f"no words for the entry link status {status!r}")
+    """What the agent reads about a link's status, and does next (the catalogs' "entry link status" words)."""
+    words = value_words("entry link status", status)
+    if words is None:
+        raise ValueError(f"no words for the entry link status {status!r}")
+    return words
 
 
 @bp.app_context_processor

@@ -67,6 +67,14 @@ def pgettext(context: str, message: str, /, **values: object) -> str:
     return str(flask_babel.pgettext(context, message, **values))
 
 
+def value_words(context: str, value: object) -> str | None:
+    """The words the catalogs hold for one of the domain's values (msgid: the value, in `context`; babel.cfg
+    extracts them from the enums in domain/names.py, English in the `en` catalog); None where they have none (or
+    where they are the value itself: English "expired" for `expired`, which reads the same either way)."""
+    words = pgettext(context, str(value))
+    return None if words == str(value) else words
+
+
 def local_time(moment: datetime | None) -> str:
     """A time in the agent's zone and language (Babel's medium date and time)."""
     return "" if moment is None else str(format_datetime(moment, "medium"))

@@ -14,7 +14,14 @@ from werkzeug.wrappers import Response
 
 from verify_service.api.schemas import ACCOUNT_ID, CALL_REF, CheckRequestSchema, CodeSendSchema
 from verify_service.console import auth
-from verify_service.console.i18n import LANGUAGES, current_language, gettext, local_deadline, local_time
+from verify_service.console.i18n import (
+    LANGUAGES,
+    current_language,
+    gettext,
+    local_deadline,
+    local_time,
+    value_words,
+)
 from verify_service.console.words import (
     approval_status_word,
     channel_word,
@@ -218,22 +225,15 @@ def _answer(form: dict[str, str], result: Verification, given: dict[str, bool], 
 
 
 def say_next(answer: str) -> str:
-    """What the agent does next after an answer (`partial`: a level-1 answer in a level-2 flow)."""
-    match answer:
-        case "verified":
-            return gettext("Identity confirmed. You may continue with the caller's request.")
-        case "rejected":
-            return gettext("Do not continue. Ask the caller to check the PIN or code and read it again.")
-        case "locked":
-            return gettext("Do not discuss the account. The caller can unlock it by signing in to their account "
-                           "page, or try again after the time above.")
-        case "frozen":
-            return gettext("Do not continue: the account is frozen for security. Transfer the call to the security "
-                           "team.")
-        case "partial":  # after the agent sent a code or an approval request (a level-2 flow)
-            return gettext("Only one factor matched. You may answer questions, but do not change the account: for "
-                           "that, verify again with the PIN and the code.")
-    raise ValueError(f"no words for the answer {answer!r}")
+    """What the agent does next after an answer (the catalogs' "next step" words of each check result; `partial`:
+    a level-1 answer in a level-2 flow, after the agent sent a code or an approval request)."""
+    if answer == "partial":
+        return gettext("Only one factor matched. You may answer questions, but do not change the account: for "
+                       "that, verify again with the PIN and the code.")
+    words = value_words("next step", answer)
+    if words is None:
+        raise ValueError(f"no words for the answer {answer!r}")
+    return words
 
 
 def _first_use(form: dict[str, str]) -> Verification | None:

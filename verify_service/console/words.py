@@ -13,7 +13,7 @@ from typing import Any
 from babel import Locale
 
 from verify_service.api.schemas import BLANK_MESSAGE
-from verify_service.console.i18n import gettext, pgettext
+from verify_service.console.i18n import gettext, pgettext, value_words
 from verify_service.errors import (
     Conflict,
     DependencyUnavailable,
@@ -43,10 +43,9 @@ def half_width(value: str) -> str:
 
 def factor_words(result: Any, given: bool) -> str:
     """One factor's result in words: a factor not given reads "not entered", not "not checked"."""
-    value = "not_given" if str(result) == "not_checked" and not given else str(result)
-    words = {"match": gettext("matched"), "mismatch": gettext("wrong"), "expired": gettext("expired"),
-             "not_given": gettext("not entered"), "not_checked": gettext("not checked")}
-    return words.get(value, value)
+    if str(result) == "not_checked" and not given:
+        return gettext("not entered")
+    return value_words("factor result", result) or str(result)
 
 
 def second_factor_word(value: Any) -> str:
@@ -63,28 +62,17 @@ def channel_word(channel: str | None) -> str:
 
 def status_word(status: str) -> str:
     """A customer's standing in words."""
-    words = {"active": pgettext("customer status", "ACTIVE"), "locked": gettext("LOCKED"),
-             "frozen": gettext("FROZEN")}
-    return words.get(status, status)
+    return value_words("customer status", status) or status
 
 
 def approval_status_word(status: Any) -> str:
     """An approval request's status, and what it means for the agent."""
-    words = {
-        "pending": gettext("PENDING: waiting for the customer to answer on their account page."),
-        "approved": gettext("APPROVED by the customer. Verify with it (with the PIN for level 2)."),
-        "denied": gettext("DENIED by the customer. Do not continue: the customer did not ask for this."),
-        "expired": gettext("EXPIRED. Send a new request if the customer is still with you."),
-        "superseded": gettext("REPLACED by a newer request."), "used": gettext("USED by a check already."),
-    }
-    return words.get(str(status), str(status))
+    return value_words("approval status", status) or str(status)
 
 
 def contact_status_word(status: Any) -> str:
     """A contact's status in words ("expired" of a contact, not of a code: its own context)."""
-    words = {"active": pgettext("contact status", "in progress"), "ended": gettext("ended"),
-             "expired": pgettext("contact status", "expired")}
-    return words.get(str(status), str(status))
+    return value_words("contact status", status) or str(status)
 
 
 def language_name(code: str) -> str:
@@ -93,87 +81,9 @@ def language_name(code: str) -> str:
 
 
 def event_label(name: str) -> str:
-    """An audit event's name in words (an event without a label reads as its name with spaces)."""
-    match name:  # one gettext a call (a customer page labels twenty events)
-        case "customer_registered":
-            return gettext("Customer registered")
-        case "customer_updated":
-            return gettext("Details updated")
-        case "pin_issued":
-            return gettext("PIN issued")
-        case "pin_viewed":
-            return gettext("PIN viewed by the customer")
-        case "pin_rotated":
-            return gettext("PIN changed")
-        case "pins_rekeyed":
-            return gettext("PINs re-encrypted")
-        case "verification_succeeded":
-            return gettext("Check: verified")
-        case "verification_failed":
-            return gettext("Check: not verified")
-        case "verification_blocked":
-            return gettext("Check refused (locked or frozen)")
-        case "customer_locked":
-            return gettext("Locked")
-        case "customer_unlocked":
-            return gettext("Unlocked")
-        case "customer_frozen":
-            return gettext("Frozen")
-        case "customer_unfrozen":
-            return gettext("Unfrozen")
-        case "customer_closed":
-            return gettext("Account closed")
-        case "code_sent":
-            return gettext("Code sent")
-        case "code_delivery_failed":
-            return gettext("Code not delivered")
-        case "totp_enrolled":
-            return gettext("Authenticator app added")
-        case "totp_removed":
-            return gettext("Authenticator app removed")
-        case "console_signed_in":
-            return gettext("Console sign-in")
-        case "console_signed_out":
-            return gettext("Console sign-out")
-        case "console_sign_in_failed":
-            return gettext("Console sign-in failed")
-        case "console_sign_in_throttled":
-            return gettext("Console sign-in throttled")
-        case "console_user_created":
-            return gettext("Console user created")
-        case "console_user_disabled":
-            return gettext("Console user disabled")
-        case "console_user_enabled":
-            return gettext("Console user re-enabled")
-        case "console_password_reset":
-            return gettext("Console password reset")
-        case "console_users_listed":
-            return gettext("Console users listed")
-        case "contact_started":
-            return gettext("Contact started")
-        case "contact_ended":
-            return gettext("Contact ended")
-        case "contact_reported":
-            return gettext("Customer reported a contact as not theirs")
-        case "agent_named":
-            return gettext("Agent display name set")
-        case "approval_requested":
-            return gettext("Approval requested")
-        case "approval_approved":
-            return gettext("Customer approved a request")
-        case "approval_denied":
-            return gettext("Customer denied a request")
-        case "approval_used":
-            return gettext("Approval used in a check")
-        case "agent_anomaly":
-            return gettext("Agent activity alert")
-        case "agent_anomaly_cleared":
-            return gettext("Agent activity alert cleared")
-        case "entry_link_created":
-            return gettext("Entry link sent")
-        case "entry_link_used":
-            return gettext("Entry link used up")
-    return name.replace("_", " ").capitalize()
+    """An audit event's name in words (the catalogs' "audit event" words); an event without any reads as its name
+    with spaces."""
+    return value_words("audit event", name) or name.replace("_", " ").capitalize()
 
 
 def event_reason(name: str, details: dict[str, Any] | None) -> str:
