@@ -3,26 +3,9 @@
 import re
 import time
 
-import pytest
 import sqlalchemy as sa
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def console(make_harness, mode):
-    harness = make_harness(mode)
-    harness.services.users.create("alice", "agent", PASSWORD)
-    harness.services.users.create("sam", "supervisor", PASSWORD)
-    return harness
-
-
-@pytest.fixture
-def client(console):
-    """A browser-like client (cookies kept) that prefers English."""
-    web = console.client
-    web.set_cookie("lang", "en")
-    return web
 
 
 def csrf(client, path="/console/login"):

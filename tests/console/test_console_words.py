@@ -5,18 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.console.test_console import PASSWORD, csrf, post, sign_in
+from tests.console.test_console import csrf, post, sign_in
 
 FULL_WIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}  # ASCII as a Japanese IME types it
 API_VALUES = ("not_checked", "mismatch", "not_given", "verification_failed", "verification_succeeded", "sms")
-
-
-@pytest.fixture
-def console(make_harness, mode):
-    harness = make_harness(mode)
-    harness.services.users.create("alice", "agent", PASSWORD)
-    harness.services.users.create("sam", "supervisor", PASSWORD)
-    return harness
 
 
 def client_in(console, lang):

@@ -2,22 +2,7 @@
 
 import pytest
 
-from tests.console.test_console import PASSWORD, csrf, post, sign_in
-
-
-@pytest.fixture
-def console(make_harness, mode):
-    harness = make_harness(mode)
-    harness.services.users.create("alice", "agent", PASSWORD)
-    harness.services.users.create("sam", "supervisor", PASSWORD)
-    return harness
-
-
-@pytest.fixture
-def client(console):
-    web = console.client
-    web.set_cookie("lang", "en")
-    return web
+from tests.console.test_console import csrf, post, sign_in
 
 
 @pytest.fixture
